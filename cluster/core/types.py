@@ -1,0 +1,163 @@
+"""Types shared by every sans-IO protocol core and by both engines that drive them.
+
+A core never touches sockets, threads, clocks or global randomness.  The driver (the
+deterministic simulator in ``cluster/sim`` or the real runtime in ``cluster/runtime``)
+feeds it inputs and drains a :class:`Ready` batch after each one:
+
+* ``tick(now_ms)``      -- time passes; ``now_ms`` is the node's *local* clock reading,
+                           so clock skew and drift are inputs like any other.
+* ``step(message)``     -- a protocol message (or client request) arrived.
+* ``ready()``           -- drain what the core wants done, in this order:
+                           persist (and sync if asked), then send, then deliver replies.
+
+Keeping the order of durable writes in the output type (design principle 2) lets the
+driver enforce "a vote is sent only after it is persisted" for every core alike, and lets
+the simulator model a crash that loses unsynced writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+NodeId = str
+
+
+@dataclass(frozen=True)
+class Message:
+    """Base class of every message a core sends.  ``src``/``dst`` are node or client ids."""
+
+    src: str
+    dst: str
+
+
+# --- durable writes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Put:
+    """Durably set ``key`` to ``value`` (values are immutable: tuples, frozen dataclasses)."""
+
+    key: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Splice:
+    """Truncate the durable list ``key`` to ``start`` items, then append ``items``.
+
+    This is how a log is persisted without rewriting it whole: appending is
+    ``Splice(key, len(log), new)``; a conflict truncation is ``Splice(key, i, new)``.
+    """
+
+    key: str
+    start: int
+    items: tuple[Any, ...]
+
+
+PersistOp = Put | Splice
+
+
+# --- what a core hands back ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientRequest(Message):
+    """A client operation.  ``(client_id, seq)`` identifies it across retries."""
+
+    client_id: str
+    seq: int
+    op: str  # e.g. "get", "put", "cas", "read", "write"
+    key: str | None
+    value: Any
+
+
+@dataclass(frozen=True)
+class ClientReply(Message):
+    """The answer to a :class:`ClientRequest`.
+
+    ``status`` is one of:
+      * ``"ok"``         -- the operation took effect; ``value`` holds its output;
+      * ``"fail"``       -- the operation definitely did not take effect (e.g. cas mismatch
+                            where the model says so, or a rejected request);
+      * ``"redirect"``   -- not the leader; ``leader_hint`` may name who is; nothing happened;
+      * ``"unavailable"``-- could not be served now; nothing happened;
+      * ``"unknown"``    -- the node cannot tell whether it took effect (e.g. a leader that
+                            appended the entry stepped down before commit).  The client
+                            records ``info``, never ``fail``, or retries with the same seq.
+    """
+
+    client_id: str
+    seq: int
+    status: str
+    value: Any = None
+    leader_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class CoreEvent:
+    """Something a core wants recorded in the trace, e.g. a role change.
+
+    ``kind`` is a short name ("role", "commit", "apply", "vote", "lease", ...) and
+    ``data`` a flat JSON-able dict.  Events also drive event-triggered faults
+    ("when a node becomes leader, isolate it") and the Raft safety checkers.
+    """
+
+    node: str
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """One batch of outputs.  The driver does them in field order."""
+
+    persist: tuple[PersistOp, ...] = ()
+    sync: bool = True
+    messages: tuple[Message, ...] = ()
+    replies: tuple[ClientReply, ...] = ()
+    events: tuple[CoreEvent, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.persist or self.messages or self.replies or self.events)
+
+
+@runtime_checkable
+class Core(Protocol):
+    """What both engines require of a protocol core."""
+
+    node_id: str
+
+    def tick(self, now_ms: int) -> None: ...
+
+    def step(self, message: Message) -> None: ...
+
+    def ready(self) -> Ready: ...
+
+
+class ReadyBuilder:
+    """Accumulates outputs inside a core between two ``ready()`` calls."""
+
+    __slots__ = ("persist", "sync", "messages", "replies", "events")
+
+    def __init__(self) -> None:
+        self.persist: list[PersistOp] = []
+        self.sync = True
+        self.messages: list[Message] = []
+        self.replies: list[ClientReply] = []
+        self.events: list[CoreEvent] = []
+
+    def take(self) -> Ready:
+        r = Ready(
+            tuple(self.persist),
+            self.sync,
+            tuple(self.messages),
+            tuple(self.replies),
+            tuple(self.events),
+        )
+        self.persist.clear()
+        self.sync = True
+        self.messages.clear()
+        self.replies.clear()
+        self.events.clear()
+        return r

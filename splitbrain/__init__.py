@@ -1,0 +1,3 @@
+"""splitbrain: a distributed-systems chaos playground."""
+
+__version__ = "0.1.0"

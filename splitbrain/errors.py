@@ -1,0 +1,44 @@
+"""Exit codes and the one error type every command turns into "exit 3, one line"."""
+
+from __future__ import annotations
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_UNKNOWN = 2
+EXIT_USAGE = 3
+
+VERDICT_EXIT = {"valid": EXIT_VALID, "invalid": EXIT_INVALID, "unknown": EXIT_UNKNOWN}
+
+
+class UsageError(Exception):
+    """Bad input from the user: a missing file, an unknown name, a malformed spec."""
+
+
+def input_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean "the user's input is wrong" (not a bug in splitbrain)."""
+    from analysis.history import HistoryError
+    from analysis.models.base import ModelError
+
+    errs: list[type[BaseException]] = [HistoryError, ModelError, UsageError]
+    try:
+        from faults.registry import FaultSpecError
+
+        errs.append(FaultSpecError)
+    except ImportError:  # pragma: no cover - during bootstrap
+        pass
+    try:
+        from scenarios.spec import ScenarioError
+
+        errs.append(ScenarioError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errs)
+
+
+def worst_exit(verdicts: list[str]) -> int:
+    """invalid beats unknown beats valid."""
+    if "invalid" in verdicts:
+        return EXIT_INVALID
+    if "unknown" in verdicts:
+        return EXIT_UNKNOWN
+    return EXIT_VALID
