@@ -53,3 +53,11 @@ def model_for(row: dict[str, str]) -> tuple[str, dict[str, object]]:
     if m.startswith("mutex"):
         return "mutex", {}
     raise KeyError(f"no model mapping for {m!r}")
+
+
+FORMAT_FOR = {"porcupine-etcd-log": "porcupine-etcd", "porcupine-kv-log": "porcupine-kv", "jepsen-edn": "edn"}
+
+
+def format_for(row: dict[str, str]) -> str:
+    """The reader for a MANIFEST row (given explicitly: etcd_095.log is empty, so undetectable)."""
+    return FORMAT_FOR[row["format"]]

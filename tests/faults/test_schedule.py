@@ -1,0 +1,238 @@
+"""Schedules: timed, random (seeded) and event-triggered faults, and what they record."""
+
+from __future__ import annotations
+
+import pytest
+
+from faults import (
+    At,
+    ClockSkew,
+    Crash,
+    EventTrigger,
+    FaultSpecError,
+    OnEvent,
+    Partition,
+    Pause,
+    RandomFaults,
+    install,
+    start_fault,
+)
+from tests.faults import FakeEngine
+
+FIVE = ("n1", "n2", "n3", "n4", "n5")
+
+
+class TimedEngine(FakeEngine):
+    """Also stamps each record with the engine time, to check fault windows."""
+
+    def record(self, kind: str, data: dict[str, object]) -> None:
+        super().record(kind, {**data, "t": self.time})
+
+
+# --- At ----------------------------------------------------------------------------------------
+
+
+def test_at_applies_and_heals_at_the_right_times_and_records_windows() -> None:
+    e = TimedEngine(leader="n2")
+    install([At(start_ms=1000, duration_ms=500, fault=Crash(node="leader"))], e)
+    e.run_until(999)
+    assert e.calls == []
+    e.run_until(5000)
+    assert e.timeline == [(1000, ("crash", "n2")), (1500, ("restart", "n2"))]
+    start, end = e.records
+    assert start == (
+        "fault-start",
+        {
+            "fault": "crash",
+            "description": "crashed n2 (the leader)",
+            "targets": ["n2"],
+            "id": 1,
+            "t": 1000,
+        },
+    )
+    assert end == ("fault-end", {**start[1], "t": 1500})
+
+
+def test_at_without_duration_lasts_until_heal_all() -> None:
+    e = FakeEngine()
+    inst = install([At(0, None, Partition(kind="groups", groups=(("n1",), ("n2", "n3"))))], e)
+    e.run_until(10_000)
+    assert [k for k, _ in e.records] == ["fault-start"]
+    assert e.records[0][1]["groups"] == [["n1"], ["n2", "n3"]]
+    assert len(inst.active) == 1
+    inst.heal_all()
+    assert [k for k, _ in e.records] == ["fault-start", "fault-end"]
+    assert inst.active == []
+
+
+def test_install_accepts_dict_items() -> None:
+    e = FakeEngine()
+    install([{"at": 10, "duration": 5, "fault": {"fault": "pause", "node": "n3"}}], e)
+    e.run_until(100)
+    assert e.timeline == [(10, ("pause", "n3")), (15, ("resume", "n3"))]
+
+
+def test_not_applicable_fault_is_recorded_as_skipped() -> None:
+    e = FakeEngine()
+    install([At(5, 10, Partition(kind="majorities-ring"))], e)
+    e.run_until(100)
+    assert e.calls == []
+    assert e.records == [
+        (
+            "fault-skipped",
+            {"fault": "partition", "reason": "majorities-ring needs at least four nodes, have 3"},
+        )
+    ]
+
+
+# --- RandomFaults ---------------------------------------------------------------------------------
+
+
+def random_run(seed: int, **kwargs: object) -> TimedEngine:
+    e = TimedEngine(nodes=FIVE, seed=seed)
+    spec = {
+        "rate_per_s": 2.0,
+        "mean_duration_ms": 400,
+        "kinds": ("crash", "partition:isolate-leader", "clock-skew"),
+        "start_ms": 1000,
+        "stop_ms": 20_000,
+        **kwargs,
+    }
+    install([RandomFaults(**spec)], e)  # type: ignore[arg-type]
+    e.run_until(60_000)
+    return e
+
+
+def test_random_faults_are_seed_deterministic() -> None:
+    a, b, c = random_run(1), random_run(1), random_run(2)
+    assert a.records == b.records and a.timeline == b.timeline
+    assert a.records != c.records
+    names = {d["fault"] for k, d in a.records if k == "fault-start"}
+    assert names == {"crash", "partition", "clock-skew"}
+
+
+def test_random_faults_respect_window_and_max_concurrent() -> None:
+    e = random_run(3)
+    times = [(k, int(str(d["t"]))) for k, d in e.records]
+    assert all(1000 < t <= 20_000 for _, t in times)
+    depth = 0
+    for kind, _ in times:
+        depth += 1 if kind == "fault-start" else -1
+        assert 0 <= depth <= 1
+    assert depth == 0, "every fault is healed by stop_ms"
+    e3 = random_run(3, max_concurrent=3, rate_per_s=10.0)
+    depth = peak = 0
+    for kind, _ in e3.records:
+        depth += 1 if kind == "fault-start" else -1
+        peak = max(peak, depth)
+    assert peak == 3
+
+
+def test_random_faults_reject_unknown_kinds_early() -> None:
+    with pytest.raises(FaultSpecError, match="kinds: unknown fault 'crsh'"):
+        RandomFaults(1.0, 100, ("crsh",))
+    with pytest.raises(FaultSpecError, match="kinds: fault 'partition': unknown kind 'halfs'"):
+        RandomFaults(1.0, 100, ("partition:halfs",))
+
+
+# --- OnEvent ------------------------------------------------------------------------------------
+
+
+def test_leader_elected_binds_leader_selector_to_the_event_node() -> None:
+    e = TimedEngine(leader="n1")
+    install([OnEvent("leader-elected", Partition(kind="isolate-leader"), duration_ms=200)], e)
+    e.time = 100
+    e.emit("role", {"node": "n2", "role": "follower", "term": 3})
+    e.run_until(150)
+    assert e.calls == []
+    e.emit("role", {"node": "n3", "role": "leader", "term": 3})
+    assert e.calls == [], "never acts inside the engine's event dispatch"
+    e.run_until(150)
+    assert e.calls == [
+        ("cut", "n3", "n1"),
+        ("cut", "n3", "n2"),
+        ("cut", "n1", "n3"),
+        ("cut", "n2", "n3"),
+    ]
+    assert e.records[0][1]["description"] == "isolated n3 (the leader) from n1, n2"
+    e.run_until(1000)
+    assert e.records[1][0] == "fault-end" and e.records[1][1]["t"] == 350
+    e.emit("role", {"node": "n1", "role": "leader", "term": 4})
+    e.run_until(2000)
+    assert len(e.records) == 2, "times=1: fires once"
+
+
+def test_on_event_delay_times_and_busy() -> None:
+    e = TimedEngine()
+    install(
+        [OnEvent("write-acked", Crash(node="leader"), duration_ms=100, delay_ms=50, times=2)], e
+    )
+    for t in (0, 10, 300, 600):
+        e.run_until(t)
+        e.emit("ack", {"node": "n2", "client_id": "c1", "seq": t, "op": "write"})
+    e.run_until(5000)
+    # t=0 fires (apply at 50, heal at 150); t=10 ignored while busy; t=300 fires; t=600 over times
+    assert e.timeline == [
+        (50, ("crash", "n2")),
+        (150, ("restart", "n2")),
+        (350, ("crash", "n2")),
+        (450, ("restart", "n2")),
+    ]
+
+
+def test_on_event_unlimited_times() -> None:
+    e = FakeEngine()
+    install([OnEvent("election-started", ClockSkew("n1", 5), duration_ms=1, times=None)], e)
+    for t in range(0, 50, 10):
+        e.run_until(t)
+        e.emit("election", {"node": "n2", "term": t})
+    e.run_until(100)
+    assert [k for k, _ in e.records].count("fault-start") == 5
+
+
+def test_lease_read_and_generic_trigger_match_only_their_events() -> None:
+    e = FakeEngine()
+    install(
+        [
+            OnEvent("lease-read", Pause(node="leader"), duration_ms=10),
+            OnEvent(EventTrigger("commit", {"index": 7}), Crash(node="n3"), duration_ms=10),
+        ],
+        e,
+    )
+    e.emit("read", {"node": "n2", "mode": "read-index", "key": "x"})
+    e.emit("commit", {"node": "n1", "index": 6})
+    e.run_until(1)
+    assert e.calls == []
+    e.emit("read", {"node": "n2", "mode": "lease", "key": "x"})
+    e.emit("commit", {"node": "n1", "index": 7})
+    e.run_until(1)
+    assert e.calls == [("pause", "n2"), ("crash", "n3")]
+
+
+def test_skipped_trigger_does_not_use_up_times() -> None:
+    e = FakeEngine()
+    install([OnEvent("leader-elected", Crash(node="leader"), duration_ms=10)], e)
+    e.emit("role", {"node": "n9", "role": "leader", "term": 1})  # unknown node: skipped
+    e.run_until(1)
+    e.emit("role", {"node": "n2", "role": "leader", "term": 2})
+    e.run_until(100)
+    assert [k for k, _ in e.records] == ["fault-skipped", "fault-start", "fault-end"]
+    assert e.calls == [("crash", "n2"), ("restart", "n2")]
+
+
+def test_on_event_spec_errors() -> None:
+    with pytest.raises(
+        FaultSpecError, match="unknown trigger 'leader-elect'; known: election-started"
+    ):
+        OnEvent("leader-elect", Crash(), duration_ms=10)
+    with pytest.raises(FaultSpecError, match="'times' must be >= 1"):
+        OnEvent("write-acked", Crash(), duration_ms=10, times=0)
+    with pytest.raises(FaultSpecError, match="'duration' must be > 0"):
+        At(0, 0, Crash())
+
+
+def test_start_fault_without_a_schedule() -> None:
+    e = FakeEngine(leader="n1")
+    active = start_fault(e, Crash(node="leader"), bind_leader="n3")
+    assert active is not None
+    assert e.calls == [("crash", "n3")]
