@@ -30,3 +30,46 @@ def print_check(result: dict[str, Any]) -> None:
     c.print(head)
     for s in result.get("explanation", []):
         c.print(f"  - {s}")
+
+
+def print_results(results: list[dict[str, Any]]) -> None:
+    c = console()
+    for r in results:
+        head = Text(f"{r['checker']:<16}")
+        head.append_text(verdict_text(r["verdict"]))
+        if r["checker"] == "linearizability":
+            head.append(f"  model={r['model']}  ops={r['operations']}  states={r['states']}  time={r['elapsed_s']:.2f}s")
+        c.print(head)
+        for s in r.get("explanation", [])[:8]:
+            c.print(f"  - {s}")
+
+
+def print_run_summary(outcome: Any, run_dir: Any, replay_cmd: str) -> None:
+    c = console()
+    sc = outcome.scenario
+    st = outcome.stats
+    flaws = ", ".join(sc.flaws) if sc.flaws else "none (correct design)"
+    c.print(Text(f"scenario {sc.name}  seed={sc.seed}  engine=sim  flaws={flaws}", style="bold"))
+    c.print(
+        f"  simulated {st['simulated_ms'] / 1000:.1f}s in {st['wall_s']:.2f}s wall ({st.get('speedup')}x real time); "
+        f"operations: {st['operations']} ({st['ok']} ok, {st['fail']} fail, {st['info']} unknown); "
+        f"faults applied: {st['faults_applied']}; elections: {st['elections']}; leader changes: {st['leader_changes']}"
+    )
+    if st.get("stopped_by_time_limit"):
+        c.print(Text("  the time limit stopped the simulation early; the history was checked as far as it got", style="yellow"))
+    verdict = Text("verdict ")
+    verdict.append_text(verdict_text(outcome.verdict))
+    c.print(verdict)
+    print_results(outcome.results)
+    if outcome.coverage:
+        c.print("did the faults matter?")
+        for line in outcome.coverage[:8]:
+            c.print(f"  - {line}")
+        if len(outcome.coverage) > 8:
+            c.print(f"  - ... and {len(outcome.coverage) - 8} more fault windows (see metrics.json)")
+    if run_dir is not None:
+        c.print(f"results: {run_dir}")
+        report = run_dir / "report.html"
+        if report.exists():
+            c.print(f"report:  {report}")
+    c.print(f"replay:  {replay_cmd}")

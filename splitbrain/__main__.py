@@ -1,0 +1,5 @@
+"""python -m splitbrain"""
+
+from splitbrain.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""``splitbrain list`` and ``splitbrain show``: the scenario catalog."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from splitbrain.commands import Command
+from splitbrain.errors import EXIT_USAGE, input_errors
+
+
+def _list_configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable listing")
+
+
+def _list_run(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.table import Table
+
+    from scenarios.spec import catalog
+    from splitbrain.terminal import console
+
+    try:
+        cat = catalog()
+    except input_errors() as e:
+        sys.stderr.write(f"splitbrain: error: {e}\n")
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps([{"name": s.name, "summary": s.summary, "system": s.system, "flaws": list(s.flaws),
+                           "expect": s.expect, "twin": s.twin} for s in cat.values()], indent=2))
+        return 0
+    t = Table(show_header=True, header_style="bold", box=None)
+    t.add_column("scenario")
+    t.add_column("system")
+    t.add_column("flaws")
+    t.add_column("expect")
+    t.add_column("summary")
+    for s in cat.values():
+        t.add_row(s.name, s.system, ", ".join(s.flaws) or "-", s.expect, s.summary)
+    console().print(t)
+    return 0
+
+
+def _show_configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="scenario name or file")
+
+
+def _show_run(args: argparse.Namespace) -> int:
+    from scenarios.spec import load
+    from scenarios.systems import describe_flaw, flaw_names
+    from splitbrain.terminal import console
+
+    try:
+        sc = load(args.name)
+    except input_errors() as e:
+        sys.stderr.write(f"splitbrain: error: {e}\n")
+        return EXIT_USAGE
+    c = console()
+    c.print(f"[bold]{sc.name}[/bold]: {sc.summary}")
+    if sc.description:
+        c.print()
+        c.print(sc.description.strip())
+    if sc.teaches:
+        c.print(f"\n[bold]teaches[/bold]: {sc.teaches.strip()}")
+    if sc.predict:
+        c.print(f"[bold]predict[/bold]: {sc.predict.strip()}")
+    c.print()
+    c.print(f"system: {sc.system} ({sc.nodes} nodes, {sc.clients} clients), engines: {', '.join(sc.engines)}")
+    c.print(f"workload: {sc.workload or 'defaults'}")
+    c.print(f"duration: {sc.duration_ms} ms simulated; time limit {sc.time_limit_s:g} s; seed {sc.seed}")
+    c.print(f"config: {sc.config or 'defaults'}")
+    c.print(f"checkers: {', '.join(sc.checkers)} (model {sc.model}); expected verdict: {sc.expect}")
+    c.print("faults:")
+    for f in sc.faults or ({"none": True},):
+        c.print(f"  - {f}")
+    c.print("flaws switched on:" + ("" if sc.flaws else " none (this is the correct design)"))
+    for f in sc.flaws:
+        c.print(f"  - {f}: {describe_flaw(sc.system, f)}")
+    others = [f for f in flaw_names(sc.system) if f not in sc.flaws]
+    c.print(f"other flaws you can switch on with --flaw: {', '.join(others)}")
+    if sc.twin:
+        c.print(f"twin: {sc.twin}")
+    return 0
+
+
+COMMANDS = [
+    Command("list", "list the named scenarios with one-line summaries", "splitbrain list", _list_configure, _list_run),
+    Command("show", "describe a scenario: what it teaches, its parts and its flaws",
+            "splitbrain show raft-leader-partition", _show_configure, _show_run),
+]
