@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from itertools import combinations, permutations
 
 from analysis.history import Operation
-from analysis.models.base import ILLEGAL, Model
+from analysis.models.base import ILLEGAL, Model, StepFn
 
 
 def is_linearizable(ops: Sequence[Operation], model: Model) -> bool:
@@ -39,10 +39,10 @@ def _respects_real_time(order: Sequence[Operation]) -> bool:
     return True
 
 
-def _legal(order: Sequence[Operation], fns: dict[int, object], model: Model) -> bool:
+def _legal(order: Sequence[Operation], fns: dict[int, StepFn], model: Model) -> bool:
     state = model.init()
     for op in order:
-        state = fns[op.id](state)  # type: ignore[operator]
+        state = fns[op.id](state)
         if state is ILLEGAL:
             return False
     return True

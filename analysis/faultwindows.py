@@ -15,7 +15,7 @@ def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -
 
     A fault that never healed gets ``end = end_t`` (or the last record's time).
     """
-    open_: dict[Any, dict[str, Any]] = {}
+    open_: dict[Any, dict[str, Any] | None] = {}
     out: list[dict[str, Any]] = []
     last_t = 0
     for r in records:
@@ -34,9 +34,9 @@ def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -
             open_[r.get("id")] = w
             out.append(w)
         elif kind == "fault-end":
-            w = open_.pop(r.get("id"), None)
-            if w is not None:
-                w["end"] = t
+            ended = open_.pop(r.get("id"), None)
+            if ended is not None:
+                ended["end"] = t
     stop = end_t if end_t is not None else last_t
     for w in out:
         if w["end"] is None:

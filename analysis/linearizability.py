@@ -131,6 +131,12 @@ def search_part(
     fit: list[set[Any]] = [set() for _ in range(n)]
     res.tried = tried
     res.fit = fit
+    # A read-only operation (one that never changes the state when legal) that is legal now
+    # can always be linearized now: moving it earlier keeps every later step legal, and every
+    # operation that had to precede it already has (its call entry is reachable).  So once a
+    # configuration "C + read" has failed, C has failed too: backtrack past reads at once.
+    # This partial-order reduction is what keeps read-heavy histories cheap.
+    ro = [model.read_only(op) for op in ops]
     e = nxt[head]
     while True:
         if remaining == 0:
@@ -149,35 +155,41 @@ def search_part(
         if not is_ret[e]:
             i = opidx[e]
             ns = fns[i](state)
-            if ns is not ILLEGAL:
-                if len(fit[i]) < TRIED_CAP:
-                    fit[i].add(state)
-                nl = lin | bits[i]
-                k = (nl, ns)
-                if k not in cache:
-                    cache.add(k)
-                    stack.append((e, state))
-                    # lift e and its return entry out of the list
-                    p, q = prv[e], nxt[e]
+            if ns is ILLEGAL:
+                if len(tried[i]) < TRIED_CAP:
+                    tried[i].add(state)
+                e = nxt[e]
+                continue
+            if len(fit[i]) < TRIED_CAP:
+                fit[i].add(state)
+            nl = lin | bits[i]
+            k = (nl, ns)
+            if k not in cache:
+                cache.add(k)
+                stack.append((e, state))
+                # lift e and its return entry out of the list
+                p, q = prv[e], nxt[e]
+                nxt[p] = q
+                prv[q] = p
+                r = match[e]
+                if r >= 0:
+                    p, q = prv[r], nxt[r]
                     nxt[p] = q
                     prv[q] = p
-                    r = match[e]
-                    if r >= 0:
-                        p, q = prv[r], nxt[r]
-                        nxt[p] = q
-                        prv[q] = p
-                        remaining -= 1
-                    lin = nl
-                    state = ns
-                    e = nxt[head]
-                    continue
-            elif len(tried[i]) < TRIED_CAP:
-                tried[i].add(state)
-            e = nxt[e]
-        else:
-            if len(stack) > best_depth:
-                best_depth = len(stack)
-                _record_best(res, stack, opidx, e, state, nxt, head, is_ret)
+                    remaining -= 1
+                lin = nl
+                state = ns
+                e = nxt[head]
+                continue
+            if not ro[i]:
+                e = nxt[e]
+                continue
+            # a legal read whose successor configuration already failed: this one fails too
+        elif len(stack) > best_depth:
+            best_depth = len(stack)
+            _record_best(res, stack, opidx, e, state, nxt, head, is_ret)
+        # backtrack, and keep backtracking past read-only operations
+        while True:
             if not stack:
                 res.verdict = "invalid"
                 res.states = len(cache)
@@ -192,7 +204,9 @@ def search_part(
                 remaining += 1
             nxt[prv[e]] = e
             prv[nxt[e]] = e
-            e = nxt[e]
+            if not ro[i]:
+                break
+        e = nxt[e]
 
 
 def _record_best(

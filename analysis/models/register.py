@@ -92,7 +92,7 @@ def _make(
         partition=by_key,
         describe_op=describe_op,
         describe_state=_fmt,
-        read_only=lambda op: op.f in READS,
+        read_only=lambda op: op.f in READS or (cas_bool_output and op.f == "cas" and op.output is False),
         compile=compile_op,
     )
 
