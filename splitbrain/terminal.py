@@ -12,7 +12,7 @@ WORD = {"valid": "VALID", "invalid": "INVALID", "unknown": "UNKNOWN"}
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=True)
 
 
 def verdict_text(verdict: str) -> Text:

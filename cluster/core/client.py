@@ -60,6 +60,12 @@ class ClientConfig:
     """Retry (same seq) after an ``unknown`` reply or an unanswered attempt.  Keep it on
     for cores that deduplicate ``(client_id, seq)`` cluster-wide (Raft KV); switch it
     off for the leaderless quorum register, which can only dedup per coordinator."""
+    sticky_home: bool = False
+    """Start every operation at the client's home node (its ``preferred`` node, or the one
+    drawn at construction), as Jepsen clients bound to one node do, instead of at the last
+    leader it heard from.  Redirects are still followed within an operation.  This is how
+    a client keeps talking to a node that has been cut off, which is what exposes a node
+    that answers when it should not."""
 
     @property
     def per_attempt_ms(self) -> int:
@@ -108,6 +114,7 @@ class ClientCore:
         # clients spread over the cluster instead of all hitting the first node.
         self._cursor = nodes.index(preferred) if preferred else rng.randrange(len(nodes))
         self._leader: str | None = preferred
+        self._home = self.nodes[self._cursor]
         self._out = ReadyBuilder()
         self._now = 0
         self.seq = 0
@@ -142,7 +149,10 @@ class ClientCore:
         self._sent = {}
         self._refused = {}
         self._hops = 0
-        self._send_attempt(self._leader or self.nodes[self._cursor])
+        if self.config.sticky_home:
+            self._send_attempt(self._home)
+        else:
+            self._send_attempt(self._leader or self.nodes[self._cursor])
 
     def step(self, reply: Message) -> None:
         if not isinstance(reply, ClientReply) or not self.busy:

@@ -72,8 +72,8 @@ def _show_run(args: argparse.Namespace) -> int:
     c.print(f"config: {sc.config or 'defaults'}")
     c.print(f"checkers: {', '.join(sc.checkers)} (model {sc.model}); expected verdict: {sc.expect}")
     c.print("faults:")
-    for f in sc.faults or ({"none": True},):
-        c.print(f"  - {f}")
+    for item in sc.faults or ({"none": True},):
+        c.print(f"  - {item}")
     c.print("flaws switched on:" + ("" if sc.flaws else " none (this is the correct design)"))
     for f in sc.flaws:
         c.print(f"  - {f}: {describe_flaw(sc.system, f)}")

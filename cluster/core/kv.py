@@ -1,0 +1,133 @@
+"""The replicated key-value state machine, with client deduplication.
+
+It knows nothing of Raft: a replication protocol decides the order of commands and
+feeds them to :meth:`KVStore.apply` in that order on every replica, and because
+``apply`` is deterministic every replica ends in the same state.
+
+Why deduplication lives *here*: a client that gets no answer (or ``unknown``) retries the
+same ``(client_id, seq)``, possibly on another leader, so one operation can be in the log
+twice.  Only the state machine sees the final order, so only it can tell that the second
+copy must not run again.  Each client keeps at most one operation outstanding (see
+:mod:`cluster.core.client`: ``seq`` grows by one per ``invoke`` and every attempt of an
+operation reuses it), so remembering the *last* applied seq and its result per client
+is enough: a copy of that seq gets the cached result; a copy of an even older seq belongs
+to an operation the client has already finished, and gets :data:`STALE` (its answer is
+never looked at, and the state is untouched).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["OPS", "Command", "KVStore", "Result", "STALE", "freeze", "jsonable"]
+
+OPS: tuple[str, ...] = ("get", "put", "cas")
+"""The client operations the store understands."""
+
+
+def freeze(value: Any) -> Any:
+    """Lists become tuples (recursively) so a command can live in a persisted entry."""
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def jsonable(value: Any) -> Any:
+    """Tuples become lists (recursively) so event data stays JSON-able."""
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class Command:
+    """One client operation as it travels through the log.
+
+    ``value``: put -> the new value; cas -> ``(expected, new)``; get -> ``None``.
+    """
+
+    client_id: str
+    seq: int
+    op: str
+    key: str
+    value: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "seq": self.seq,
+            "op": self.op,
+            "key": self.key,
+            "value": jsonable(self.value),
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    """What applying a command produced.
+
+    ``status``: ``"ok"`` (took effect; ``value`` is the output), ``"fail"`` (definitely
+    did nothing, e.g. a cas mismatch), or ``"stale"`` (an old duplicate; see module doc).
+    """
+
+    status: str
+    value: Any = None
+
+
+STALE = Result("stale")
+
+
+class KVStore:
+    """A dict of key -> value plus the per-client dedup table."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+        self._sessions: dict[str, tuple[int, Result]] = {}
+        self.applied = 0
+        """How many commands were applied (duplicates included)."""
+
+    def apply(self, cmd: Command) -> Result:
+        """Run ``cmd`` once per ``(client_id, seq)``; duplicates return the cached result."""
+        self.applied += 1
+        session = self._sessions.get(cmd.client_id)
+        if session is not None:
+            last_seq, last_result = session
+            if cmd.seq == last_seq:
+                return last_result
+            if cmd.seq < last_seq:
+                return STALE
+        result = self._execute(cmd)
+        self._sessions[cmd.client_id] = (cmd.seq, result)
+        return result
+
+    def _execute(self, cmd: Command) -> Result:
+        if cmd.op == "get":
+            return Result("ok", self._data.get(cmd.key))
+        if cmd.op == "put":
+            self._data[cmd.key] = cmd.value
+            return Result("ok")
+        if cmd.op == "cas":
+            # A cas whose expected value is None swaps an absent key: None means "absent".
+            expected, new = cmd.value
+            if self._data.get(cmd.key) != expected:
+                return Result("fail")
+            self._data[cmd.key] = new
+            return Result("ok")
+        # Validated before it entered the log; kept definite so a bad op never "half runs".
+        return Result("fail", f"unknown op {cmd.op!r}")
+
+    def read(self, key: str) -> Any:
+        """The current value of ``key`` (``None`` if absent), for reads outside the log."""
+        return self._data.get(key)
+
+    def last_seq(self, client_id: str) -> int | None:
+        """The last applied seq of ``client_id`` (``None`` if it never wrote)."""
+        session = self._sessions.get(client_id)
+        return None if session is None else session[0]
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the data, keys sorted so two replicas compare and print alike."""
+        return {k: self._data[k] for k in sorted(self._data)}

@@ -1,0 +1,124 @@
+"""Unit transcripts for the clock and network models on their own."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from cluster.sim.clock import SimClock
+from cluster.sim.network import DROP_CUT, DROP_LOSS, SimNetwork
+from cluster.sim.trace import dumps_record, to_jsonl
+
+# --- clock --------------------------------------------------------------------------------------
+
+
+def test_untouched_clock_reads_true_time() -> None:
+    c = SimClock()
+    assert c.identity
+    assert [c.read_ms(t) for t in (0, 7, 1000)] == [0, 7, 1000]
+
+
+def test_offset_is_absolute_and_heal_returns_to_true_time() -> None:
+    c = SimClock()
+    c.set(100, offset_ms=500)
+    assert c.read_ms(100) == 600 and c.read_ms(200) == 700
+    c.set(200, offset_ms=0, rate=1.0)
+    assert c.identity and c.read_ms(300) == 300
+
+
+def test_rate_change_is_continuous_and_drifts() -> None:
+    c = SimClock()
+    c.set(1000, rate=2.0)
+    assert c.read_ms(1000) == 1000  # no step at the change
+    assert c.read_ms(1100) == 1200  # runs twice as fast
+    c.set(1100, rate=0.5)
+    assert c.read_ms(1100) == 1100  # a new segment from the set point
+    assert c.read_ms(1300) == 1200
+
+
+def test_jumps_accumulate_and_survive_set() -> None:
+    c = SimClock()
+    c.jump(-300)
+    assert c.read_ms(1000) == 700
+    c.set(1000, offset_ms=100)
+    assert c.read_ms(1000) == 800
+    c.jump(300)
+    c.set(1000, offset_ms=0)
+    assert c.identity
+
+
+def test_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="rate"):
+        SimClock().set(0, rate=0)
+
+
+# --- network ------------------------------------------------------------------------------------
+
+
+def test_healthy_link_is_fifo_within_base_latency() -> None:
+    net = SimNetwork(random.Random(1), (1, 5))
+    times = []
+    for now in range(200):
+        plan = net.plan(now, "a", "b")
+        assert isinstance(plan, tuple) and len(plan) == 1
+        assert now + 1 <= plan[0]
+        times.append(plan[0])
+    assert times == sorted(times)
+
+
+def test_cut_is_one_way_and_restorable() -> None:
+    net = SimNetwork(random.Random(1))
+    net.cut("a", "b")
+    assert net.plan(0, "a", "b") == DROP_CUT
+    assert isinstance(net.plan(0, "b", "a"), tuple)
+    net.restore("a", "b")
+    assert isinstance(net.plan(0, "a", "b"), tuple)
+    assert net.link("a", "b").healthy()
+
+
+def test_set_link_keeps_the_cut_flag_and_zeros_heal() -> None:
+    net = SimNetwork(random.Random(1))
+    net.cut("a", "b")
+    net.set_link("a", "b", loss=0.5)
+    assert net.link("a", "b").cut
+    net.set_link("a", "b")
+    assert net.link("a", "b").cut and not net.link("a", "b").degraded()
+
+
+def test_loss_delay_duplicate_reorder_each_show_up() -> None:
+    net = SimNetwork(random.Random(3), (1, 5))
+    net.set_link("a", "b", loss=0.3)
+    fates = [net.plan(0, "a", "b") for _ in range(1000)]
+    lost = sum(1 for f in fates if f == DROP_LOSS)
+    assert 200 < lost < 400
+    net.set_link("a", "b", delay_ms=100, jitter_ms=10)
+    for _ in range(100):
+        plan = net.plan(0, "a", "b")
+        assert isinstance(plan, tuple) and 91 <= plan[0] <= 115
+    net.set_link("a", "b", duplicate=1.0)
+    plan = net.plan(1000, "a", "b")
+    assert isinstance(plan, tuple) and len(plan) == 2 and plan[1] >= plan[0]
+    net.set_link("a", "b", reorder=0.5)
+    arrivals = []
+    for now in range(2000, 2100):
+        p = net.plan(now, "a", "b")
+        assert isinstance(p, tuple)
+        arrivals.append(p[0])
+    assert arrivals != sorted(arrivals)
+
+
+def test_bad_link_settings_are_refused() -> None:
+    net = SimNetwork(random.Random(1))
+    with pytest.raises(ValueError, match="loss"):
+        net.set_link("a", "b", loss=1.5)
+    with pytest.raises(ValueError, match="delay"):
+        net.set_link("a", "b", delay_ms=-1)
+
+
+# --- trace writer -------------------------------------------------------------------------------
+
+
+def test_jsonl_is_canonical() -> None:
+    assert dumps_record({"t": 1, "kind": "x", "a": (1, 2)}) == '{"a":[1,2],"kind":"x","t":1}'
+    assert to_jsonl([{"b": 1}, {"a": {3}}]) == '{"b":1}\n{"a":["3"]}\n'
