@@ -25,30 +25,7 @@ from hypothesis.errors import NoSuchExample
 
 from scenarios.runner import RunOutcome, run_scenario
 from scenarios.spec import Scenario
-
-# Fault menu per system: plain fault specs (faults/registry.py format).
-RAFT_FAULTS: list[dict[str, Any]] = [
-    {"fault": "partition", "kind": "isolate-leader"},
-    {"fault": "partition", "kind": "halves"},
-    {"fault": "partition", "kind": "isolate", "target": "random"},
-    {"fault": "partition", "kind": "majorities-ring"},
-    {"fault": "partition", "kind": "bridge"},
-    {"fault": "crash", "node": "leader"},
-    {"fault": "crash", "node": "random"},
-    {"fault": "pause", "node": "leader"},
-    {"fault": "clock-skew", "node": "leader", "offset_ms": 0, "rate": 0.5},
-    {"fault": "link", "src": "*", "dst": "*", "loss": 0.3},
-    {"fault": "link", "src": "*", "dst": "*", "delay_ms": 40, "jitter_ms": 40, "reorder": 0.3},
-]
-QUORUM_FAULTS: list[dict[str, Any]] = [
-    {"fault": "partition", "kind": "halves"},
-    {"fault": "partition", "kind": "isolate", "target": "random"},
-    {"fault": "partition", "kind": "majorities-ring"},
-    {"fault": "crash", "node": "random"},
-    {"fault": "pause", "node": "random"},
-    {"fault": "link", "src": "*", "dst": "*", "delay_ms": 40, "jitter_ms": 60, "reorder": 0.5},
-]
-TRIGGERS = ("leader-elected", "write-acked", "lease-read")
+from scenarios.systems import get_system
 
 
 class _BudgetSpent(Exception):
@@ -71,7 +48,8 @@ class ExploreResult:
 
 def schedules(sc: Scenario) -> st.SearchStrategy[dict[str, Any]]:
     """Seeds and fault schedules for a scenario (shrinks toward fewer, earlier, shorter faults)."""
-    menu = RAFT_FAULTS if sc.system == "raft-kv" else QUORUM_FAULTS
+    system = get_system(sc.system)
+    menu = list(system.fault_menu)
     horizon = max(sc.duration_ms - 500, 1000)
     timed = st.builds(
         lambda at, dur, f: {"at": at, "duration": dur, "fault": dict(menu[f])},
@@ -80,10 +58,10 @@ def schedules(sc: Scenario) -> st.SearchStrategy[dict[str, Any]]:
         st.integers(0, len(menu) - 1),
     )
     items: st.SearchStrategy[dict[str, Any]] = timed
-    if sc.system == "raft-kv":
+    if system.triggers:
         triggered = st.builds(
             lambda on, dur, f, delay: {"on": on, "duration": dur, "delay": delay, "fault": dict(menu[f])},
-            st.sampled_from(TRIGGERS),
+            st.sampled_from(system.triggers),
             st.integers(1, 40).map(lambda x: x * 100),
             st.integers(0, len(menu) - 1),
             st.integers(0, 10).map(lambda x: x * 50),

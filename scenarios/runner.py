@@ -13,14 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.explain import verdict_json
 from analysis.history import Event, History
-from analysis.linearizability import check
-from analysis.models import get_model
+from scenarios.checkers import get_checker
 from scenarios.coverage import fault_coverage
 from scenarios.spec import Scenario, ScenarioError
-from scenarios.systems import build_config, check_flaws, client_factory, core_factory, node_ids
-from scenarios.workloads import make_workload
+from scenarios.systems import (
+    build_config,
+    check_flaws,
+    client_factory,
+    core_factory,
+    get_system,
+    node_ids,
+)
 from splitbrain.errors import worst_exit
 
 Progress = Callable[[int, int], None]  # (simulated ms so far, total simulated ms)
@@ -73,14 +77,15 @@ def simulate(sc: Scenario, *, progress: Progress | None = None, trace_messages: 
     from cluster.sim.world import Simulation
     from faults.schedule import install
 
+    system = get_system(sc.system)
     nodes = node_ids(sc.nodes)
     try:
-        config = build_config(sc.system, sc.config, sc.nodes)
-        make_client = client_factory(nodes, sc.client)
+        config = build_config(sc.system, sc.config)
+        make_client = client_factory(sc.system, nodes, sc.client)
     except (ValueError, TypeError) as e:
         raise ScenarioError(f"{sc.name}: {e}") from None
     make_core = core_factory(sc.system, nodes, config, sc.flaws)
-    workload = make_workload(sc.system, sc.workload)
+    workload = system.build_workload(sc.workload, sc.clients)
     sim = Simulation(
         seed=sc.seed,
         node_ids=nodes,
@@ -93,8 +98,8 @@ def simulate(sc: Scenario, *, progress: Progress | None = None, trace_messages: 
     )
     _apply_network(sim, nodes, sc.network)
     install(list(sc.faults), sim)
-    if sc.system == "raft-kv":
-        _snapshot_leader_logs(sim)
+    if system.on_setup is not None:
+        system.on_setup(sim)
     deadline = time.monotonic() + sc.time_limit_s * 0.8
     stopped = {"by_limit": False}
 
@@ -116,11 +121,8 @@ def simulate(sc: Scenario, *, progress: Progress | None = None, trace_messages: 
             done += chunk
             progress(done, sc.duration_ms)
     wall = time.perf_counter() - t0
-    if sc.system == "raft-kv":
-        for nid, core in sorted(sim.nodes.items()):
-            log = getattr(core, "log", None)
-            if log is not None:
-                sim.record("final-log", {"node": nid, "terms": [e.term for e in log]})
+    if system.on_finish is not None:
+        system.on_finish(sim)
     sim_ms = sim.now_ms()
     stats = {
         "simulated_ms": sim_ms,
@@ -145,78 +147,11 @@ def _apply_network(sim: Any, nodes: tuple[str, ...], spec: dict[str, Any]) -> No
                 sim.set_link(a, b, **{k: float(v) for k, v in spec.items()})
 
 
-def _snapshot_leader_logs(sim: Any) -> None:
-    """When a node wins an election, record the terms of its log (for leader completeness)."""
-
-    def hook(kind: str, data: dict[str, Any]) -> None:
-        if kind == "role" and data.get("role") == "leader":
-            core = sim.nodes.get(data.get("node"))
-            log = getattr(core, "log", None)
-            if log is not None:
-                sim.record("leader-log", {"node": data["node"], "term": data.get("term"), "terms": [e.term for e in log]})
-
-    sim.add_event_hook(hook)
-
-
 def check_run(sc: Scenario, events: list[Event], trace: list[dict[str, Any]],
               timeout_s: float) -> list[dict[str, Any]]:
     """Run the scenario's checkers on a history and trace."""
-    results: list[dict[str, Any]] = []
     history = History.from_events(events, source="history.jsonl")
-    for name in sc.checkers:
-        if name == "linearizability":
-            model = get_model(sc.model)
-            v = check(history, model, timeout_s=timeout_s)
-            r = verdict_json(v, model)
-            _add_protocol_context(r, trace)
-            results.append(r)
-        elif name == "raft-safety":
-            if sc.system != "raft-kv":
-                continue
-            from analysis.raft_safety import check_trace
-
-            results.append(check_trace(trace))
-    return results
-
-
-def _add_protocol_context(result: dict[str, Any], trace: list[dict[str, Any]]) -> None:
-    """Say who led which term and which faults were active around the counterexample."""
-    from analysis.faultwindows import active_at, fault_windows
-
-    ce = result.get("counterexample")
-    if not ce or not ce.get("ops"):
-        return
-    times = [t for o in ce["ops"] for t in (o.get("call_time"), o.get("ret_time")) if t is not None]
-    if not times:
-        return
-    lo, hi = min(times) // 1_000_000, max(times) // 1_000_000
-    leaders: list[tuple[int, int, str]] = []
-    for r in trace:
-        if r.get("kind") == "role" and r.get("role") == "leader" and r.get("t", 0) <= hi:
-            leaders.append((int(r["t"]), int(r["term"]), str(r["node"])))
-    relevant = [x for x in leaders if x[0] >= lo] or leaders[-1:]
-    before = [x for x in leaders if x[0] < lo][-1:]
-    shown = before + [x for x in relevant if x not in before]
-    windows = fault_windows(trace)
-    active = {w["description"] for t in range(lo, hi + 1, max(1, (hi - lo) // 20 or 1)) for w in active_at(windows, t)}
-    ctx: dict[str, Any] = {
-        "window_ms": [lo, hi],
-        "leaders": [{"t": t, "term": term, "node": n} for t, term, n in shown],
-        "faults_active": sorted(active),
-    }
-    ce["context"] = ctx
-    words = []
-    if shown:
-        words.append(
-            "Leaders around then: "
-            + ", ".join(f"{n} (term {term}, from {t} ms)" for t, term, n in shown)
-            + "."
-        )
-    if active:
-        words.append("Faults active during these operations: " + "; ".join(sorted(active)) + ".")
-    else:
-        words.append("No fault was active during these operations.")
-    result["explanation"].extend(words)
+    return [get_checker(name)(sc, history, trace, timeout_s) for name in sc.checkers]
 
 
 def run_scenario(

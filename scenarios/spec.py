@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 CATALOG = Path(__file__).resolve().parent / "catalog"
-SYSTEMS = ("raft-kv", "quorum")
 ENGINES = ("sim", "ray")
-CHECKERS = ("linearizability", "raft-safety")
 
 
 class ScenarioError(ValueError):
@@ -115,14 +113,17 @@ def from_dict(d: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
 
 
 def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
-    if sc.system not in SYSTEMS:
-        raise ScenarioError(f"{source}: unknown system {sc.system!r}; known: {', '.join(SYSTEMS)}")
+    from scenarios.checkers import checker_names
+    from scenarios.systems import get_system, system_names
+
+    if sc.system not in system_names():
+        raise ScenarioError(f"{source}: unknown system {sc.system!r}; known: {', '.join(system_names())}")
     for e in sc.engines:
         if e not in ENGINES:
             raise ScenarioError(f"{source}: unknown engine {e!r}; known: {', '.join(ENGINES)}")
     for c in sc.checkers:
-        if c not in CHECKERS:
-            raise ScenarioError(f"{source}: unknown checker {c!r}; known: {', '.join(CHECKERS)}")
+        if c not in checker_names():
+            raise ScenarioError(f"{source}: unknown checker {c!r}; known: {', '.join(checker_names())}")
     if sc.nodes < 1 or sc.nodes > 15:
         raise ScenarioError(f"{source}: nodes must be between 1 and 15, got {sc.nodes}")
     if sc.clients < 1 or sc.clients > 100:
@@ -136,11 +137,10 @@ def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
     if sc.expect not in ("valid", "invalid"):
         raise ScenarioError(f"{source}: expect must be 'valid' or 'invalid', got {sc.expect!r}")
     from scenarios.systems import check_flaws
-    from scenarios.workloads import check_workload
 
     try:
         check_flaws(sc.system, sc.flaws)
-        check_workload(sc.system, sc.workload)
+        get_system(sc.system).check_workload(sc.workload)
     except ValueError as e:
         raise ScenarioError(f"{source}: {e}") from None
     from faults.registry import FaultSpecError

@@ -1,47 +1,80 @@
-"""Systems under test: how to build a node core and a client for each, from scenario data.
+"""Systems under test, as a registry: how to build nodes, clients and workloads from data.
 
-This is the only place that knows which core implements which system; the runner and the
-engines only see ``make_core(node_id, durable, rng)`` and ``make_client(client_id, rng)``.
+A :class:`System` is the one place that knows which core implements a system; the runner,
+the engines and ``explore`` only see its factories.  Adding a system (sagas, a pipeline)
+is one module that builds a ``System`` and calls :func:`register_system`.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cluster.core.types import Core
 
-
-def _flaw_class(system: str) -> Any:
-    if system == "raft-kv":
-        from cluster.core.raft import RaftFlaws
-
-        return RaftFlaws
-    if system == "quorum":
-        from cluster.core.quorum import QuorumFlaws
-
-        return QuorumFlaws
-    raise ValueError(f"unknown system {system!r}")
+CoreFactory = Callable[[str, Mapping[str, Any] | None, random.Random], Core]
+ClientFactory = Callable[[str, random.Random], Any]
 
 
-def _config_class(system: str) -> Any:
-    if system == "raft-kv":
-        from cluster.core.raft import RaftConfig
+@dataclass(frozen=True)
+class System:
+    name: str
+    summary: str
+    flaws: Any  # a class with names(), describe(name), from_names(iterable)
+    config: Any  # a dataclass of the core's options
+    build_core: Callable[[tuple[str, ...], Any, Any], CoreFactory]  # (nodes, config, flaws) -> factory
+    build_workload: Callable[[dict[str, Any], int], Any]  # (spec, clients) -> Workload
+    check_workload: Callable[[dict[str, Any]], None]
+    checkers: tuple[str, ...]
+    fault_menu: tuple[dict[str, Any], ...] = ()
+    triggers: tuple[str, ...] = ()
+    build_client: Callable[[tuple[str, ...], Mapping[str, Any]], ClientFactory] | None = None
+    on_setup: Callable[[Any], None] | None = None  # e.g. install trace snapshot hooks on the engine
+    on_finish: Callable[[Any], None] | None = None  # e.g. record final logs
+    extra: dict[str, Any] = field(default_factory=dict)
 
-        return RaftConfig
-    from cluster.core.quorum import QuorumConfig
 
-    return QuorumConfig
+_SYSTEMS: dict[str, System] = {}
+
+
+def register_system(system: System) -> System:
+    _SYSTEMS[system.name] = system
+    return system
+
+
+def system_names() -> tuple[str, ...]:
+    _load_builtin()
+    return tuple(sorted(_SYSTEMS))
+
+
+def get_system(name: str) -> System:
+    _load_builtin()
+    if name not in _SYSTEMS:
+        raise ValueError(f"unknown system {name!r}; known: {', '.join(sorted(_SYSTEMS))}")
+    return _SYSTEMS[name]
+
+
+def _load_builtin() -> None:
+    if _SYSTEMS:
+        return
+    import importlib
+
+    for mod in ("scenarios.system_kv", "scenarios.system_saga", "scenarios.system_pipeline"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
 
 
 def flaw_names(system: str) -> tuple[str, ...]:
-    return tuple(_flaw_class(system).names())
+    return tuple(get_system(system).flaws.names())
 
 
 def describe_flaw(system: str, name: str) -> str:
-    return str(_flaw_class(system).describe(name))
+    return str(get_system(system).flaws.describe(name))
 
 
 def check_flaws(system: str, flaws: tuple[str, ...] | list[str]) -> None:
@@ -51,8 +84,8 @@ def check_flaws(system: str, flaws: tuple[str, ...] | list[str]) -> None:
             raise ValueError(f"unknown flaw {f!r} for system {system}; known flaws: {', '.join(known)}")
 
 
-def build_config(system: str, overrides: Mapping[str, Any], nodes: int) -> Any:
-    cls = _config_class(system)
+def build_config(system: str, overrides: Mapping[str, Any]) -> Any:
+    cls = get_system(system).config
     allowed = {f.name for f in fields(cls)}
     bad = sorted(set(overrides) - allowed)
     if bad:
@@ -65,26 +98,19 @@ def node_ids(n: int) -> tuple[str, ...]:
     return tuple(f"n{i + 1}" for i in range(n))
 
 
-def core_factory(
-    system: str, nodes: tuple[str, ...], config: Any, flaws: tuple[str, ...]
-) -> Callable[[str, Mapping[str, Any] | None, random.Random], Core]:
-    fl = _flaw_class(system).from_names(flaws)
-    if system == "raft-kv":
-        from cluster.core.raft import RaftNode
-
-        def make_raft(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
-            return RaftNode(node_id, nodes, config, rng, durable=durable, flaws=fl)
-
-        return make_raft
-    from cluster.core.quorum import QuorumNode
-
-    def make_quorum(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
-        return QuorumNode(node_id, nodes, config, rng, durable=durable, flaws=fl)
-
-    return make_quorum
+def core_factory(system: str, nodes: tuple[str, ...], config: Any, flaws: tuple[str, ...]) -> CoreFactory:
+    s = get_system(system)
+    return s.build_core(nodes, config, s.flaws.from_names(flaws))
 
 
-def client_factory(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> Callable[[str, random.Random], Any]:
+def client_factory(system: str, nodes: tuple[str, ...], spec: Mapping[str, Any]) -> ClientFactory:
+    s = get_system(system)
+    if s.build_client is not None:
+        return s.build_client(nodes, spec)
+    return default_client_factory(nodes, spec)
+
+
+def default_client_factory(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> ClientFactory:
     from cluster.core.client import ClientConfig, ClientCore
 
     allowed = {f.name for f in fields(ClientConfig)}

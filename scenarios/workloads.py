@@ -42,6 +42,7 @@ class RegisterWorkload:
     read_ratio: float = 0.5
     cas_ratio: float = 0.15
     ops_per_client: int | None = None
+    clients: int = 1
 
     def __post_init__(self) -> None:
         self._counter: dict[int, int] = {}
@@ -50,7 +51,7 @@ class RegisterWorkload:
         self._read, self._write = ("get", "put") if self.system == "raft-kv" else ("read", "write")
 
     def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
-        slot = process  # processes renumbered after a crash keep their slot's budget via modulo in the sim
+        slot = process % max(1, self.clients)  # after an info, a slot continues as a new process id
         if self.ops_per_client is not None:
             n = self._issued.get(slot, 0)
             if n >= self.ops_per_client:
@@ -74,7 +75,7 @@ class RegisterWorkload:
         return (self._write, key, value)
 
 
-def make_workload(system: str, spec: dict[str, Any]) -> RegisterWorkload:
+def make_workload(system: str, spec: dict[str, Any], clients: int = 1) -> RegisterWorkload:
     check_workload(system, spec)
     return RegisterWorkload(
         system=system,
@@ -82,4 +83,5 @@ def make_workload(system: str, spec: dict[str, Any]) -> RegisterWorkload:
         read_ratio=float(spec.get("read_ratio", 0.5)),
         cas_ratio=float(spec.get("cas_ratio", 0.15 if system == "raft-kv" else 0.0)),
         ops_per_client=spec.get("ops_per_client"),
+        clients=clients,
     )

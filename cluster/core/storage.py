@@ -28,8 +28,14 @@ def apply_op(state: dict[str, Any], op: PersistOp) -> None:
     if isinstance(op, Put):
         state[op.key] = op.value
     elif isinstance(op, Splice):
-        cur = state.get(op.key, ())
-        state[op.key] = tuple(cur[: op.start]) + tuple(op.items)
+        # Lists are kept inside the image and truncated/extended in place: copying a whole
+        # log tuple per append made long runs quadratic.  ``load`` hands out tuples.
+        cur = state.get(op.key)
+        if not isinstance(cur, list):
+            cur = list(cur or ())
+            state[op.key] = cur
+        del cur[op.start :]
+        cur.extend(op.items)
     else:  # pragma: no cover - guarded by the type
         raise TypeError(f"unknown persist op {op!r}")
 
@@ -66,7 +72,7 @@ class MemoryStorage:
         return lost
 
     def load(self) -> dict[str, Any]:
-        return dict(self._durable)
+        return {k: (tuple(v) if isinstance(v, list) else v) for k, v in self._durable.items()}
 
     @property
     def pending(self) -> int:

@@ -135,6 +135,9 @@ class Core(Protocol):
     def ready(self) -> Ready: ...
 
 
+EMPTY_READY = Ready()
+
+
 class ReadyBuilder:
     """Accumulates outputs inside a core between two ``ready()`` calls."""
 
@@ -148,6 +151,8 @@ class ReadyBuilder:
         self.events: list[CoreEvent] = []
 
     def take(self) -> Ready:
+        if not (self.persist or self.messages or self.replies or self.events) and self.sync:
+            return EMPTY_READY  # most ticks produce nothing: share one empty batch
         r = Ready(
             tuple(self.persist),
             self.sync,

@@ -39,12 +39,12 @@ def _raft_sim(seed: int) -> Any:
     from cluster.sim.world import Simulation
 
     nodes = systems.node_ids(5)
-    config = systems.build_config("raft-kv", {}, 5)
+    config = systems.build_config("raft-kv", {})
     return Simulation(
         seed=seed,
         node_ids=nodes,
         make_core=systems.core_factory("raft-kv", nodes, config, ()),
-        make_client=systems.client_factory(nodes, {}),
+        make_client=systems.client_factory("raft-kv", nodes, {}),
         workload=workloads.make_workload("raft-kv", {}),
         clients=3,
     )
