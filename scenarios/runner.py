@@ -25,6 +25,7 @@ from scenarios.systems import (
     get_system,
     node_ids,
 )
+from scenarios.workloads import think_ms
 from splitbrain.errors import worst_exit
 
 Progress = Callable[[int, int], None]  # (simulated ms so far, total simulated ms)
@@ -94,6 +95,7 @@ def simulate(sc: Scenario, *, progress: Progress | None = None, trace_messages: 
         workload=workload,
         clients=sc.clients,
         tick_ms=sc.tick_ms,
+        think_ms=think_ms(sc.workload),
         trace_messages=trace_messages,
     )
     _apply_network(sim, nodes, sc.network)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 KINDS = ("register",)
-_ALLOWED = {"kind", "keys", "read_ratio", "cas_ratio", "ops_per_client"}
+_ALLOWED = {"kind", "keys", "read_ratio", "cas_ratio", "ops_per_client", "think_ms"}
 
 
 def check_workload(system: str, spec: dict[str, Any]) -> None:
@@ -29,6 +29,10 @@ def check_workload(system: str, spec: dict[str, Any]) -> None:
         v = spec.get(r, 0.0)
         if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
             raise ValueError(f"workload: {r} must be between 0 and 1, got {v!r}")
+    think = spec.get("think_ms", [0, 20])
+    if (not isinstance(think, (list, tuple)) or len(think) != 2
+            or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
+        raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
     if system == "quorum" and spec.get("cas_ratio", 0):
         raise ValueError("workload: the quorum register has no cas; set cas_ratio = 0")
 
@@ -73,6 +77,12 @@ class RegisterWorkload:
         recent.append(value)
         del recent[:-4]
         return (self._write, key, value)
+
+
+def think_ms(spec: dict[str, Any]) -> tuple[int, int]:
+    """Pause between one client's operations: [min, max] milliseconds."""
+    lo, hi = spec.get("think_ms", [0, 20])
+    return int(lo), int(hi)
 
 
 def make_workload(system: str, spec: dict[str, Any], clients: int = 1) -> RegisterWorkload:

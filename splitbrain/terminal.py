@@ -12,7 +12,11 @@ WORD = {"valid": "VALID", "invalid": "INVALID", "unknown": "UNKNOWN"}
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    import sys
+
+    # Pipes and CI logs get a wide console: tables must not truncate scenario names.
+    width = None if sys.stdout.isatty() else 160
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 def verdict_text(verdict: str) -> Text:

@@ -31,10 +31,10 @@ def _list_run(args: argparse.Namespace) -> int:
                            "expect": s.expect, "twin": s.twin} for s in cat.values()], indent=2))
         return 0
     t = Table(show_header=True, header_style="bold", box=None)
-    t.add_column("scenario")
-    t.add_column("system")
-    t.add_column("flaws")
-    t.add_column("expect")
+    t.add_column("scenario", no_wrap=True, min_width=max(len(n) for n in cat))
+    t.add_column("system", no_wrap=True)
+    t.add_column("flaws", no_wrap=True)
+    t.add_column("expect", no_wrap=True)
     t.add_column("summary")
     for s in cat.values():
         t.add_row(s.name, s.system, ", ".join(s.flaws) or "-", s.expect, s.summary)
