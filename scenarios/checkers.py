@@ -96,8 +96,43 @@ def add_protocol_context(result: dict[str, Any], trace: list[dict[str, Any]]) ->
         words.append(
             "Leaders around then: " + ", ".join(f"{n} (term {term}, from {t} ms)" for t, term, n in shown) + "."
         )
+    served = _served_by(ce, trace)
+    if served:
+        words.append(served)
     if active:
         words.append("Faults active during these operations: " + "; ".join(active) + ".")
     else:
         words.append("No fault was active during these operations.")
     result["explanation"].extend(words)
+
+
+def _served_by(ce: dict[str, Any], trace: list[dict[str, Any]]) -> str:
+    """Which node answered the operation that could not be placed, and what it believed then."""
+    blocker = next((o for o in ce["ops"] if o["id"] == ce.get("blocker")), None)
+    if blocker is None or blocker.get("ret_time") is None:
+        return ""
+    t_ret = blocker["ret_time"] // 1_000_000
+    node = None
+    for r in trace:
+        if (r.get("kind") == "client-complete" and r.get("t") == t_ret
+                and r.get("process") == blocker["process"] and r.get("f") == blocker["f"]):
+            node = r.get("node")
+            break
+    if not node:
+        return ""
+    ce["served_by"] = node
+    role = term = None
+    for r in trace:
+        if r.get("t", 0) > t_ret:
+            break
+        if r.get("kind") == "role" and r.get("node") == node:
+            role, term = r.get("role"), r.get("term")
+    newer = [r for r in trace if r.get("kind") == "role" and r.get("role") == "leader"
+             and r.get("t", 0) <= t_ret and term is not None and r.get("term", 0) > term]
+    text = f"Op {blocker['id']} was answered by {node}"
+    if role is not None:
+        text += f", which believed it was {role} of term {term}"
+    if newer:
+        last = newer[-1]
+        text += f", although {last['node']} had been elected leader of term {last['term']} at {last['t']} ms"
+    return text + "."
