@@ -25,8 +25,12 @@ from typing import Any
 
 from analysis.faultwindows import fault_windows
 
-BULK_KINDS = frozenset({"send", "deliver", "drop", "dup", "store"})
-"""Trace kinds that dominate a trace's size and are only needed inside detail windows."""
+BULK_KINDS = frozenset({"send", "deliver", "drop", "dup", "store", "client-invoke", "client-complete",
+                        "commit", "read", "ack"})
+"""Trace kinds that dominate a trace's size and are only needed inside detail windows
+(when written as flat records; nested ones are always parsed)."""
+CLIENT_SAMPLE = 5000
+"""client-invoke records parsed in the first pass, to learn the process -> client id map."""
 
 WIRE_KINDS = frozenset({"send", "deliver", "drop", "dup"})
 
@@ -76,6 +80,9 @@ class RunData:
     windows: list[dict[str, Any]]
     has_times: bool = True
     notes: list[str] = field(default_factory=list)
+    clients: dict[str, str] = field(default_factory=dict)
+    """History process (as str) -> the trace's client id (``c1``)."""
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def checkers(self) -> list[dict[str, Any]]:
@@ -88,6 +95,11 @@ class RunData:
     @property
     def nodes(self) -> list[str]:
         """Node ids seen in the trace, or n1..nN from the scenario."""
+        if "nodes" not in self._cache:
+            self._cache["nodes"] = self._nodes()
+        return list(self._cache["nodes"])
+
+    def _nodes(self) -> list[str]:
         seen: set[str] = set()
         for r in self.trace:
             n = r.get("node")
@@ -101,7 +113,16 @@ class RunData:
 
     @property
     def processes(self) -> list[int | str]:
-        return sorted({o.process for o in self.ops}, key=natural_key)
+        if "processes" not in self._cache:
+            self._cache["processes"] = sorted({o.process for o in self.ops}, key=natural_key)
+        return list(self._cache["processes"])
+
+    def kinds(self, *kinds: str) -> list[dict[str, Any]]:
+        """The first-pass records of the given kinds (cached: several views need them)."""
+        key = "kinds:" + ",".join(kinds)
+        if key not in self._cache:
+            self._cache[key] = [r for r in self.trace if r.get("kind") in kinds]
+        return list(self._cache[key])
 
 
 def natural_key(x: Any) -> tuple[int, float, str]:
@@ -144,42 +165,31 @@ def read_ops(path: Path, notes: list[str]) -> tuple[list[Op], bool]:
     open_: dict[Any, tuple[int, dict[str, Any], float]] = {}
     slots: list[Op | None] = []
     has_times = True
-    bad = 0
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for pos, line in enumerate(fh):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if not isinstance(r, dict):
-                bad += 1
-                continue
-            proc = r.get("process")
-            if proc == "nemesis" or proc is None:
-                continue
-            if isinstance(proc, list | dict):
-                proc = json.dumps(proc)
-            t_raw = r.get("time")
-            if isinstance(t_raw, int | float) and not isinstance(t_raw, bool):
-                t = float(t_raw) / 1_000_000
-            else:
-                has_times = False
-                t = float(pos)
-            typ = r.get("type")
-            if typ == "invoke":
-                if proc in open_:  # invalid history; close the old one as unknown
-                    slot, inv, t0 = open_.pop(proc)
-                    slots[slot] = _op(slot, proc, inv, None, t0, None)
-                open_[proc] = (len(slots), r, t)
-                slots.append(None)
-            elif typ in ("ok", "fail", "info"):
-                if proc not in open_:
-                    continue
+    records, bad = parse_lines(path.read_text(encoding="utf-8", errors="replace").splitlines())
+    for pos, r in enumerate(records):
+        proc = r.get("process")
+        if proc == "nemesis" or proc is None:
+            continue
+        if isinstance(proc, list | dict):
+            proc = json.dumps(proc)
+        t_raw = r.get("time")
+        if isinstance(t_raw, int | float) and not isinstance(t_raw, bool):
+            t = float(t_raw) / 1_000_000
+        else:
+            has_times = False
+            t = float(pos)
+        typ = r.get("type")
+        if typ == "invoke":
+            if proc in open_:  # invalid history; close the old one as unknown
                 slot, inv, t0 = open_.pop(proc)
-                slots[slot] = _op(slot, proc, inv, r, t0, t)
+                slots[slot] = _op(slot, proc, inv, None, t0, None)
+            open_[proc] = (len(slots), r, t)
+            slots.append(None)
+        elif typ in ("ok", "fail", "info"):
+            if proc not in open_:
+                continue
+            slot, inv, t0 = open_.pop(proc)
+            slots[slot] = _op(slot, proc, inv, r, t0, t)
     for slot, inv, t0 in open_.values():
         slots[slot] = _op(slot, proc_of(inv), inv, None, t0, None)
     if bad:
@@ -209,49 +219,82 @@ def _op(slot: int, proc: Any, inv: dict[str, Any], comp: dict[str, Any] | None,
     )
 
 
-def _scan_trace(path: Path, notes: list[str]) -> tuple[list[dict[str, Any]], Counter[str], float]:
+def parse_lines(lines: list[str]) -> tuple[list[dict[str, Any]], int]:
+    """JSON objects from lines, parsed in one call when possible (several times faster)."""
+    lines = [ln for ln in lines if ln.strip()]
+    try:
+        parsed = json.loads("[" + ",".join(lines) + "]")
+        if all(isinstance(r, dict) for r in parsed):
+            return parsed, 0
+    except json.JSONDecodeError:
+        pass
+    out: list[dict[str, Any]] = []
+    bad = 0
+    for ln in lines:
+        try:
+            r = json.loads(ln)
+        except json.JSONDecodeError:
+            bad += 1
+            continue
+        if isinstance(r, dict):
+            out.append(r)
+        else:
+            bad += 1
+    return out, bad
+
+
+def _lazy_kind(line: str) -> str | None:
+    """The kind of a flat record whose kind is deferred to the second pass, else None."""
+    if line.count("{") != 1:
+        return None
+    m = _KIND_RE.search(line)
+    if m and m.group(1) in BULK_KINDS:
+        return m.group(1)
+    return None
+
+
+def _scan_trace(path: Path, notes: list[str]) -> tuple[list[dict[str, Any]], Counter[str], float,
+                                                        dict[str, str]]:
     """First pass: parse everything except bulky flat records, which are only counted."""
-    small: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
     last_t = 0.0
+    clients: dict[str, str] = {}
     if not path.is_file():
         notes.append("trace.jsonl is missing")
-        return small, counts, last_t
-    bad = 0
+        return [], counts, last_t, clients
+    keep: list[str] = []
+    sample: list[str] = []
+    last_lazy = ""
     with path.open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
-            if not line.strip():
+            kind = _lazy_kind(line)
+            if kind is None:
+                keep.append(line)
                 continue
-            if line.count("{") == 1:
-                m = _KIND_RE.search(line)
-                if m and m.group(1) in BULK_KINDS:
-                    counts[m.group(1)] += 1
-                    tm = _T_RE.search(line)
-                    if tm:
-                        try:
-                            last_t = max(last_t, float(tm.group(1)))
-                        except ValueError:
-                            pass
-                    continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if not isinstance(r, dict):
-                bad += 1
-                continue
-            kind = str(r.get("kind", "?"))
             counts[kind] += 1
-            t = r.get("t")
-            if isinstance(t, int | float) and not isinstance(t, bool):
-                last_t = max(last_t, float(t))
-            else:
-                r["t"] = last_t
-            small.append(r)
+            last_lazy = line
+            if kind == "client-invoke" and len(sample) < CLIENT_SAMPLE:
+                sample.append(line)
+    tm = _T_RE.search(last_lazy)  # traces are in time order: the last record bounds the run
+    if tm:
+        try:
+            last_t = float(tm.group(1))
+        except ValueError:
+            pass
+    small, bad = parse_lines(keep)
+    for r in small:
+        counts[str(r.get("kind", "?"))] += 1
+        t = r.get("t")
+        if isinstance(t, int | float) and not isinstance(t, bool):
+            last_t = max(last_t, float(t))
+        else:
+            r["t"] = last_t
+    for r in parse_lines(sample)[0] + [r for r in small if r.get("kind") == "client-invoke"]:
+        if "process" in r and isinstance(r.get("client"), str):
+            clients.setdefault(str(r["process"]), r["client"])
     if bad:
         notes.append(f"{bad} trace lines were not JSON objects and were skipped")
-    return small, counts, last_t
+    return small, counts, last_t, clients
 
 
 def load_run(folder: Path) -> RunData:
@@ -261,7 +304,7 @@ def load_run(folder: Path) -> RunData:
     results = _read_json(folder / "results.json", notes)
     metrics = _read_json(folder / "metrics.json", notes) if (folder / "metrics.json").is_file() else {}
     ops, has_times = read_ops(folder / "history.jsonl", notes)
-    trace, counts, last_t = _scan_trace(folder / "trace.jsonl", notes)
+    trace, counts, last_t, clients = _scan_trace(folder / "trace.jsonl", notes)
     ends = [last_t]
     dur = scenario.get("duration_ms")
     if isinstance(dur, int | float) and not isinstance(dur, bool):
@@ -277,7 +320,7 @@ def load_run(folder: Path) -> RunData:
         end_ms = max([end_ms] + [o.end or o.start for o in ops])
     windows = fault_windows(trace, end_t=int(end_ms))
     return RunData(folder, scenario, ops, results, metrics, trace, counts, max(end_ms, 1.0),
-                   windows, has_times, notes)
+                   windows, has_times, notes, clients)
 
 
 def load_detail(folder: Path, ranges: list[tuple[float, float]], small: list[dict[str, Any]],
@@ -295,28 +338,23 @@ def load_detail(folder: Path, ranges: list[tuple[float, float]], small: list[dic
 
     out: list[dict[str, Any]] = [r for r in small if inside(float(r.get("t", 0)))
                                  and r.get("kind") not in ("leader-log", "final-log")]
+    lo_all, hi_all = merged[0][0], merged[-1][1]
     path = folder / "trace.jsonl"
     if path.is_file():
+        lines: list[str] = []
         with path.open(encoding="utf-8", errors="replace") as fh:
             for line in fh:
-                if line.count("{") != 1:
-                    continue
-                m = _KIND_RE.search(line)
-                if not m or m.group(1) not in BULK_KINDS:
-                    continue
                 tm = _T_RE.search(line)
+                if tm is None:
+                    continue
                 try:
-                    t = float(tm.group(1)) if tm else None
+                    t = float(tm.group(1))
                 except ValueError:
-                    t = None
-                if t is None or not inside(t):
                     continue
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError:
+                if t < lo_all or t > hi_all or not inside(t) or _lazy_kind(line) is None:
                     continue
-                if isinstance(r, dict):
-                    out.append(r)
+                lines.append(line)
+        out.extend(parse_lines(lines)[0])
     if len(out) > cap:
         out.sort(key=lambda r: abs(float(r.get("t", 0)) - center))
         out = out[:cap]
@@ -463,7 +501,7 @@ def leader_segments(data: RunData) -> dict[str, list[tuple[float, float, str, in
     """
     segs: dict[str, list[tuple[float, float, str, int | None]]] = {}
     cur: dict[str, tuple[float, str, int | None]] = {}
-    for r in data.trace:
+    for r in data.kinds("role", "crash"):
         kind = r.get("kind")
         node = r.get("node")
         if not isinstance(node, str):
@@ -487,7 +525,7 @@ def outages(data: RunData) -> dict[str, list[tuple[float, float, str]]]:
     """Per node: ``(start, end, 'crash'|'pause')`` intervals from lifecycle records."""
     out: dict[str, list[tuple[float, float, str]]] = {}
     open_: dict[tuple[str, str], float] = {}
-    for r in data.trace:
+    for r in data.kinds("crash", "pause", "restart", "resume"):
         node = r.get("node")
         if not isinstance(node, str):
             continue
@@ -508,7 +546,7 @@ def outages(data: RunData) -> dict[str, list[tuple[float, float, str]]]:
 def leaders_by_term(data: RunData) -> list[tuple[int, str, float]]:
     """``(term, node, since)`` for each term that had a leader, in term order."""
     seen: dict[int, tuple[str, float]] = {}
-    for r in data.trace:
+    for r in data.kinds("role"):
         if r.get("kind") == "role" and r.get("role") == "leader" and isinstance(r.get("term"), int):
             seen.setdefault(int(r["term"]), (str(r.get("node")), float(r.get("t", 0))))
     return [(term, n, t) for term, (n, t) in sorted(seen.items())]
@@ -516,28 +554,27 @@ def leaders_by_term(data: RunData) -> list[tuple[int, str, float]]:
 
 def client_names(data: RunData) -> dict[str, str]:
     """History process (as str) -> the trace's client id (``c1``), from client-invoke records."""
-    out: dict[str, str] = {}
-    for r in data.trace:
-        if r.get("kind") == "client-invoke" and "process" in r and isinstance(r.get("client"), str):
-            out.setdefault(str(r["process"]), r["client"])
-    return out
+    return dict(data.clients)
 
 
 def window_stats(data: RunData) -> list[dict[str, Any]]:
     """Per fault window: operations invoked inside it by outcome, elections, new leaders."""
+    if "window_stats" in data._cache:
+        return list(data._cache["window_stats"])
     by_start = sorted(data.ops, key=lambda o: o.start)
     starts = [o.start for o in by_start]
+    elections = [float(r["t"]) for r in data.kinds("election")]
+    leaders = [(float(r["t"]), str(r.get("node"))) for r in data.kinds("role") if r.get("role") == "leader"]
     out = []
     for w in data.windows:
         lo, hi = float(w["start"]), float(w["end"])
         inside = ops_between(by_start, starts, lo, hi)
         c = Counter(o.status for o in inside)
-        elections = sum(1 for r in data.trace if r.get("kind") == "election" and lo <= r["t"] <= hi)
-        leaders = [str(r.get("node")) for r in data.trace
-                   if r.get("kind") == "role" and r.get("role") == "leader" and lo <= r["t"] <= hi]
         out.append({**w, "ops": len(inside), "ok": c["ok"], "fail": c["fail"], "info": c["info"],
-                    "elections": elections, "new_leaders": leaders})
-    return out
+                    "elections": sum(1 for t in elections if lo <= t <= hi),
+                    "new_leaders": [n for t, n in leaders if lo <= t <= hi]})
+    data._cache["window_stats"] = out
+    return list(out)
 
 
 def outside_faults_stats(data: RunData) -> dict[str, int]:

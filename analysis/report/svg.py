@@ -69,7 +69,7 @@ def ticks(d0: float, d1: float, target: int = 8) -> list[float]:
     first = (d0 // step) * step
     if first < d0:
         first += step
-    out = []
+    out: list[float] = []
     v = first
     while v <= d1 + 1e-9 and len(out) < 200:
         out.append(round(v, 6))
@@ -84,13 +84,15 @@ def fmt_ms(v: float) -> str:
     return f"{v:g} ms"
 
 
-def time_axis(scale: Scale, y: float, height: float, target: int = 10, cls: str = "axis") -> str:
+def time_axis(scale: Scale, y: float, height: float, target: int = 10, cls: str = "axis",
+              label_y: float | None = None) -> str:
     """Vertical grid lines with labels along the top, for a horizontal time scale."""
     parts = [f'<g class="{cls}">']
+    ly = num(y - 4 if label_y is None else label_y)
     for v in ticks(scale.d0, scale.d1, target):
         x = num(scale(v))
         parts.append(f'<line x1="{x}" x2="{x}" y1="{num(y)}" y2="{num(y + height)}"/>'
-                     f'<text x="{x}" y="{num(y - 4)}">{esc(fmt_ms(v))}</text>')
+                     f'<text x="{x}" y="{ly}">{esc(fmt_ms(v))}</text>')
     parts.append("</g>")
     return "".join(parts)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from analysis.report.data import Op, RunData, describe_op, leader_segments, outages
 from analysis.report.svg import STATUS_COLOUR, Scale, esc, fmt_ms, num, term_colour, time_axis
@@ -44,9 +45,13 @@ class TimelineSpec:
     bracket: tuple[float, float] | None = None
     markers: list[tuple[float, str]] = field(default_factory=list)
     title: str = "timeline"
+    letters: dict[int, str] = field(default_factory=dict)
+    """Op id -> a letter shown on the bar and in the evidence table (close-up only)."""
+    label_space: float = 0.0
+    """Pixels above each bar reserved for labels (close-up only)."""
 
 
-def _fault_rows(data: RunData, x: Scale) -> list[tuple[dict[str, object], int]]:
+def _fault_rows(data: RunData, x: Scale) -> list[tuple[dict[str, Any], int]]:
     """Place fault labels in rows so they do not overlap."""
     rows_end: list[float] = []
     out = []
@@ -75,7 +80,7 @@ def render(data: RunData, spec: TimelineSpec, processes: Iterable[int | str]) ->
     nodes = data.nodes
     fault_rows = _fault_rows(data, x)
     n_rows = max((r for _, r in fault_rows), default=-1) + 1
-    top = 22 + 15 * min(n_rows, 6)
+    top = 24 + 15 * min(n_rows, 6)
     node_h = 16.0
     nodes_y = top + 6
     clients_y = nodes_y + node_h * len(nodes) + (14 if nodes else 0)
@@ -87,12 +92,12 @@ def render(data: RunData, spec: TimelineSpec, processes: Iterable[int | str]) ->
         f'xmlns="http://www.w3.org/2000/svg">'
     ]
     plot_h = height - top - 4
-    parts.append(time_axis(x, top, plot_h))
+    parts.append(time_axis(x, top, plot_h, label_y=14))
     # fault bands
     for w, row in fault_rows:
         x0, x1 = x.clamp(float(w["start"])), x.clamp(float(w["end"]))
         desc = str(w["description"])
-        ly = 18 + 15 * min(row, 5)
+        ly = 20 + 15 * min(row, 5)
         label = desc if len(desc) <= 60 else desc[:59] + "…"
         parts.append(
             f'<g class="fault-band" data-fault="{esc(w.get("id"))}"><title>{esc(desc)} '
@@ -152,21 +157,28 @@ def render(data: RunData, spec: TimelineSpec, processes: Iterable[int | str]) ->
         parts.append(f'<text class="lane-label" x="{LEFT - 8}" y="{num(mid)}">{len(procs)} clients</text>')
     if spec.density:
         parts.append(_density(spec, x, lane_of, clients_y, lane_h))
-    label_parts: list[str] = []
     for o in sorted(spec.ops, key=lambda o: (o.id in spec.roles, o.start)):
         lane = lane_of.get(o.process)
         if lane is None:
             continue
         y = clients_y + lane * lane_h
-        parts.append(_bar(o, spec, x, y, lane_h, label_parts))
+        parts.append(_bar(o, spec, x, y, lane_h))
     parts.append("</g>")
-    parts.extend(label_parts)
-    for t, label in spec.markers:
+    if spec.label_ops:
+        parts.append(_labels(spec, x, lane_of, clients_y, lane_h))
+    last_label = -1e9
+    for t, label in sorted(spec.markers):
         if spec.lo <= t <= spec.hi:
-            mx = num(x(t))
+            px = x(t)
+            mx = num(px)
+            head = label.split(":", 1)[0][:40]
+            # markers closer than a label's width share the first one's label
+            text = f"⚠ {head}" if px - last_label > 8 * len(head) + 30 else ""
+            if text:
+                last_label = px
             parts.append(f'<g class="marker"><title>{esc(label)}</title><line x1="{mx}" x2="{mx}" '
-                         f'y1="{num(top)}" y2="{num(height - 4)}"/><text x="{mx}" y="{num(top + 10)}">'
-                         f"⚠ {esc(label[:48])}</text></g>")
+                         f'y1="{num(top)}" y2="{num(height - 4)}"/><text x="{num(px + 3)}" y="{num(top + 10)}">'
+                         f"{esc(text)}</text></g>")
     if spec.bracket is not None:
         a, b = x.clamp(spec.bracket[0]), x.clamp(spec.bracket[1])
         parts.append(f'<g class="bracket"><rect x="{num(a - 2)}" y="{num(top)}" width="{num(b - a + 4)}" '
@@ -176,7 +188,42 @@ def render(data: RunData, spec: TimelineSpec, processes: Iterable[int | str]) ->
     return "".join(parts)
 
 
-def _bar(o: Op, spec: TimelineSpec, x: Scale, y: float, lane_h: float, labels: list[str]) -> str:
+def _labels(spec: TimelineSpec, x: Scale, lane_of: dict[int | str, int], y0: float, lane_h: float) -> str:
+    """Letter badges and, where there is room, text above the counterexample's operations.
+
+    A label never runs into the next badge in its lane: it is shortened, or left out (the
+    letter still links the bar to its row in the evidence table).
+    """
+    by_lane: dict[int, list[Op]] = {}
+    for o in spec.ops:
+        lane = lane_of.get(o.process)
+        if o.id in spec.roles and lane is not None:
+            by_lane.setdefault(lane, []).append(o)
+    out = ['<g class="labels">']
+    for lane, ops in sorted(by_lane.items()):
+        ops.sort(key=lambda o: o.start)
+        y = y0 + lane * lane_h + spec.label_space - 2
+        for n, o in enumerate(ops):
+            role = spec.roles[o.id]
+            a = x.clamp(o.start)
+            limit = x.clamp(ops[n + 1].start) - 4 if n + 1 < len(ops) else x.r1 + 40
+            letter = spec.letters.get(o.id, "")
+            lx = a
+            if letter:
+                out.append(f'<g class="letter hl-{role}"><circle cx="{num(a + 6)}" cy="{num(y - 6)}" r="6.5"/>'
+                           f'<text x="{num(a + 6)}" y="{num(y - 2.5)}">{esc(letter)}</text></g>')
+                lx = a + 15
+            text = describe_op(o, spec.texts)
+            room = int((limit - lx) / 6.2)
+            if room < len(text):
+                text = text[: room - 1] + "…" if room >= 7 else ""
+            if text:
+                out.append(f'<text class="op-label hl-{role}" x="{num(lx)}" y="{num(y - 2)}">{esc(text)}</text>')
+    out.append("</g>")
+    return "".join(out)
+
+
+def _bar(o: Op, spec: TimelineSpec, x: Scale, y: float, lane_h: float) -> str:
     role = spec.roles.get(o.id)
     cls = ["op", o.status]
     if role:
@@ -189,7 +236,8 @@ def _bar(o: Op, spec: TimelineSpec, x: Scale, y: float, lane_h: float, labels: l
     b = x.clamp(end)
     w = max(b - a, 1.5)
     pad = 2 if lane_h >= 8 else 0.5
-    h = max(lane_h - 2 * pad, 1)
+    h = max(lane_h - 2 * pad - spec.label_space, 1)
+    y += spec.label_space
     when = f"{o.start:g}–{o.end:g} ms" if o.end is not None else f"from {o.start:g} ms, never completed"
     tip = f"op {o.id}, process {o.process}: {text} ({STATUS_WORD.get(o.status, o.status)}, {when})"
     if role:
@@ -202,15 +250,10 @@ def _bar(o: Op, spec: TimelineSpec, x: Scale, y: float, lane_h: float, labels: l
         # an unknown outcome may take effect at any moment after the invocation
         tail_end = x.clamp(spec.hi)
         if tail_end > b:
-            ty = num(y + lane_h / 2)
+            ty = num(y + pad + h / 2)
             out.append(f'<line class="info-tail" x1="{num(b)}" x2="{num(tail_end)}" y1="{ty}" y2="{ty}"/>')
-    if spec.label_ops:
-        chars = len(text)
-        if role:
-            lx = num(a)
-            labels.append(f'<text class="op-label hl-{role}" x="{lx}" y="{num(y - 1)}">{esc(text)}</text>')
-        elif w > chars * 5.6 + 6 and lane_h >= 12:
-            out.append(f'<text class="op-text" x="{num(a + 3)}" y="{num(y + lane_h * 0.7)}">{esc(text)}</text>')
+    if spec.label_ops and not role and w > len(text) * 5.6 + 6 and h >= 11:
+        out.append(f'<text class="op-text" x="{num(a + 3)}" y="{num(y + pad + h * 0.75)}">{esc(text)}</text>')
     out.append("</g>")
     return "".join(out)
 
@@ -227,7 +270,10 @@ def _density(spec: TimelineSpec, x: Scale, lane_of: dict[int | str, int], y0: fl
             continue
         b = int((o.start - x.d0) / width)
         if 0 <= b < buckets:
-            cells.setdefault((lane, b), Counter())[o.status] += 1
+            cell = cells.get((lane, b))
+            if cell is None:
+                cell = cells[(lane, b)] = Counter()
+            cell[o.status] += 1
     if not cells:
         return ""
     peak = max(sum(c.values()) for c in cells.values())

@@ -1,0 +1,304 @@
+"""The words of the report: header, plain-language explanation, evidence tables.
+
+A learner reads the header first, so it says in sentences what the checkers found, who
+led which term and which faults were active -- before any picture.  Every string from a
+run (histories hold arbitrary client values) passes through :func:`esc`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from analysis.report.data import Op, RunData, describe_op, leaders_by_term, window_stats
+from analysis.report.svg import esc, fmt_ms
+
+VERDICT_WORD = {"valid": "VALID", "invalid": "INVALID", "unknown": "UNKNOWN"}
+ROLE_WORD = {"blocker": "cannot be placed", "concurrent": "concurrent with it",
+             "preceding": "finished before it began"}
+MAX_JSON_CHARS = 20_000
+
+
+def badge(verdict: Any, label: str = "") -> str:
+    v = str(verdict).lower()
+    cls = v if v in VERDICT_WORD else "unknown"
+    word = VERDICT_WORD.get(v, str(verdict).upper())
+    lab = f'<span class="badge-name">{esc(label)}</span>' if label else ""
+    return f'<span class="badge {cls}" data-verdict="{esc(v)}">{lab}<b>{esc(word)}</b></span>'
+
+
+def replay_command(sc: dict[str, Any]) -> str:
+    """The command that reruns this exact run (same as ``splitbrain run`` prints)."""
+    parts = ["splitbrain", "run", str(sc.get("name", "SCENARIO")), "--seed", str(sc.get("seed", 1))]
+    flaws = sc.get("flaws") or []
+    if flaws:
+        for f in flaws:
+            parts += ["--flaw", str(f)]
+    else:
+        parts.append("--no-flaws")
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _ms(v: float) -> str:
+    return f"{v:,.0f} ms"
+
+
+def leaders_sentence(data: RunData, limit: int = 8) -> str:
+    terms = leaders_by_term(data)
+    if not terms:
+        if data.scenario.get("system", "raft-kv") == "raft-kv":
+            return "No node became leader in this run."
+        return ""
+    shown = [f"{esc(n)} led term {term} (from {_ms(t)})" for term, n, t in terms[:limit]]
+    more = f", and {len(terms) - limit} more terms" if len(terms) > limit else ""
+    last = terms[-1]
+    tail = f" The last leader was {esc(last[1])} in term {last[0]}." if len(terms) > limit else ""
+    return "Who led: " + "; ".join(shown) + more + "." + tail
+
+
+def faults_sentence(data: RunData, limit: int = 6) -> str:
+    if not data.windows:
+        return "No faults were injected."
+    ws = data.windows
+    shown = [f"{esc(w['description'])} ({_ms(w['start'])}–{_ms(w['end'])})" for w in ws[:limit]]
+    more = f", and {len(ws) - limit} more" if len(ws) > limit else ""
+    return f"Faults injected ({len(ws)}): " + "; ".join(shown) + more + "."
+
+
+def header(data: RunData, shown_note: str) -> str:
+    sc = data.scenario
+    name = sc.get("name", data.folder.name)
+    flaws = sc.get("flaws") or []
+    engines = sc.get("engines") or ["sim"]
+    engine = sc.get("engine") or (engines[0] if isinstance(engines, list) and engines else "sim")
+    meta = [
+        ("seed", sc.get("seed", "?")),
+        ("engine", engine),
+        ("system", sc.get("system", "?")),
+        ("nodes", sc.get("nodes", len(data.nodes))),
+        ("clients", sc.get("clients", len(data.processes))),
+        ("flaws", ", ".join(map(str, flaws)) if flaws else "none (the correct design)"),
+        ("duration", fmt_ms(float(sc.get("duration_ms", data.end_ms)))),
+        ("operations", f"{len(data.ops):,}"),
+    ]
+    chips = "".join(f'<span class="meta"><span>{esc(k)}</span> {esc(v)}</span>' for k, v in meta)
+    overall = str(data.results.get("verdict", "unknown"))
+    badges = badge(overall, "verdict") + "".join(
+        badge(c.get("verdict", "unknown"), str(c.get("checker", "checker"))) for c in data.checkers)
+    summary = sc.get("summary", "")
+    out = [f'<header id="top"><h1>{esc(name)}</h1>']
+    if summary:
+        out.append(f'<p class="summary">{esc(summary)}</p>')
+    out.append(f'<div class="metas">{chips}</div><div class="badges" id="verdicts">{badges}</div>')
+    out.append(f'<div class="explain" id="explanation">{explanation(data)}</div>')
+    teach = []
+    if sc.get("teaches"):
+        teach.append(f"<b>What it teaches:</b> {esc(sc['teaches'])}")
+    if sc.get("predict"):
+        teach.append(f"<b>Prediction:</b> {esc(sc['predict'])}")
+    if teach:
+        out.append(f'<p class="teaches">{" ".join(teach)}</p>')
+    cmd = replay_command(sc)
+    out.append(f'<div class="replay"><span>Replay this run:</span> <code id="replay-cmd">{esc(cmd)}</code>'
+               f'<button type="button" class="copy" data-copy="replay-cmd">copy</button></div>')
+    twin = sc.get("twin")
+    if twin:
+        out.append(f'<p class="muted">Its twin with the flaw switched off: <code>splitbrain run {esc(twin)}</code></p>')
+    notes = [shown_note] + data.notes
+    out.append(f'<p class="size-note" id="size-note">{"; ".join(esc(n) for n in notes if n)}.</p>')
+    out.append("</header>")
+    return "".join(out)
+
+
+def explanation(data: RunData) -> str:
+    """The plain-language paragraph: what each checker found, who led, which faults."""
+    overall = str(data.results.get("verdict", "unknown"))
+    sentences: list[str] = []
+    if overall == "invalid":
+        bad = [str(c.get("checker")) for c in data.checkers if c.get("verdict") == "invalid"]
+        sentences.append(f"<b>Something broke.</b> {esc(', '.join(bad) or 'a checker')} found a violation.")
+    elif overall == "valid":
+        sentences.append("<b>Nothing broke.</b> Every checker accepted this run.")
+    else:
+        sentences.append("<b>Undecided.</b> A checker ran out of budget before reaching a verdict.")
+    for c in data.checkers:
+        ex = c.get("explanation") or []
+        if isinstance(ex, str):
+            ex = [ex]
+        take = ex if c.get("verdict") != "valid" else ex[:1]
+        if c.get("checker") == "linearizability":  # the runner's leader/fault context is said below
+            take = [s for s in take if not str(s).startswith(("Leaders around then", "Faults active during",
+                                                               "No fault was active during"))]
+        for s in take[:8]:
+            sentences.append(esc(s))
+    lin = data.checker("linearizability")
+    ce = lin.get("counterexample") if lin else None
+    if isinstance(ce, dict) and isinstance(ce.get("context"), dict):
+        ctx = ce["context"]
+        ls = ctx.get("leaders") or []
+        if ls:
+            sentences.append("Around the counterexample the leaders were " + ", ".join(
+                f"{esc(x.get('node'))} (term {esc(x.get('term'))}, from {_ms(float(x.get('t', 0)))})"
+                for x in ls if isinstance(x, dict)) + ".")
+        fa = ctx.get("faults_active") or []
+        sentences.append("Faults active then: " + "; ".join(esc(f) for f in fa) + "." if fa
+                         else "No fault was active during those operations.")
+    paragraph = " ".join(sentences)
+    extra = [s for s in (leaders_sentence(data), faults_sentence(data)) if s]
+    return f"<p>{paragraph}</p>" + "".join(f'<p class="context">{s}</p>' for s in extra)
+
+
+def op_row(o: Op, role: str, texts: dict[int, str], letter: str = "") -> str:
+    end = _ms(o.end) if o.end is not None else "never"
+    return (f'<tr class="op-row hl-{esc(role)}" data-op="{o.id}"><td class="letter-cell">{esc(letter)}</td>'
+            f'<td><span class="role-tag {esc(role)}">'
+            f'{esc(ROLE_WORD.get(role, role))}</span></td><td>op {o.id}</td><td>{esc(o.process)}</td>'
+            f"<td>{esc(describe_op(o, texts))}</td><td>{esc(o.status)}</td><td>{_ms(o.start)}</td>"
+            f"<td>{end}</td></tr>")
+
+
+def counterexample_text(ce: dict[str, Any], ops: dict[int, Op], roles: dict[int, str],
+                        texts: dict[int, str], letters: dict[int, str] | None = None) -> str:
+    letters = letters or {}
+    order = {"preceding": 0, "blocker": 1, "concurrent": 2}
+    rows = sorted((i for i in roles if i in ops), key=lambda i: (ops[i].start, order[roles[i]]))
+    parts = []
+    states = ce.get("illegal_states") or ce.get("possible_states") or []
+    key = ce.get("key")
+    if key is not None:
+        parts.append(f"<p>Key <code>{esc(key)}</code>. Only operations on this key matter to this verdict "
+                     "(the checker splits a key-value history by key); others are dimmed in the close-up.</p>")
+    if states:
+        parts.append(f"<p>States the blocked operation could have seen: "
+                     f"{', '.join(f'<code>{esc(s)}</code>' for s in states[:12])}"
+                     f"{' …' if len(states) > 12 else ''}.</p>")
+    parts.append('<table class="evidence ce-ops"><thead><tr><th></th><th>role</th><th>op</th><th>process</th>'
+                 "<th>operation</th><th>status</th><th>invoked</th><th>completed</th></tr></thead><tbody>")
+    parts.extend(op_row(ops[i], roles[i], texts, letters.get(i, "")) for i in rows)
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def prefix_strip(ce: dict[str, Any], ops: dict[int, Op], texts: dict[int, str], limit: int = 30) -> str:
+    """The longest order the checker found, as a strip of boxes ending in the blocked op."""
+    prefix = [i for i in ce.get("prefix") or [] if isinstance(i, int)]
+    blocker = ce.get("blocker")
+    if not prefix and blocker is None:
+        return ""
+    shown = prefix[-limit:]
+    skipped = len(prefix) - len(shown)
+    cells = []
+    if skipped:
+        cells.append(f'<div class="cell skipped">… {skipped:,} earlier</div>')
+    for n, i in enumerate(shown, start=skipped + 1):
+        o = ops.get(i)
+        txt = describe_op(o, texts) if o else f"op {i}"
+        proc = f"p{o.process}" if o else ""
+        cells.append(f'<div class="cell {esc(o.status) if o else ""}" data-op="{i}" title="op {i}">'
+                     f'<span class="n">#{n}</span>{esc(txt)}<span class="p">{esc(proc)}</span></div>')
+    if isinstance(blocker, int):
+        o = ops.get(blocker)
+        txt = describe_op(o, texts) if o else f"op {blocker}"
+        cells.append('<div class="arrow-x">✗</div>')
+        cells.append(f'<div class="cell blocker hl-blocker" data-op="{blocker}" id="strip-blocker">'
+                     f'<span class="n">next?</span>{esc(txt)}<span class="p">'
+                     f'{esc("p" + str(o.process)) if o else ""}</span></div>')
+    state = ce.get("state_after_prefix")
+    sentence = (f"The longest order the checker could build places {len(prefix):,} operations"
+                + (f" and leaves the state at <code>{esc(state)}</code>" if state is not None else "")
+                + "; the operation in red cannot come next in any order. "
+                + (f"Showing the last {len(shown)}." if skipped else ""))
+    return f'<p>{sentence}</p><div class="strip" id="prefix-strip">{"".join(cells)}</div>'
+
+
+def invariants(data: RunData) -> str:
+    """Every checker's verdict and evidence; unknown checkers are shown generically."""
+    if not data.checkers:
+        return "<p>No checker results were recorded for this run.</p>"
+    out = []
+    for c in data.checkers:
+        name = str(c.get("checker", "checker"))
+        out.append(f'<div class="checker-card" id="checker-{esc(name)}"><h3>{esc(name)} '
+                   f'{badge(c.get("verdict", "unknown"))}</h3>')
+        ex = c.get("explanation") or []
+        if isinstance(ex, str):
+            ex = [ex]
+        if ex:
+            out.append("<ul>" + "".join(f"<li>{esc(s)}</li>" for s in ex[:12]) + "</ul>")
+        viol = [v for v in c.get("violations") or [] if isinstance(v, dict)]
+        if viol:
+            out.append('<table class="evidence violations"><thead><tr><th>invariant</th><th>time</th>'
+                       "<th>nodes</th><th>what happened</th><th>faults active</th></tr></thead><tbody>")
+            for v in viol:
+                nodes = v.get("nodes") or []
+                fa = v.get("faults_active") or []
+                t = v.get("t")
+                out.append(f'<tr class="violation"><td><b>{esc(v.get("invariant", "?"))}</b></td>'
+                           f'<td>{esc(_ms(float(t))) if isinstance(t, int | float) else "?"}</td>'
+                           f'<td>{esc(", ".join(map(str, nodes)))}</td><td>{esc(v.get("text", ""))}</td>'
+                           f'<td>{esc("; ".join(map(str, fa)) or "none")}</td></tr>')
+            out.append("</tbody></table>")
+        facts = _facts(c)
+        if facts:
+            out.append('<table class="facts"><tbody>' + "".join(
+                f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts) + "</tbody></table>")
+        rest = {k: v for k, v in c.items() if k not in ("checker", "verdict", "explanation", "violations")
+                and not (name == "linearizability" and k == "counterexample")}
+        if rest and name not in ("linearizability",):
+            blob = json.dumps(rest, indent=2, sort_keys=True, default=str)
+            if len(blob) > MAX_JSON_CHARS:
+                blob = blob[:MAX_JSON_CHARS] + f"\n… ({len(blob) - MAX_JSON_CHARS:,} more characters in results.json)"
+            out.append(f"<details><summary>evidence (JSON)</summary><pre>{esc(blob)}</pre></details>")
+        out.append("</div>")
+    return "".join(out)
+
+
+def _facts(c: dict[str, Any]) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    if c.get("checker") == "linearizability":
+        for k in ("model", "operations", "states", "elapsed_s", "reason", "hint"):
+            if c.get(k) not in (None, ""):
+                out.append((k, c[k]))
+        parts = c.get("partitions")
+        if isinstance(parts, dict):
+            out.append(("partitions", ", ".join(f"{v} {k}" for k, v in parts.items())))
+    stats = c.get("stats")
+    if isinstance(stats, dict):
+        out.extend((str(k).replace("_", " "), v) for k, v in stats.items() if not isinstance(v, dict | list))
+    return out
+
+
+def coverage(data: RunData) -> str:
+    """Did the faults matter?  The runner's coverage sentences, and per-window counts."""
+    cov = data.metrics.get("coverage") if isinstance(data.metrics, dict) else None
+    out = []
+    if isinstance(cov, list) and cov:
+        out.append("<ul class='coverage'>" + "".join(
+            f"<li class='{'quiet' if 'tested nothing' in str(s) or 'no election' in str(s) else ''}'>"
+            f"{esc(s)}</li>" for s in cov) + "</ul>")
+    stats = window_stats(data)
+    if stats:
+        out.append('<table class="evidence windows" id="window-table"><thead><tr><th>fault</th><th>window</th>'
+                   "<th>ops invoked</th><th>ok</th><th>failed</th><th>unknown</th><th>elections</th>"
+                   "<th>new leaders</th><th>effect</th></tr></thead><tbody>")
+        for s in stats:
+            quiet = s["ops"] == 0
+            bite = "tested nothing" if quiet else (
+                "clients felt it" if s["fail"] + s["info"] > 0 or s["elections"] else "no visible effect")
+            out.append(f'<tr class="{"quiet" if quiet else ""}"><td>{esc(s["description"])}</td>'
+                       f'<td>{_ms(s["start"])}–{_ms(s["end"])}</td><td>{s["ops"]:,}</td><td>{s["ok"]:,}</td>'
+                       f'<td>{s["fail"]:,}</td><td>{s["info"]:,}</td><td>{s["elections"]}</td>'
+                       f'<td>{esc(" → ".join(s["new_leaders"][:8]) or "none")}</td><td>{bite}</td></tr>')
+        out.append("</tbody></table>")
+    elif not out:
+        out.append("<p>No faults were injected in this run, so a pass says little about fault tolerance.</p>")
+    stats_m = data.metrics.get("stats") if isinstance(data.metrics, dict) else None
+    if isinstance(stats_m, dict) and stats_m:
+        keys = [k for k in ("operations", "ok", "fail", "info", "elections", "leader_changes",
+                            "faults_applied", "simulated_ms", "wall_s", "speedup", "trace_records")
+                if k in stats_m]
+        out.append('<table class="facts run-stats"><tbody>' + "".join(
+            f"<tr><th>{esc(k.replace('_', ' '))}</th><td>{esc(stats_m[k])}</td></tr>" for k in keys)
+            + "</tbody></table>")
+    return "".join(out)
