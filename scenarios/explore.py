@@ -71,14 +71,15 @@ def schedules(sc: Scenario) -> st.SearchStrategy[dict[str, Any]]:
         {
             "seed": st.integers(0, 10_000),
             "faults": st.lists(items, min_size=0, max_size=6),
-            "keep_scenario_faults": st.booleans(),
+            # shrinks towards False: keep the scenario's own faults, add as few as possible
+            "drop_scenario_faults": st.booleans(),
         }
     )
 
 
 def _materialize(sc: Scenario, ex: dict[str, Any]) -> Scenario:
     faults = tuple(ex["faults"])
-    if ex["keep_scenario_faults"]:
+    if not ex["drop_scenario_faults"]:
         faults = tuple(sc.faults) + faults
     return sc.with_overrides(seed=ex["seed"], faults=faults)
 

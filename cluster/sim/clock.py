@@ -6,12 +6,15 @@ exactly as they would on a real machine, while the scheduler itself runs on true
 
 The model, for true time ``t`` (ms)::
 
-    local(t) = t + offset + (rate - 1) * (t - t_set) + jumps
+    local(t) = t + offset + drift + (rate - 1) * (t - t_set) + jumps
 
 * ``offset`` and ``rate`` are *set* together (``Engine.set_clock``).  Setting them starts a
-  fresh drift segment at ``t_set``, so a rate change alone is continuous, while ``offset`` is
-  absolute: healing a skew with ``set(0, 1)`` brings the clock back to true time (plus any
-  jumps), which is what "heal" means to a learner reading the fault windows.
+  fresh drift segment at ``t_set`` and folds the previous segment's drift into ``drift``, so a
+  rate change is continuous -- a clock that ran fast for a while stays ahead, as a real
+  drifting oscillator does -- while ``offset`` is absolute: healing an offset skew with
+  ``set(0, 1)`` steps the clock back by that offset.  (Discarding accumulated drift on a
+  rate change would step clocks backwards, which silently turns every rate fault into a
+  clock-jump fault.)
 * ``jumps`` accumulate (``Engine.jump_clock``) and survive ``set``: a strobe that steps the
   clock forward and back nets out to zero on its own, independently of any skew.
 """
@@ -26,12 +29,13 @@ __all__ = ["SimClock"]
 class SimClock:
     """One node's clock.  Cheap to read when untouched (the common case)."""
 
-    __slots__ = ("offset_ms", "rate", "jumps_ms", "_t_set", "identity")
+    __slots__ = ("offset_ms", "rate", "jumps_ms", "drift_ms", "_t_set", "identity")
 
     def __init__(self) -> None:
         self.offset_ms = 0.0
         self.rate = 1.0
         self.jumps_ms = 0.0
+        self.drift_ms = 0.0
         self._t_set = 0
         # A flag rather than recomputing "is this the identity?" on every tick: the hot loop
         # reads clocks hundreds of thousands of times per simulated minute.
@@ -44,6 +48,7 @@ class SimClock:
         return (
             true_ms
             + self.offset_ms
+            + self.drift_ms
             + (self.rate - 1.0) * (true_ms - self._t_set)
             + self.jumps_ms
         )
@@ -58,6 +63,7 @@ class SimClock:
         """From ``true_ms`` on, run at ``rate`` with absolute ``offset_ms`` (jumps kept)."""
         if not rate > 0:
             raise ValueError(f"clock rate must be > 0, got {rate!r}")
+        self.drift_ms += (self.rate - 1.0) * (true_ms - self._t_set)
         self.offset_ms = float(offset_ms)
         self.rate = float(rate)
         self._t_set = true_ms
@@ -69,8 +75,11 @@ class SimClock:
         self._refresh()
 
     def _refresh(self) -> None:
-        self.identity = self.offset_ms == 0.0 and self.rate == 1.0 and self.jumps_ms == 0.0
+        self.identity = (
+            self.offset_ms == 0.0 and self.rate == 1.0 and self.jumps_ms == 0.0 and self.drift_ms == 0.0
+        )
 
     def describe(self) -> dict[str, float]:
         """Current settings, for trace records and reports."""
-        return {"offset_ms": self.offset_ms, "rate": self.rate, "jumps_ms": self.jumps_ms}
+        return {"offset_ms": self.offset_ms, "rate": self.rate, "jumps_ms": self.jumps_ms,
+                "drift_ms": round(self.drift_ms, 3)}

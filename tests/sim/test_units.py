@@ -33,8 +33,10 @@ def test_rate_change_is_continuous_and_drifts() -> None:
     assert c.read_ms(1000) == 1000  # no step at the change
     assert c.read_ms(1100) == 1200  # runs twice as fast
     c.set(1100, rate=0.5)
-    assert c.read_ms(1100) == 1100  # a new segment from the set point
-    assert c.read_ms(1300) == 1200
+    assert c.read_ms(1100) == 1200  # continuous: the drift so far is kept, no step back
+    assert c.read_ms(1300) == 1300
+    c.set(1300, rate=1.0)  # healing the rate does not step the clock back either
+    assert c.read_ms(1400) == 1400
 
 
 def test_jumps_accumulate_and_survive_set() -> None:
