@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from cluster.core.flaws import Flaws
 from cluster.core.quorum_messages import (
     ZERO_VERSION,
     QueryVersion,
@@ -95,7 +96,7 @@ class QuorumConfig:
 
 
 @dataclass(frozen=True)
-class QuorumFlaws:
+class QuorumFlaws(Flaws):
     """Deliberate design mistakes a learner can switch on; all off means correct.
 
     :meth:`describe` holds each flaw's explanation in one place, so the scenario
@@ -104,34 +105,6 @@ class QuorumFlaws:
 
     sloppy_quorum: bool = False
     skip_write_back: bool = False
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        """Every flaw's name, in declaration order."""
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def describe(cls, name: str) -> str:
-        """What switching on ``name`` does and why it breaks linearizability."""
-        cls._check(name)
-        return _FLAW_DOCS[name]
-
-    @classmethod
-    def from_names(cls, names: Iterable[str]) -> QuorumFlaws:
-        """Flaws with exactly ``names`` switched on (unknown names raise ``ValueError``)."""
-        chosen = tuple(names)
-        for name in chosen:
-            cls._check(name)
-        return cls(**{name: True for name in chosen})
-
-    def enabled(self) -> tuple[str, ...]:
-        """Names of the flaws switched on, in declaration order."""
-        return tuple(name for name in self.names() if getattr(self, name))
-
-    @classmethod
-    def _check(cls, name: str) -> None:
-        if name not in cls.names():
-            raise ValueError(f"unknown flaw {name!r}; known: {', '.join(cls.names())}")
 
 
 _FLAW_DOCS: dict[str, str] = {
@@ -145,6 +118,7 @@ _FLAW_DOCS: dict[str, str] = {
         "so the value appears and then disappears."
     ),
 }
+QuorumFlaws.DOCS = _FLAW_DOCS
 
 
 @dataclass

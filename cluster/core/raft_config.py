@@ -7,9 +7,9 @@ with equal configs behave identically.  Every flaw is off by default (design pri
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable
 from dataclasses import dataclass
+
+from cluster.core.flaws import Flaws
 
 __all__ = ["READ_MODES", "RaftConfig", "RaftFlaws"]
 
@@ -65,7 +65,7 @@ class RaftConfig:
 
 
 @dataclass(frozen=True)
-class RaftFlaws:
+class RaftFlaws(Flaws):
     """Deliberate Raft mistakes a learner can switch on; all off means correct Raft.
 
     :meth:`describe` holds each flaw's explanation in one place, so the scenario
@@ -90,34 +90,6 @@ class RaftFlaws:
     """votedFor is not persisted (lost on crash, so a node can vote twice in a term)."""
     no_fsync_log: bool = False
     """Log and hard state are written with sync=False (lost on crash)."""
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        """Every flaw's name, in declaration order."""
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def describe(cls, name: str) -> str:
-        """What switching on ``name`` does and why it is wrong, in one line."""
-        cls._check(name)
-        return _FLAW_DOCS[name]
-
-    @classmethod
-    def from_names(cls, names: Iterable[str]) -> RaftFlaws:
-        """Flaws with exactly ``names`` switched on (unknown names raise ``ValueError``)."""
-        chosen = tuple(names)
-        for name in chosen:
-            cls._check(name)
-        return cls(**{name: True for name in chosen})
-
-    def enabled(self) -> tuple[str, ...]:
-        """Names of the flaws switched on, in declaration order."""
-        return tuple(name for name in self.names() if getattr(self, name))
-
-    @classmethod
-    def _check(cls, name: str) -> None:
-        if name not in cls.names():
-            raise ValueError(f"unknown flaw {name!r}; known: {', '.join(cls.names())}")
 
 
 _FLAW_DOCS: dict[str, str] = {
@@ -158,3 +130,4 @@ _FLAW_DOCS: dict[str, str] = {
         "already acknowledged, so a 'committed' entry may vanish from a majority."
     ),
 }
+RaftFlaws.DOCS = _FLAW_DOCS
