@@ -19,6 +19,9 @@ echo "splitbrain setup: installing Python packages (pinned in pyproject.toml)"
 if [ -f scripts/build_protos.py ]; then
   .venv/bin/python scripts/build_protos.py
 fi
+if [ -f scripts/install_system.sh ]; then
+  bash scripts/install_system.sh
+fi
 if [ -f scripts/install_brokers.sh ]; then
   bash scripts/install_brokers.sh
 fi
