@@ -1,0 +1,160 @@
+"""The saga system: a trip-booking saga over a simulated broker, with transactional outboxes.
+
+Five nodes, by position: ``n1`` broker (``config.broker = "queue" | "log"``), ``n2`` saga
+orchestrator (clients talk to it), ``n3`` flight, ``n4`` hotel, ``n5`` payment.  Clients
+invoke ``book`` with a unique trip id and a plan that decides the business outcome; the
+orchestrator answers ``booked`` or ``cancelled`` when the saga ends.
+
+Checkers: ``idempotency``, ``delivery``, ``saga`` (see ``docs/sagas.md``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cluster.core.broker_model import make_broker
+from cluster.core.saga import PLANS, Orchestrator
+from cluster.core.service import (
+    BROKER,
+    ORCHESTRATOR,
+    SERVICES,
+    SagaConfig,
+    SagaFlaws,
+    ServiceNode,
+    role_map,
+)
+from cluster.core.types import Core
+from faults.schedule import TRIGGERS, EventTrigger
+from scenarios.systems import CoreFactory, System, register_system
+
+# Named triggers for protocol moments of this system (added to the shared trigger table so
+# scenario files and ``explore`` can name them; each binds "leader" to the event's node).
+SAGA_TRIGGERS: dict[str, EventTrigger] = {
+    "relay-published": EventTrigger("publish", {}, bind_leader="node"),
+    "message-delivered": EventTrigger("consume", {}, bind_leader="node"),
+    "effect-applied": EventTrigger("effect", {"outcome": "applied"}, bind_leader="node"),
+    "saga-step": EventTrigger("saga-step", {}, bind_leader="node"),
+    "charge-sent": EventTrigger("saga-step", {"action": "charge"}, bind_leader="node"),
+    "compensation-sent": EventTrigger("saga-step", {"phase": "compensate"}, bind_leader="node"),
+}
+for _name, _trigger in SAGA_TRIGGERS.items():
+    TRIGGERS.setdefault(_name, _trigger)
+
+SAGA_FAULTS: tuple[dict[str, Any], ...] = (
+    {"fault": "crash", "node": "leader"},  # with a trigger: the node that emitted the event
+    {"fault": "crash", "node": "n1"},  # the broker
+    {"fault": "crash", "node": "n2"},  # the orchestrator
+    {"fault": "crash", "node": "random"},
+    {"fault": "pause", "node": "leader"},
+    {"fault": "pause", "node": "random"},
+    {"fault": "clock-skew", "node": "random", "offset_ms": 10000},
+    {"fault": "partition", "kind": "isolate", "target": "n1"},
+    {"fault": "link", "src": "n1", "dst": "*", "duplicate": 0.3, "delay_ms": 50, "jitter_ms": 200},
+    {"fault": "link", "src": "*", "dst": "*", "delay_ms": 100, "jitter_ms": 300, "reorder": 0.3},
+)
+
+_WL_ALLOWED = {"kind", "ops_per_client", "think_ms", "reject_ratio"}
+
+
+def check_saga_workload(spec: dict[str, Any]) -> None:
+    bad = sorted(set(spec) - _WL_ALLOWED)
+    if bad:
+        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
+    if spec.get("kind", "book") != "book":
+        raise ValueError(f"workload: the saga system's only kind is 'book', got {spec.get('kind')!r}")
+    r = spec.get("reject_ratio", 0.3)
+    if not isinstance(r, (int, float)) or not 0 <= r <= 1:
+        raise ValueError(f"workload: reject_ratio must be between 0 and 1, got {r!r}")
+    n = spec.get("ops_per_client")
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise ValueError(f"workload: ops_per_client must be a positive integer, got {n!r}")
+    think = spec.get("think_ms", [0, 20])
+    if (not isinstance(think, (list, tuple)) or len(think) != 2
+            or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
+        raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
+
+
+@dataclass
+class BookingWorkload:
+    """``book`` a unique trip; ``reject_ratio`` of them carry a plan that makes a step fail."""
+
+    clients: int = 1
+    reject_ratio: float = 0.3
+    ops_per_client: int | None = None
+    _issued: dict[int, int] = field(default_factory=dict)
+
+    def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
+        slot = process % max(1, self.clients)
+        n = self._issued.get(slot, 0)
+        if self.ops_per_client is not None and n >= self.ops_per_client:
+            return None
+        self._issued[slot] = n + 1
+        plan = "ok"
+        if rng.random() < self.reject_ratio:
+            plan = PLANS[1 + rng.randrange(len(PLANS) - 1)]
+        return ("book", f"trip-{process}-{n + 1}", plan)
+
+
+def build_workload(spec: dict[str, Any], clients: int) -> BookingWorkload:
+    check_saga_workload(spec)
+    return BookingWorkload(clients, float(spec.get("reject_ratio", 0.3)), spec.get("ops_per_client"))
+
+
+def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
+    roles = role_map(nodes)
+    by_node = {n: r for r, n in roles.items()}
+
+    def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
+        role = by_node.get(node_id)
+        if role == BROKER:
+            return make_broker(node_id, config, rng, durable)
+        if role == ORCHESTRATOR:
+            return Orchestrator(node_id, nodes, config, rng, durable=durable, flaws=flaws)
+        if role in SERVICES:
+            return ServiceNode(node_id, nodes, config, rng, service=role, durable=durable, flaws=flaws)
+        raise ValueError(f"node {node_id} has no role in the saga system (it uses {len(roles)} nodes)")
+
+    return make
+
+
+def build_client(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> Any:
+    """Clients talk to the orchestrator only, and never retry a booking on their own."""
+    from scenarios.systems import default_client_factory
+
+    merged = {"timeout_ms": 10_000, "retry_after_ambiguous": False, **dict(spec)}
+    orchestrator = role_map(nodes)[ORCHESTRATOR]
+    return default_client_factory((orchestrator,), merged)
+
+
+def final_state(sim: Any) -> None:
+    """Record what the orchestrator knows at the end and which outboxes are not drained."""
+    for nid, core in sorted(sim.nodes.items()):
+        if isinstance(core, Orchestrator):
+            sim.record("saga-final", {"node": nid, "sagas": {k: s.phase for k, s in core.sagas.items()}})
+        pending = getattr(getattr(core, "relay", None), "pending", None)
+        if pending is not None:
+            sim.record("outbox-final", {"node": nid, "rows": list(pending)})
+    for nid in sim.node_ids():
+        if sim.node_state(nid) != "up":
+            sim.record("node-final", {"node": nid, "state": sim.node_state(nid)})
+
+
+register_system(
+    System(
+        name="saga",
+        summary="trip-booking saga (flight, hotel, charge) over a queue or log broker, with outboxes and inboxes",
+        flaws=SagaFlaws,
+        config=SagaConfig,
+        build_core=build_core,
+        build_workload=build_workload,
+        check_workload=check_saga_workload,
+        checkers=("idempotency", "delivery", "saga"),
+        fault_menu=SAGA_FAULTS,
+        triggers=tuple(SAGA_TRIGGERS),
+        build_client=build_client,
+        on_finish=final_state,
+    )
+)

@@ -1,0 +1,43 @@
+"""Each flawed saga scenario fails at its seed; each correct twin passes at 20 seeds."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenarios.runner import run_scenario, simulate
+from scenarios.spec import catalog
+
+CATALOG = catalog()
+SAGA = {n: s for n, s in CATALOG.items() if s.system == "saga"}
+FLAWED = sorted(n for n, s in SAGA.items() if s.flaws)
+TWINS = sorted(n for n, s in SAGA.items() if not s.flaws)
+
+
+def test_every_flaw_has_a_scenario_and_every_scenario_a_twin() -> None:
+    from cluster.core.service import SagaFlaws
+
+    used = {f for n in FLAWED for f in SAGA[n].flaws}
+    assert used == set(SagaFlaws.names())
+    assert len(FLAWED) >= 8
+    for n in FLAWED:
+        assert SAGA[n].twin in TWINS and SAGA[n].expect == "invalid"
+
+
+@pytest.mark.parametrize("name", FLAWED)
+def test_flawed_saga_scenario_is_invalid_at_its_seed(name: str) -> None:
+    out = run_scenario(SAGA[name], trace_messages=False)
+    assert out.verdict == "invalid", [r["explanation"][:2] for r in out.results]
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_correct_saga_scenario_is_valid_at_20_seeds(name: str) -> None:
+    for seed in range(1, 21):
+        out = run_scenario(SAGA[name].with_overrides(seed=seed), trace_messages=False)
+        assert out.verdict == "valid", (seed, [r["explanation"][:2] for r in out.results])
+
+
+def test_same_seed_same_trace() -> None:
+    sc = SAGA["outbox-relay-crash"]
+    a, _ = simulate(sc)
+    b, _ = simulate(sc)
+    assert a.trace_jsonl() == b.trace_jsonl() and a.history_jsonl() == b.history_jsonl()
