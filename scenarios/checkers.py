@@ -40,7 +40,7 @@ def get_checker(name: str) -> CheckerFn:
 def _load_builtin() -> None:
     import importlib
 
-    for mod in ("scenarios.checkers_extra",):
+    for mod in ("scenarios.checkers_extra", "scenarios.checkers_pipeline"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:
