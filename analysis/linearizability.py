@@ -268,6 +268,8 @@ def check_operations(
     # Budget per part scales with its share, but every part may use the whole cap when alone.
     gens: list[tuple[int, Generator[None, None, PartResult]]] = []
     results: list[PartResult | None] = [None] * len(parts)
+    if model.prune is not None:
+        parts = [(key, model.prune(pops)) for key, pops in parts]
     for idx, (key, pops) in enumerate(parts):
         gens.append((idx, search_part(key, pops, model, max_states)))
     active = gens

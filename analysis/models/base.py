@@ -54,6 +54,8 @@ class Model:
     describe_state: Callable[[Any], str] = repr
     read_only: Callable[[Operation], bool] = field(default=lambda op: False)
     compile: Callable[[Operation, Any], StepFn] | None = None
+    prune: Callable[[list[Operation]], list[Operation]] | None = None
+    """Drop operations of one partition that provably cannot matter (see register.py)."""
 
     def compile_op(self, op: Operation, output: Any) -> StepFn:
         """A function ``state -> next_state | ILLEGAL`` for this operation."""

@@ -82,6 +82,35 @@ def _make(
         tail = {True: "", False: " (compare failed)"}.get(out, "") if out is not UNKNOWN else " (outcome unknown)"
         return f"cas{key} {_fmt(a)}->{_fmt(b)}{tail}"
 
+    def prune(ops: list[Operation]) -> list[Operation]:
+        """Drop indeterminate writes (and cas) whose new value nobody ever observes.
+
+        Such an operation's only effect is to set the register to a value that no read
+        returns and no cas expects, until the next write.  Placing it can therefore never
+        make an operation legal that was not legal without it -- unless some operation
+        observed "the value is *not* X", which only a cas with output False does; with one
+        of those in the partition nothing is pruned.  Timeouts during partitions produce
+        dozens of such writes on one key, and each multiplies the orders to search.
+        """
+        observed: set[Any] = set()
+        for op in ops:
+            if op.f in READS and op.output is not UNKNOWN:
+                observed.add(_hashable(op.output))
+            elif op.f == "cas":
+                if op.output is False:
+                    return ops
+                observed.add(_hashable(_as_pair(op.value, op)[0]))
+        observed.add(None)  # conservative: the initial "absent" state counts as observed
+        kept = []
+        for op in ops:
+            if op.status == "info":
+                new = _hashable(op.value) if op.f in WRITES else (
+                    _hashable(_as_pair(op.value, op)[1]) if op.f == "cas" else _MISSING)
+                if new is not _MISSING and new not in observed:
+                    continue
+            kept.append(op)
+        return kept
+
     fs = READS | WRITES | (frozenset({"cas"}) if with_cas else frozenset())
     return Model(
         name=name,
@@ -94,7 +123,11 @@ def _make(
         describe_state=_fmt,
         read_only=lambda op: op.f in READS or (cas_bool_output and op.f == "cas" and op.output is False),
         compile=compile_op,
+        prune=prune,
     )
+
+
+_MISSING = object()
 
 
 def _fmt(v: Any) -> str:

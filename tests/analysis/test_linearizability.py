@@ -109,6 +109,10 @@ def test_unknown_reports_reason_and_hint() -> None:
     rows: list[tuple[Any, ...]] = []
     for p in range(16):
         rows.append((p, "invoke", "write", p))
+    for q in range(16):  # long reads observing every written value keep every write relevant
+        rows.append((100 + q, "invoke", "read", None))
+    for q in range(16):
+        rows.append((100 + q, "ok", "read", q))
     rows.append((99, "invoke", "read", None))
     rows.append((99, "ok", "read", 7))
     rows.append((98, "invoke", "read", None))
@@ -278,3 +282,29 @@ def test_register_model_agrees_with_brute_force(seed: int, n: int, procs: int, i
     h = History.from_events(events)
     m = get_model("cas-register")
     assert (check_operations(h.operations, m).verdict == "valid") == is_linearizable(h.operations, m)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 8), procs=st.integers(1, 4), info=st.sampled_from([0.2, 0.5]))
+def test_pruning_unobserved_indeterminate_writes_keeps_verdicts(seed: int, n: int, procs: int, info: float) -> None:
+    """kv-register prunes info writes nobody observes; the brute-force oracle does not prune."""
+    events = _simulate(seed, n, procs, info, "register")
+    rng = random.Random(seed + 7)
+    reads = [i for i, e in enumerate(events) if e.type == "ok" and e.f == "read"]
+    if reads and rng.random() < 0.5:
+        i = rng.choice(reads)
+        events[i] = Event(events[i].process, "ok", "read", rng.choice([None, 0, 1, 2, 3]))
+    h = History.from_events(events)
+    m = get_model("kv-register")
+    assert (check(h, m).verdict == "valid") == is_linearizable(h.operations, m)
+
+
+def test_pruning_makes_many_unobserved_timeouts_cheap() -> None:
+    rows: list[tuple[Any, ...]] = [(0, "invoke", "write", 1), (0, "ok", "write", 1)]
+    for p in range(1, 40):
+        rows.append((p, "invoke", "write", 100 + p))  # 39 writes that time out, never read
+    rows += [(99, "invoke", "read", None), (99, "ok", "read", 1)]
+    v = check(hist(*rows), get_model("kv-register"), max_states=10_000)
+    assert v.verdict == "valid"
+    rows += [(98, "invoke", "read", None), (98, "ok", "read", 7)]
+    assert check(hist(*rows), get_model("kv-register"), max_states=10_000).verdict == "invalid"

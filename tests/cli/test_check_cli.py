@@ -52,6 +52,8 @@ def test_valid_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 def test_unknown_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = [json.dumps({"process": p, "type": "invoke", "f": "write", "value": p}) for p in range(16)]
+    lines += [json.dumps({"process": 100 + q, "type": "invoke", "f": "read", "value": None}) for q in range(16)]
+    lines += [json.dumps({"process": 100 + q, "type": "ok", "f": "read", "value": q}) for q in range(16)]
     for p, v in ((99, 7), (98, 3), (97, 7)):
         lines.append(json.dumps({"process": p, "type": "invoke", "f": "read", "value": None}))
         lines.append(json.dumps({"process": p, "type": "ok", "f": "read", "value": v}))
