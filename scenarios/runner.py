@@ -127,6 +127,7 @@ def simulate(sc: Scenario, *, progress: Progress | None = None, trace_messages: 
         system.on_finish(sim)
     sim_ms = sim.now_ms()
     stats = {
+        "engine": "sim",
         "simulated_ms": sim_ms,
         "wall_s": round(wall, 3),
         "speedup": round(sim_ms / 1000 / wall, 1) if wall > 0 else None,

@@ -53,9 +53,12 @@ def print_run_summary(outcome: Any, run_dir: Any, replay_cmd: str) -> None:
     sc = outcome.scenario
     st = outcome.stats
     flaws = ", ".join(sc.flaws) if sc.flaws else "none (correct design)"
-    c.print(Text(f"scenario {sc.name}  seed={sc.seed}  engine=sim  flaws={flaws}", style="bold"))
+    engine = st.get("engine", "sim")
+    c.print(Text(f"scenario {sc.name}  seed={sc.seed}  engine={engine}  flaws={flaws}", style="bold"))
+    timing = (f"simulated {st['simulated_ms'] / 1000:.1f}s in {st['wall_s']:.2f}s wall ({st.get('speedup')}x real time)"
+              if engine == "sim" else f"ran {st.get('wall_s', 0):.1f}s on real processes")
     c.print(
-        f"  simulated {st['simulated_ms'] / 1000:.1f}s in {st['wall_s']:.2f}s wall ({st.get('speedup')}x real time); "
+        f"  {timing}; "
         f"operations: {st['operations']} ({st['ok']} ok, {st['fail']} fail, {st['info']} unknown); "
         f"faults applied: {st['faults_applied']}; elections: {st['elections']}; leader changes: {st['leader_changes']}"
     )

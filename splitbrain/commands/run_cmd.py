@@ -19,15 +19,21 @@ def _run_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-flaws", action="store_true", help="run the correct design (switch every flaw off)")
     p.add_argument("--time-limit", type=float, metavar="S", help="wall-clock limit in seconds")
     p.add_argument("--duration", type=int, metavar="MS", help="simulated duration in milliseconds")
-    p.add_argument("--engine", default="sim", choices=("sim", "ray"), help="engine (default: sim)")
+    p.add_argument("--engine", default="sim", choices=("sim", "ray"),
+                   help="sim: deterministic simulator (default); ray: Ray actors over gRPC, real processes and faults")
+    p.add_argument("--ray-address", metavar="ADDR", help="with --engine ray: join this Ray cluster instead of starting one")
+    p.add_argument("--metrics-port", type=int, metavar="P",
+                   help="with --engine ray: serve aggregated Prometheus metrics on 127.0.0.1:P during the run")
     p.add_argument("--store", metavar="DIR", help="results store (default: ./store or $SPLITBRAIN_STORE)")
     p.add_argument("--no-save", action="store_true", help="do not write a results folder")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-def replay_command(sc: Any, name_arg: str) -> str:
+def replay_command(sc: Any, name_arg: str, engine: str = "sim") -> str:
     parts = ["splitbrain", "run", name_arg, "--seed", str(sc.seed)]
+    if engine != "sim":
+        parts += ["--engine", engine]
     if sc.flaws:
         for f in sc.flaws:
             parts += ["--flaw", f]
@@ -52,8 +58,8 @@ def _run(args: argparse.Namespace) -> int:
     from splitbrain.rundir import _default, write_run
     from splitbrain.terminal import print_run_summary
 
-    if args.engine != "sim":
-        raise UsageError("the ray engine is not available in this build yet; use --engine sim")
+    if args.engine == "sim" and (args.ray_address or args.metrics_port):
+        raise UsageError("--ray-address and --metrics-port need --engine ray")
     sc = load(args.name)
     flaws = () if args.no_flaws else (tuple(args.flaw) if args.flaw else None)
     sc = effective(sc, seed=args.seed, flaws=flaws, time_limit_s=args.time_limit, duration_ms=args.duration)
@@ -62,8 +68,10 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet and not args.json and sys.stderr.isatty():
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        bar = Progress(TextColumn("simulating {task.fields[name]}"), BarColumn(),
-                       TextColumn("{task.completed:.0f}/{task.total:.0f} sim ms"), TimeElapsedColumn(),
+        unit = "sim ms" if args.engine == "sim" else "ms"
+        verb = "simulating" if args.engine == "sim" else "running on ray"
+        bar = Progress(TextColumn(f"{verb} {{task.fields[name]}}"), BarColumn(),
+                       TextColumn(f"{{task.completed:.0f}}/{{task.total:.0f}} {unit}"), TimeElapsedColumn(),
                        transient=True)
         task = bar.add_task("sim", total=sc.duration_ms, name=sc.name)
         bar.start()
@@ -72,7 +80,13 @@ def _run(args: argparse.Namespace) -> int:
             bar.update(task, completed=done)
 
     try:
-        outcome = run_scenario(sc, progress=progress)
+        if args.engine == "ray":
+            from scenarios.ray_runner import run_scenario_ray
+
+            outcome = run_scenario_ray(sc, progress=progress, ray_address=args.ray_address,
+                                       metrics_port=args.metrics_port)
+        else:
+            outcome = run_scenario(sc, progress=progress)
     finally:
         if bar is not None:
             bar.stop()
@@ -86,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
                           "checkers": outcome.results, "stats": outcome.stats, "coverage": outcome.coverage,
                           "dir": str(run_dir) if run_dir else None}, indent=2, sort_keys=True, default=_default))
     else:
-        print_run_summary(outcome, run_dir, replay_command(sc, name_arg))
+        print_run_summary(outcome, run_dir, replay_command(sc, name_arg, args.engine))
     return outcome.exit_code
 
 
@@ -111,6 +125,11 @@ def _replay(args: argparse.Namespace) -> int:
 
     run = load_run(args.run_dir)
     sc = run["scenario"]
+    engine = run["metrics"].get("stats", {}).get("engine", "sim")
+    if engine != "sim":
+        raise UsageError(f"{run['dir']}: this run used the {engine} engine (real processes, real time); only "
+                         f"simulator runs replay byte for byte. Rerun it with: splitbrain run {sc.name} "
+                         f"--seed {sc.seed} --engine {engine}")
     sim, _ = simulate(sc)
     new = "".join(dumps_record(r) + "\n" for r in history_records(sim.history)).encode()
     old = run["history_path"].read_bytes()
@@ -130,7 +149,8 @@ COMMANDS = [
     Command("run", "run a named failure scenario in the simulator, check it, save a results folder",
             "splitbrain run raft-leader-partition --seed 7\n"
             "splitbrain run raft-leader-partition --seed 7 --flaw leader_reads_without_quorum\n"
-            "splitbrain run raft-stale-read --no-flaws   # the correct twin",
+            "splitbrain run raft-follower-reads --no-flaws   # the correct twin\n"
+            "splitbrain run raft-split-brain-reads --engine ray   # real Ray actors over gRPC",
             _run_configure, _run_run),
     Command("replay", "re-run a simulator run from its seed and say whether the history is identical",
             "splitbrain replay store/latest", _replay_configure, _replay_run),

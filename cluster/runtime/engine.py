@@ -1,0 +1,477 @@
+"""RayEngine: the fault vocabulary (``faults.engine.Engine``) applied to real processes.
+
+The driver owns the *desired* state of the world -- which links are cut or degraded, each
+node's clock settings, which nodes are down or paused -- and pushes it to the node
+processes over the control service.  Keeping it here (not only in the nodes) is what
+makes faults survive restarts the way they do in the simulator: a partition belongs to the
+network, not to the process, so a restarted node is told about every cut that still holds,
+and a machine's clock skew outlives its process.
+
+* crash   -> ``SIGKILL`` of the actor's process (unsynced WAL writes die with it);
+  restart -> a new actor on the same data directory, same port when free;
+* pause   -> ``SIGSTOP``; resume -> ``SIGCONT`` (then re-push link state changed meanwhile);
+* cut/restore/set_link -> the sender's link layer (``SetLink``) and, for cuts, the
+  receiver refusing the stream (``BlockInbound``) -- see :mod:`cluster.runtime.transport`;
+* set_clock/jump_clock -> ``SetClock``/``JumpClock`` on the node's skewable clock.
+
+Engine methods are called synchronously from fault callbacks on the driver's asyncio loop;
+signals are sent at once, RPCs are queued per node and run in order in the background, so
+a fault never blocks the loop and two commands to one node never overtake each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import grpc.aio
+
+from cluster.runtime.clock import clock_state
+from cluster.runtime.node import NodeSpec
+from cluster.runtime.transport import CHANNEL_OPTIONS
+from cluster.sim.clock import SimClock
+from protos import control_pb2
+from protos import control_pb2_grpc as control_grpc
+
+__all__ = ["CRASHED", "PAUSED", "STARTING", "UP", "RayEngine"]
+
+UP = "up"
+PAUSED = "paused"
+CRASHED = "crashed"
+STARTING = "starting"
+
+Hook = Callable[[str, Mapping[str, Any]], None]
+_RPC_TIMEOUT_S = 2.0
+
+
+@dataclass
+class _Node:
+    id: str
+    spec: NodeSpec
+    actor: Any = None
+    pid: int = 0
+    port: int = 0
+    metrics_port: int = 0
+    state: str = STARTING
+    incarnation: int = 0
+    channel: grpc.aio.Channel | None = None
+    control: Any = None
+    events_task: asyncio.Task[None] | None = None
+    queue: asyncio.Queue[Callable[[], Awaitable[None]]] = field(default_factory=asyncio.Queue)
+    worker: asyncio.Task[None] | None = None
+    dirty: bool = False
+    actors: list[Any] = field(default_factory=list)  # every incarnation, for cleanup
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+class RayEngine:
+    """Implements ``faults.schedule.SchedulingEngine`` against node actors."""
+
+    def __init__(
+        self,
+        *,
+        specs: dict[str, NodeSpec],
+        seed: int,
+        make_actor: Callable[[NodeSpec], Any],
+        on_addresses: Callable[[dict[str, str]], Awaitable[None]] | None = None,
+    ) -> None:
+        self._ids = tuple(specs)
+        self._nodes = {nid: _Node(nid, spec) for nid, spec in specs.items()}
+        self._make_actor = make_actor
+        self._on_addresses = on_addresses
+        self._rng = random.Random(f"{seed}:faults")
+        self.t0_ns = time.monotonic_ns()
+        self.trace: list[dict[str, Any]] = []
+        self._hooks: list[Hook] = []
+        self._roles: dict[str, tuple[str, int]] = {}
+        self._links: dict[tuple[str, str], dict[str, Any]] = {}
+        self._clocks: dict[str, SimClock] = {nid: SimClock() for nid in self._ids}
+        self._handles: list[asyncio.TimerHandle] = []
+        self._bg: set[asyncio.Task[Any]] = set()
+        self.errors: list[str] = []
+        self.closed = False
+
+    # --- startup ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Spawn every node actor, then start them all at one t0 and wire the peers."""
+        for n in self._nodes.values():
+            n.actor = self._make_actor(n.spec)
+            n.actors.append(n.actor)
+        # pid first: spawning the worker processes is the slow part and runs in parallel
+        await asyncio.gather(*(n.actor.pid.remote() for n in self._nodes.values()))
+        self.t0_ns = time.monotonic_ns()
+        infos = await asyncio.gather(*(n.actor.start.remote(self.t0_ns) for n in self._nodes.values()))
+        for n, info in zip(self._nodes.values(), infos, strict=True):
+            self._attach(n, info)
+        await asyncio.gather(*(self._set_peers(n) for n in self._nodes.values()))
+
+    def _attach(self, n: _Node, info: dict[str, Any]) -> None:
+        n.pid, n.port, n.metrics_port = int(info["pid"]), int(info["port"]), int(info["metrics_port"])
+        n.spec = replace(n.spec, port=n.port)
+        n.state = UP
+        n.channel = grpc.aio.insecure_channel(n.address, options=CHANNEL_OPTIONS)
+        n.control = control_grpc.ControlStub(n.channel)
+        n.events_task = self._spawn(self._follow_events(n, n.control, n.incarnation))
+        if n.worker is None:
+            n.worker = self._spawn(self._work(n))
+
+    def addresses(self) -> dict[str, str]:
+        return {nid: n.address for nid, n in self._nodes.items() if n.port}
+
+    async def _set_peers(self, n: _Node) -> None:
+        peers = control_pb2.Peers(
+            peers=[control_pb2.PeerAddress(node=k, address=v) for k, v in self.addresses().items()]
+        )
+        await n.control.SetPeers(peers, timeout=_RPC_TIMEOUT_S)
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+        return task
+
+    async def _work(self, n: _Node) -> None:
+        """Run ``n``'s queued commands one at a time, in order."""
+        while True:
+            cmd = await n.queue.get()
+            try:
+                await cmd()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a node that died mid-command: record, keep going
+                self.errors.append(f"{n.id}: {type(e).__name__}: {e}")
+
+    def _enqueue(self, n: _Node, cmd: Callable[[], Awaitable[None]]) -> None:
+        if not self.closed:
+            n.queue.put_nowait(cmd)
+
+    def _emit(self, kind: str, data: dict[str, Any], *, hooks: bool = True) -> None:
+        rec = dict(data)
+        rec["t"] = self.now_ms()
+        rec["kind"] = kind
+        self.trace.append(rec)
+        if hooks:
+            self._fire_hooks(kind, rec)
+
+    def _fire_hooks(self, kind: str, rec: dict[str, Any]) -> None:
+        for fn in list(self._hooks):
+            try:
+                fn(kind, dict(rec))
+            except Exception as e:
+                self.errors.append(f"event hook: {type(e).__name__}: {e}")
+
+    async def _follow_events(self, n: _Node, control: Any, incarnation: int) -> None:
+        """Stream the node's core events into the trace and the fault hooks."""
+        try:
+            async for ev in control.Events(control_pb2.EventsRequest()):
+                rec = json.loads(ev.data_json) if ev.data_json else {}
+                rec["t"] = int(ev.t)
+                rec["kind"] = ev.kind
+                rec["node"] = ev.node
+                if n.incarnation != incarnation or n.state == CRASHED:
+                    return  # a late event from a killed incarnation
+                self.trace.append(rec)
+                if ev.kind == "role":
+                    self._roles[ev.node] = (str(rec.get("role")), int(rec.get("term", 0)))
+                self._fire_hooks(ev.kind, rec)
+        except (grpc.aio.AioRpcError, asyncio.CancelledError):
+            return
+
+    # --- SchedulingEngine ---------------------------------------------------------------------
+
+    def schedule(self, at_ms: int, fn: Callable[[], None]) -> object:
+        delay = max(0.0, (at_ms - self.now_ms()) / 1000.0)
+
+        def run() -> None:
+            if self.closed:
+                return
+            try:
+                fn()
+            except Exception as e:
+                self.errors.append(f"fault callback: {type(e).__name__}: {e}")
+                self._emit("fault-error", {"error": f"{type(e).__name__}: {e}"}, hooks=False)
+
+        handle = asyncio.get_running_loop().call_later(delay, run)
+        self._handles.append(handle)
+        return handle
+
+    def add_event_hook(self, fn: Hook) -> None:
+        self._hooks.append(fn)
+
+    # --- Engine: who is there -----------------------------------------------------------------
+
+    def node_ids(self) -> tuple[str, ...]:
+        return self._ids
+
+    def now_ms(self) -> int:
+        return (time.monotonic_ns() - self.t0_ns) // 1_000_000
+
+    @property
+    def rng(self) -> random.Random:
+        return self._rng
+
+    def leader(self) -> str | None:
+        """Highest-term node whose last streamed role event says leader (and is not down)."""
+        best, best_term = None, -1
+        for nid in self._ids:
+            role = self._roles.get(nid)
+            if role is None or self._nodes[nid].state == CRASHED:
+                continue
+            if role[0] == "leader" and role[1] > best_term:
+                best, best_term = nid, role[1]
+        return best
+
+    def node_state(self, node: str) -> str:
+        return self._node(node).state
+
+    def _node(self, node: str) -> _Node:
+        n = self._nodes.get(node)
+        if n is None:
+            raise ValueError(f"unknown node {node!r}; nodes are {', '.join(self._ids)}")
+        return n
+
+    # --- Engine: network ---------------------------------------------------------------------
+
+    def _link(self, src: str, dst: str) -> dict[str, Any]:
+        return self._links.setdefault((src, dst), {
+            "cut": False, "loss": 0.0, "delay_ms": 0.0, "jitter_ms": 0.0, "duplicate": 0.0, "reorder": 0.0,
+        })
+
+    def cut(self, src: str, dst: str) -> None:
+        self._node(src), self._node(dst)
+        link = self._link(src, dst)
+        if link["cut"]:
+            return
+        link["cut"] = True
+        self._emit("link", {"op": "cut", "src": src, "dst": dst}, hooks=False)
+        self._push_link(src, dst)
+        self._push_block(dst, src)
+
+    def restore(self, src: str, dst: str) -> None:
+        link = self._link(src, dst)
+        if not link["cut"]:
+            return
+        link["cut"] = False
+        self._emit("link", {"op": "restore", "src": src, "dst": dst}, hooks=False)
+        self._push_block(dst, src)
+        self._push_link(src, dst)
+
+    def set_link(self, src: str, dst: str, *, loss: float = 0.0, delay_ms: float = 0.0,
+                 jitter_ms: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0) -> None:
+        settings = {"loss": loss, "delay_ms": delay_ms, "jitter_ms": jitter_ms,
+                    "duplicate": duplicate, "reorder": reorder}
+        self._link(src, dst).update(settings)
+        self._emit("link", {"op": "set", "src": src, "dst": dst, **settings}, hooks=False)
+        self._push_link(src, dst)
+
+    def _push_link(self, src: str, dst: str) -> None:
+        n = self._nodes[src]
+        settings = control_pb2.LinkSettings(dst=dst, **self._link(src, dst))
+        self._rpc(n, lambda c: c.SetLink(settings, timeout=_RPC_TIMEOUT_S))
+
+    def _push_block(self, node: str, src: str) -> None:
+        n = self._nodes[node]
+        blocked = self._link(src, node)["cut"]
+        req = control_pb2.InboundBlock(src=src, blocked=blocked)
+        self._rpc(n, lambda c: c.BlockInbound(req, timeout=_RPC_TIMEOUT_S))
+
+    def _rpc(self, n: _Node, call: Callable[[Any], Awaitable[Any]]) -> None:
+        """Queue a control RPC; a paused or down node gets the full state when it is back."""
+        if n.state != UP:
+            n.dirty = True
+            return
+
+        async def cmd() -> None:
+            if n.state != UP or n.control is None:
+                n.dirty = True
+                return
+            try:
+                await call(n.control)
+            except grpc.aio.AioRpcError:
+                n.dirty = True
+
+        self._enqueue(n, cmd)
+
+    async def _push_all(self, n: _Node) -> None:
+        """Send a node every link setting and clock setting the driver holds for it."""
+        n.dirty = False
+        c = n.control
+        for (src, dst), link in list(self._links.items()):
+            if src == n.id:
+                await c.SetLink(control_pb2.LinkSettings(dst=dst, **link), timeout=_RPC_TIMEOUT_S)
+            if dst == n.id:
+                await c.BlockInbound(control_pb2.InboundBlock(src=src, blocked=link["cut"]), timeout=_RPC_TIMEOUT_S)
+
+    # --- Engine: clocks ----------------------------------------------------------------------
+
+    def set_clock(self, node: str, *, offset_ms: float = 0.0, rate: float = 1.0) -> None:
+        n = self._node(node)
+        clock = self._clocks[node]
+        clock.set(self.now_ms(), offset_ms, rate)
+        self._emit_clock(node)
+        req = control_pb2.ClockSettings(offset_ms=offset_ms, rate=rate)
+        self._rpc(n, lambda c: c.SetClock(req, timeout=_RPC_TIMEOUT_S))
+
+    def jump_clock(self, node: str, delta_ms: float) -> None:
+        n = self._node(node)
+        self._clocks[node].jump(delta_ms)
+        self._emit_clock(node, delta_ms=delta_ms)
+        req = control_pb2.ClockJump(delta_ms=delta_ms)
+        self._rpc(n, lambda c: c.JumpClock(req, timeout=_RPC_TIMEOUT_S))
+
+    def _emit_clock(self, node: str, **extra: Any) -> None:
+        clock = self._clocks[node]
+        self._emit("clock", {"node": node, **clock.describe(), "local_ms": clock.read_ms(self.now_ms()), **extra})
+
+    def _clock_state(self, node: str) -> dict[str, float]:
+        return clock_state(self._clocks[node])
+
+    # --- Engine: processes -------------------------------------------------------------------
+
+    def crash(self, node: str) -> None:
+        n = self._node(node)
+        if n.state == CRASHED:
+            return
+        was = n.state
+        n.state = CRASHED
+        self._roles.pop(node, None)
+        if was in (UP, PAUSED) and n.pid:
+            _kill(n.pid, signal.SIGKILL)
+        if n.events_task is not None:
+            n.events_task.cancel()
+        self._emit("crash", {"node": node, "pid": n.pid, "signal": "SIGKILL"})
+
+    def restart(self, node: str) -> None:
+        n = self._node(node)
+        if n.state != CRASHED:
+            return
+        n.incarnation += 1
+        n.state = STARTING
+        self._emit("restart", {"node": node, "incarnation": n.incarnation})
+        self._enqueue(n, lambda: self._restart(n))
+
+    async def _restart(self, n: _Node) -> None:
+        incarnation = n.incarnation
+        old = n.actor
+        if old is not None:
+            import ray
+
+            with contextlib.suppress(Exception):
+                ray.kill(old, no_restart=True)
+        if n.channel is not None:
+            with contextlib.suppress(Exception):
+                await n.channel.close(grace=None)
+        spec = replace(n.spec, incarnation=incarnation, clock_state=self._clock_state(n.id), t0_ns=self.t0_ns)
+        n.actor = self._make_actor(spec)
+        n.actors.append(n.actor)
+        old_port = n.port
+        info = await n.actor.start.remote(self.t0_ns)
+        if n.state != STARTING or n.incarnation != incarnation:  # crashed again meanwhile
+            _kill(int(info["pid"]), signal.SIGKILL)
+            return
+        self._attach(n, info)
+        await self._set_peers(n)
+        await self._push_all(n)
+        if n.port != old_port:
+            for other in self._nodes.values():
+                if other is not n and other.state == UP:
+                    await self._set_peers(other)
+            if self._on_addresses is not None:
+                await self._on_addresses(self.addresses())
+
+    def pause(self, node: str) -> None:
+        n = self._node(node)
+        if n.state != UP:
+            return
+        n.state = PAUSED
+        _kill(n.pid, signal.SIGSTOP)
+        self._emit("pause", {"node": node, "pid": n.pid})
+
+    def resume(self, node: str) -> None:
+        n = self._node(node)
+        if n.state != PAUSED:
+            return
+        _kill(n.pid, signal.SIGCONT)
+        n.state = UP
+        self._emit("resume", {"node": node})
+        if n.dirty:
+            self._enqueue(n, lambda: self._push_all(n))
+
+    # --- Engine: observation -----------------------------------------------------------------
+
+    def record(self, kind: str, data: dict[str, object]) -> None:
+        self._emit(kind, dict(data), hooks=False)
+
+    # --- end of run --------------------------------------------------------------------------
+
+    async def statuses(self) -> dict[str, control_pb2.NodeStatus]:
+        out: dict[str, control_pb2.NodeStatus] = {}
+        for nid in self._ids:
+            n = self._nodes[nid]
+            if n.state == UP and n.control is not None:
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    out[nid] = await n.control.Status(control_pb2.StatusRequest(), timeout=_RPC_TIMEOUT_S)
+        return out
+
+    def metrics_ports(self) -> dict[str, int]:
+        return {nid: n.metrics_port for nid, n in self._nodes.items() if n.state in (UP, PAUSED) and n.metrics_port}
+
+    def pids(self) -> dict[str, int]:
+        return {nid: n.pid for nid, n in self._nodes.items() if n.state in (UP, PAUSED)}
+
+    async def close(self) -> None:
+        """Stop timers and background work, unfreeze, stop and kill every incarnation."""
+        self.closed = True
+        for h in self._handles:
+            h.cancel()
+        for n in self._nodes.values():
+            if n.state == PAUSED and n.pid:
+                _kill(n.pid, signal.SIGCONT)
+                n.state = UP
+        stops = [n.actor.stop.remote() for n in self._nodes.values() if n.state == UP and n.actor is not None]
+        if stops:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*stops, return_exceptions=True), timeout=5.0)
+        for task in list(self._bg):
+            task.cancel()
+        for task in list(self._bg):
+            with contextlib.suppress(BaseException):
+                await task
+        import ray
+
+        for n in self._nodes.values():
+            for actor in n.actors:
+                with contextlib.suppress(Exception):
+                    ray.kill(actor, no_restart=True)
+            if n.channel is not None:
+                with contextlib.suppress(Exception):
+                    await n.channel.close(grace=None)
+
+
+def _kill(pid: int, sig: int) -> None:
+    if pid <= 0 or pid == os.getpid():
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+if TYPE_CHECKING:  # static check that RayEngine is a SchedulingEngine
+    from faults.schedule import SchedulingEngine
+
+    def _conforms(e: RayEngine) -> SchedulingEngine:
+        return e

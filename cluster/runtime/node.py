@@ -1,0 +1,495 @@
+"""A node of the real runtime: the same sans-IO core, driven by real time, disk and gRPC.
+
+:class:`NodeHost` is the driver loop of ``cluster/sim/world.py`` with real parts, in one
+asyncio loop (so the core is never touched by two coroutines at once):
+
+* every ``tick_ms`` of wall-clock time the core gets ``tick(local clock)``; the local clock
+  is a :class:`~cluster.runtime.clock.SkewClock` that the control service skews at run time;
+* envelopes arriving on inbound ``NodeLink`` streams and client requests arriving on
+  ``Client`` sessions are decoded and ``step``-ped into the core;
+* after every input, ``ready()`` is done in the simulator's order: persist (to the WAL,
+  ``fsync`` exactly when ``Ready.sync``), then send (to per-peer outbound streams), then
+  client replies, then events (streamed to the driver for the trace and event-triggered
+  faults).  Persisting synchronously before anything is sent is what keeps "a vote is sent
+  only after it is persisted" true with a real disk.
+
+:class:`NodeActor` hosts a ``NodeHost`` in a Ray actor (``num_cpus=0``: the actors are
+I/O-bound and five nodes plus clients must fit on two cores).  A restart is a new actor on
+the same data directory: the core is rebuilt from the WAL, exactly like ``Storage.load``
+in the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from cluster.core.kv import jsonable
+from cluster.core.types import ClientReply, ClientRequest, Core, CoreEvent, Message
+from cluster.runtime.clock import RunClock, SkewClock
+from cluster.runtime.codec import (
+    CodecError,
+    decode,
+    decode_request,
+    encode,
+    encode_reply,
+)
+from cluster.runtime.disk import DiskStorage
+from cluster.runtime.metrics import NodeMetrics, serve
+from cluster.runtime.transport import SERVER_OPTIONS, LinkSettings, OutboundStream
+from protos import control_pb2, messages_pb2, node_pb2_grpc
+from protos import control_pb2_grpc as control_grpc
+
+__all__ = ["NodeHost", "NodeSpec", "make_node_actor"]
+
+_EVENT_BACKLOG = 50_000
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Everything a node process needs to build its core; plain data so Ray can ship it."""
+
+    node_id: str
+    nodes: tuple[str, ...]
+    system: str
+    config: dict[str, Any]
+    flaws: tuple[str, ...]
+    seed: int
+    data_dir: str
+    t0_ns: int
+    tick_ms: int = 10
+    incarnation: int = 0
+    port: int = 0
+    clock_state: dict[str, float] = field(default_factory=dict)
+    metrics: bool = True
+
+
+def build_core(spec: NodeSpec, durable: dict[str, Any] | None) -> Core:
+    """The same factory the simulator uses (``scenarios.systems``), same rng naming."""
+    from scenarios.systems import build_config, core_factory
+
+    config = build_config(spec.system, spec.config)
+    make = core_factory(spec.system, spec.nodes, config, spec.flaws)
+    name = f"node:{spec.node_id}" if spec.incarnation == 0 else f"node:{spec.node_id}:{spec.incarnation}"
+    return make(spec.node_id, durable, random.Random(f"{spec.seed}:{name}"))
+
+
+class NodeHost:
+    """One node's driver loop, gRPC servers and link layer (usable without Ray in tests)."""
+
+    def __init__(self, spec: NodeSpec) -> None:
+        self.spec = spec
+        self.node_id = spec.node_id
+        self.run_clock = RunClock(spec.t0_ns)
+        self.clock = SkewClock(self.run_clock, spec.clock_state)
+        self.storage = DiskStorage(spec.data_dir)
+        self.metrics = NodeMetrics(spec.node_id) if spec.metrics else None
+        self.core: Core | None = None
+        self.port = 0
+        self.metrics_port = 0
+        self._metrics_server: Any = None
+        self._server: grpc.aio.Server | None = None
+        self._links: dict[str, OutboundStream] = {}
+        self._blocked_in: set[str] = set()
+        self._sessions: dict[str, asyncio.Queue[ClientReply]] = {}
+        self._events: deque[control_pb2.TraceEvent] = deque(maxlen=_EVENT_BACKLOG)
+        self._events_ready = asyncio.Event()
+        self._tick_task: asyncio.Task[None] | None = None
+        self._rng = random.Random(f"{spec.seed}:links:{spec.node_id}:{spec.incarnation}")
+        self._stopped = False
+        self.stats = {"received": 0, "decode_errors": 0, "unroutable": 0}
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> dict[str, Any]:
+        """Load the WAL, build the core, bind the gRPC server, start ticking."""
+        image = self.storage.load()
+        self.core = build_core(self.spec, image or None)
+        server = grpc.aio.server(options=SERVER_OPTIONS)
+        node_pb2_grpc.add_NodeLinkServicer_to_server(_LinkService(self), server)
+        node_pb2_grpc.add_ClientServicer_to_server(_ClientService(self), server)
+        control_grpc.add_ControlServicer_to_server(_ControlService(self), server)
+        port = 0
+        if self.spec.port:
+            with contextlib.suppress(RuntimeError):  # taken: fall back to a fresh port
+                port = server.add_insecure_port(f"127.0.0.1:{self.spec.port}")
+        if not port:
+            port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        self._server, self.port = server, port
+        if self.metrics is not None:
+            self._metrics_server, self.metrics_port = serve(self.metrics.registry)
+        self._drain()
+        self._tick_task = asyncio.get_running_loop().create_task(self._tick_loop())
+        return {"node": self.node_id, "port": port, "metrics_port": self.metrics_port, "pid": os.getpid()}
+
+    async def stop(self) -> None:
+        """Graceful stop (end of run); a crash is a SIGKILL and runs none of this."""
+        self._stopped = True
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+        for link in list(self._links.values()):
+            await link.close()
+        self._links.clear()
+        if self._server is not None:
+            await self._server.stop(grace=None)
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+        self.storage.close()
+
+    # --- the driver loop ------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = self.spec.tick_ms / 1000.0
+        nxt = loop.time()
+        while not self._stopped:
+            nxt += period
+            now = loop.time()
+            if nxt < now:  # woke from a pause (SIGSTOP): do not replay missed ticks in a burst
+                nxt = now + period
+            await asyncio.sleep(nxt - now)
+            core = self.core
+            if core is None:
+                continue
+            core.tick(self.clock.read_ms())
+            self._drain()
+            self._update_gauges()
+
+    def deliver(self, msg: Message) -> None:
+        """Step one input into the core and do its Ready batch."""
+        core = self.core
+        if core is None or self._stopped:
+            return
+        core.step(msg)
+        self._drain()
+
+    def _drain(self) -> None:
+        core = self.core
+        assert core is not None
+        r = core.ready()
+        if r.persist:
+            self.storage.write(r.persist, r.sync)
+        elif r.sync and self.storage.pending:
+            self.storage.flush()
+        for m in r.messages:
+            self._send(m)
+        for reply in r.replies:
+            self._reply(reply)
+        if r.events:
+            self._record_events(r.events)
+
+    def _send(self, m: Message) -> None:
+        if isinstance(m, ClientReply):
+            self._reply(m)
+            return
+        link = self._links.get(m.dst)
+        if link is None:
+            self.stats["unroutable"] += 1
+            return
+        try:
+            env = encode(m)
+        except CodecError:
+            self.stats["decode_errors"] += 1
+            return
+        link.send(env)
+
+    def _reply(self, reply: ClientReply) -> None:
+        q = self._sessions.get(reply.dst)
+        if q is None:
+            self.stats["unroutable"] += 1
+            return
+        q.put_nowait(reply)
+
+    def _record_events(self, events: tuple[CoreEvent, ...]) -> None:
+        t = self.run_clock.true_ms()
+        m = self.metrics
+        for ev in events:
+            self._push_event(ev.kind, ev.node, t, ev.data)
+            if m is not None:
+                if ev.kind == "role":
+                    m.set_role(str(ev.data.get("role")))
+                    if ev.data.get("role") == "leader":
+                        m.leader_changes.inc()
+                elif ev.kind == "election":
+                    m.elections.inc()
+            if ev.kind == "role" and ev.data.get("role") == "leader":
+                # What the simulator's on_setup hook records from the core at this moment:
+                # the new leader's log terms, for the leader-completeness check.
+                log = getattr(self.core, "log", None)
+                if log is not None:
+                    self._push_event(
+                        "leader-log", ev.node, t,
+                        {"term": ev.data.get("term"), "terms": [e.term for e in log]},
+                    )
+
+    def _push_event(self, kind: str, node: str, t: int, data: dict[str, Any]) -> None:
+        raw = json.dumps(jsonable(data), separators=(",", ":"), default=repr).encode()
+        self._events.append(control_pb2.TraceEvent(kind=kind, node=node, t=t, data_json=raw))
+        self._events_ready.set()
+
+    def _update_gauges(self) -> None:
+        m, core = self.metrics, self.core
+        if m is None or core is None:
+            return
+        term = getattr(core, "term", None)
+        if isinstance(term, int):
+            m.term.set(term)
+        ci = getattr(core, "commit_index", None)
+        if isinstance(ci, int):
+            m.commit.set(ci)
+        la = getattr(core, "last_applied", None)
+        if isinstance(la, int):
+            m.applied.set(la)
+        m.fsyncs.set(self.storage.fsyncs)
+        d = self.clock.describe()
+        m.clock_offset.set(self.clock.read_ms() - self.run_clock.true_ms())
+        m.faults.labels(self.node_id, "clock").set(
+            0 if (d["offset_ms"] == 0 and d["rate"] == 1 and d["jumps_ms"] == 0) else 1
+        )
+
+    # --- peers and faults -----------------------------------------------------------------
+
+    def set_peers(self, addresses: dict[str, str]) -> None:
+        for peer, addr in addresses.items():
+            if peer == self.node_id:
+                continue
+            link = self._links.get(peer)
+            if link is None:
+                link = self._new_link(peer, addr)
+                self._links[peer] = link
+                link.start()
+            else:
+                link.set_address(addr)
+
+    def _new_link(self, peer: str, addr: str) -> OutboundStream:
+        m = self.metrics
+        node = self.node_id
+
+        def dropped(reason: str) -> None:
+            if m is not None:
+                m.dropped.labels(node, peer, reason).inc()
+
+        def sent() -> None:
+            if m is not None:
+                m.sent.labels(node, peer).inc()
+
+        return OutboundStream(
+            f"{node}->{peer}", addr,
+            lambda ch: node_pb2_grpc.NodeLinkStub(ch).Exchange(),
+            rng=self._rng, on_drop=dropped, on_sent=sent,
+        )
+
+    def set_link(self, dst: str, settings: LinkSettings) -> None:
+        link = self._links.get(dst)
+        if link is not None:
+            link.configure(settings)
+        if self.metrics is not None:
+            active = sum(1 for lk in self._links.values() if not lk.settings.healthy())
+            self.metrics.faults.labels(self.node_id, "link").set(active)
+
+    def block_inbound(self, src: str, blocked: bool) -> None:
+        if blocked:
+            self._blocked_in.add(src)
+        else:
+            self._blocked_in.discard(src)
+        if self.metrics is not None:
+            self.metrics.faults.labels(self.node_id, "inbound_block").set(len(self._blocked_in))
+
+    def status(self) -> control_pb2.NodeStatus:
+        core = self.core
+        d = self.clock.describe()
+        st = control_pb2.NodeStatus(
+            node=self.node_id,
+            clock_offset_ms=d["offset_ms"], clock_rate=d["rate"], clock_jumps_ms=d["jumps_ms"],
+            local_ms=self.clock.read_ms(), true_ms=self.run_clock.true_ms(), pid=os.getpid(),
+            pending_writes=self.storage.pending,
+        )
+        if core is None:
+            return st
+        st.role = str(getattr(core, "role", "") or "")
+        st.term = int(getattr(core, "term", 0) or 0)
+        st.commit_index = int(getattr(core, "commit_index", 0) or 0)
+        st.last_applied = int(getattr(core, "last_applied", 0) or 0)
+        st.leader_id = str(getattr(core, "leader_id", "") or "")
+        lease = getattr(core, "lease_valid", None)
+        if callable(lease):
+            st.lease_valid = bool(lease())
+        log = getattr(core, "log", None)
+        if log is not None:
+            st.has_log = True
+            st.log_len = len(log)
+            st.log_terms.extend(e.term for e in log)
+        return st
+
+    async def events(self) -> AsyncIterator[control_pb2.TraceEvent]:
+        while not self._stopped:
+            while self._events:
+                yield self._events.popleft()
+            self._events_ready.clear()
+            await self._events_ready.wait()
+
+
+# --- gRPC services -------------------------------------------------------------------------
+
+
+class _LinkService(node_pb2_grpc.NodeLinkServicer):
+    """Inbound half of the peer links: decode and step every envelope."""
+
+    def __init__(self, host: NodeHost) -> None:
+        self.host = host
+
+    async def Exchange(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+        host = self.host
+        async for env in request_iterator:
+            if env.src in host._blocked_in:
+                # The receiving half of a cut: gRPC reports UNAVAILABLE to the sender, as it
+                # would for a real partition, and the sender redials until the link heals.
+                await context.abort(grpc.StatusCode.UNAVAILABLE, f"link {env.src}->{host.node_id} is cut")
+            try:
+                msg = decode(env)
+            except CodecError:
+                host.stats["decode_errors"] += 1
+                continue
+            host.stats["received"] += 1
+            if host.metrics is not None:
+                host.metrics.received.inc()
+            host.deliver(msg)
+
+
+class _ClientService(node_pb2_grpc.ClientServicer):
+    """Client sessions: requests in, replies (routed by client id) out."""
+
+    def __init__(self, host: NodeHost) -> None:
+        self.host = host
+
+    def _accept(self, req: messages_pb2.ClientRequest, q: asyncio.Queue[ClientReply]) -> None:
+        host = self.host
+        msg: ClientRequest = decode_request(req)
+        host._sessions[msg.client_id] = q
+        if host.metrics is not None:
+            host.metrics.client_requests.inc()
+        host.deliver(msg)
+
+    async def Session(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[messages_pb2.ClientReply]:  # noqa: N802
+        q: asyncio.Queue[ClientReply] = asyncio.Queue()
+
+        async def pump() -> None:
+            async for req in request_iterator:
+                self._accept(req, q)
+
+        reader = asyncio.get_running_loop().create_task(pump())
+        try:
+            while True:
+                getter = asyncio.ensure_future(q.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    yield encode_reply(getter.result())
+                else:
+                    getter.cancel()
+                    return
+        finally:
+            reader.cancel()
+            for cid in [c for c, sq in self.host._sessions.items() if sq is q]:
+                del self.host._sessions[cid]
+
+    async def Execute(self, request: messages_pb2.ClientRequest, context: grpc.aio.ServicerContext) -> messages_pb2.ClientReply:  # noqa: N802
+        q: asyncio.Queue[ClientReply] = asyncio.Queue()
+        self._accept(request, q)
+        remaining = context.time_remaining()
+        try:
+            while True:
+                reply = await asyncio.wait_for(q.get(), timeout=remaining if remaining else 5.0)
+                if reply.seq == request.seq:
+                    return encode_reply(reply)
+        except TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "no reply from the core in time")
+            raise  # unreachable: abort raises
+        finally:
+            if self.host._sessions.get(request.client_id) is q:
+                del self.host._sessions[request.client_id]
+
+
+class _ControlService(control_grpc.ControlServicer):
+    def __init__(self, host: NodeHost) -> None:
+        self.host = host
+
+    async def Status(self, request: Any, context: Any) -> control_pb2.NodeStatus:  # noqa: N802
+        return self.host.status()
+
+    async def SetLink(self, request: control_pb2.LinkSettings, context: Any) -> control_pb2.Ack:  # noqa: N802
+        self.host.set_link(
+            request.dst,
+            LinkSettings(request.cut, request.loss, request.delay_ms, request.jitter_ms,
+                         request.duplicate, request.reorder),
+        )
+        return control_pb2.Ack()
+
+    async def BlockInbound(self, request: control_pb2.InboundBlock, context: Any) -> control_pb2.Ack:  # noqa: N802
+        self.host.block_inbound(request.src, request.blocked)
+        return control_pb2.Ack()
+
+    async def SetClock(self, request: control_pb2.ClockSettings, context: Any) -> control_pb2.Ack:  # noqa: N802
+        self.host.clock.set(request.offset_ms, request.rate or 1.0)
+        return control_pb2.Ack()
+
+    async def JumpClock(self, request: control_pb2.ClockJump, context: Any) -> control_pb2.Ack:  # noqa: N802
+        self.host.clock.jump(request.delta_ms)
+        return control_pb2.Ack()
+
+    async def SetPeers(self, request: control_pb2.Peers, context: Any) -> control_pb2.Ack:  # noqa: N802
+        self.host.set_peers({p.node: p.address for p in request.peers})
+        return control_pb2.Ack()
+
+    async def Events(self, request: Any, context: Any) -> AsyncIterator[control_pb2.TraceEvent]:  # noqa: N802
+        async for ev in self.host.events():
+            yield ev
+
+
+# --- the Ray actor ---------------------------------------------------------------------------
+
+
+class NodeActorImpl:
+    """Ray async actor body: one node process.  ``pid`` lets the driver SIGKILL/SIGSTOP it."""
+
+    def __init__(self, spec: NodeSpec) -> None:
+        self.spec = spec
+        self.host: NodeHost | None = None
+
+    async def start(self, t0_ns: int | None = None) -> dict[str, Any]:
+        """Start serving; ``t0_ns`` (the run's start) is given late so actor spawn time
+        (seconds on a small machine) does not count as run time."""
+        import dataclasses
+
+        spec = self.spec if t0_ns is None else dataclasses.replace(self.spec, t0_ns=t0_ns)
+        self.host = NodeHost(spec)
+        return await self.host.start()
+
+    async def stop(self) -> None:
+        if self.host is not None:
+            await self.host.stop()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def ping(self) -> float:
+        return time.time()
+
+
+def make_node_actor() -> Any:
+    """The Ray remote class, created lazily so importing this module does not need Ray."""
+    import ray
+
+    return ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(NodeActorImpl)

@@ -1,0 +1,349 @@
+"""Run a scenario on the real runtime: Ray actors, gRPC streams, real disks and faults.
+
+``run_scenario_ray`` takes the same :class:`~scenarios.spec.Scenario` data as the
+simulator path and returns the same :class:`~scenarios.runner.RunOutcome`, so
+``splitbrain.rundir.write_run`` writes the same results folder and the same checkers
+judge it.  Differences a reader of the results should know:
+
+* time is real: ``duration_ms`` of wall-clock time after the cluster is up; ``t`` in the
+  trace and ``time`` in the history are measured from the moment every node started;
+* the trace holds core events, lifecycle and fault records, client invoke/complete records
+  and ``leader-log``/``final-log`` (for the Raft safety checks) -- not per-message wire
+  records, which at tens of thousands per second would cost more than the run;
+* the same seed does *not* give the same history: scheduling is real.
+
+Node metrics are scraped at the end into ``RunOutcome.stats["metrics"]`` (per node, a dict
+of ``series -> value``); with ``metrics_port`` an aggregated Prometheus endpoint serves
+every node's metrics (and the clients') during the run.
+
+Cleanup is unconditional: whatever happens (success, failure, checker error, Ctrl-C), the
+run stops its actors, its Ray instance (when it started one), its HTTP servers and removes
+its temporary directories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from analysis.history import Event, History
+from scenarios.coverage import fault_coverage
+from scenarios.runner import RunOutcome, _apply_network, _stats, check_run
+from scenarios.spec import Scenario, ScenarioError
+from scenarios.systems import build_config, client_factory, node_ids
+from scenarios.workloads import think_ms
+
+__all__ = ["RayRun", "run_scenario_ray"]
+
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # keep gRPC core's INFO lines off the terminal
+
+Progress = Callable[[int, int], None]
+
+_OBJECT_STORE_BYTES = 80 * 1024 * 1024
+_CONNECT_TIMEOUT_S = 30.0
+
+
+def run_scenario_ray(
+    sc: Scenario,
+    *,
+    ray_address: str | None = None,
+    metrics_port: int | None = None,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Run ``sc`` on Ray for ``sc.duration_ms`` of real time, then check it."""
+    _validate(sc)
+    run = RayRun(sc, ray_address=ray_address, metrics_port=metrics_port, progress=progress)
+    return run.run()
+
+
+def _validate(sc: Scenario) -> None:
+    if sc.system not in ("raft-kv", "quorum"):
+        raise ScenarioError(f"{sc.name}: the ray engine runs raft-kv and quorum systems, not {sc.system!r}")
+    try:
+        build_config(sc.system, sc.config)
+        client_factory(sc.system, node_ids(sc.nodes), sc.client)
+    except (ValueError, TypeError) as e:
+        raise ScenarioError(f"{sc.name}: {e}") from None
+
+
+class RayRun:
+    """One run; ``on_ready`` (tests) is called once the cluster is up with what it holds."""
+
+    def __init__(self, sc: Scenario, *, ray_address: str | None = None, metrics_port: int | None = None,
+                 progress: Progress | None = None,
+                 on_ready: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.sc = sc
+        self.ray_address = ray_address
+        self.metrics_port = metrics_port
+        self.progress = progress
+        self.on_ready = on_ready
+        self.started_ray = False
+        self.tmp = ""
+        self.engine: Any = None
+        self.client_actor: Any = None
+        self._agg_server: Any = None
+
+    # --- outer, synchronous shell: everything here is undone in finally ---------------------
+
+    def run(self) -> RunOutcome:
+        t_start = time.monotonic()
+        self.tmp = tempfile.mkdtemp(prefix="sb-ray-")
+        try:
+            self._init_ray()
+            events, trace, stats = asyncio.run(self._main())
+        finally:
+            self._cleanup()
+        remaining = max(5.0, self.sc.time_limit_s - (time.monotonic() - t_start))
+        t_check = time.monotonic()
+        results = check_run(self.sc, events, trace, timeout_s=remaining)
+        history = History.from_events(events, source="history.jsonl")
+        stats.update(_stats(history, trace))
+        stats["check_s"] = round(time.monotonic() - t_check, 3)
+        verdicts = [r["verdict"] for r in results]
+        verdict = "invalid" if "invalid" in verdicts else ("unknown" if "unknown" in verdicts else "valid")
+        return RunOutcome(self.sc, events, trace, results, verdict, stats, fault_coverage(history, trace))
+
+    def _init_ray(self) -> None:
+        import ray
+
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if self.ray_address not in (None, "", "local"):
+            if ray.is_initialized():
+                raise ScenarioError("this process is already connected to Ray; cannot connect to another address")
+            _connect(self.ray_address)
+            return
+        if ray.is_initialized():
+            return  # a caller (tests, bench) already holds a Ray connection: share it
+        ray.init(
+            num_cpus=2,
+            object_store_memory=_OBJECT_STORE_BYTES,
+            include_dashboard=False,
+            log_to_driver=False,
+            _temp_dir=os.path.join(self.tmp, "ray"),
+            configure_logging=False,
+            runtime_env={"env_vars": {"GRPC_VERBOSITY": "ERROR"}},
+        )
+        self.started_ray = True
+
+    def _cleanup(self) -> None:
+        if self._agg_server is not None:
+            with contextlib.suppress(Exception):
+                self._agg_server.shutdown()
+                self._agg_server.server_close()
+        if self.started_ray or (self.ray_address not in (None, "", "local")):
+            import ray
+
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # --- inner, async run ---------------------------------------------------------------------
+
+    async def _main(self) -> tuple[list[Event], list[dict[str, Any]], dict[str, Any]]:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from cluster.runtime.client_host import ClientHostSpec, make_client_actor
+        from cluster.runtime.engine import RayEngine
+        from cluster.runtime.node import NodeSpec, make_node_actor
+        from faults.schedule import install
+
+        sc = self.sc
+        nodes = node_ids(sc.nodes)
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        NodeActor = make_node_actor().options(scheduling_strategy=here)  # noqa: N806
+        ClientActor = make_client_actor().options(scheduling_strategy=here)  # noqa: N806
+        data = os.path.join(self.tmp, "data")
+        specs = {
+            nid: NodeSpec(node_id=nid, nodes=nodes, system=sc.system, config=dict(sc.config),
+                          flaws=tuple(sc.flaws), seed=sc.seed, data_dir=os.path.join(data, nid),
+                          t0_ns=0, tick_ms=sc.tick_ms)
+            for nid in nodes
+        }
+        client_spec = ClientHostSpec(system=sc.system, nodes=nodes, client=dict(sc.client),
+                                     workload=dict(sc.workload), clients=sc.clients,
+                                     think_ms=think_ms(sc.workload), seed=sc.seed, t0_ns=0,
+                                     tick_ms=sc.tick_ms)
+        client_actor = ClientActor.remote(client_spec)
+        self.client_actor = client_actor
+
+        async def on_addresses(addrs: dict[str, str]) -> None:
+            await client_actor.set_addresses.remote(addrs)
+
+        engine = RayEngine(specs=specs, seed=sc.seed, make_actor=lambda s: NodeActor.remote(s),
+                           on_addresses=on_addresses)
+        self.engine = engine
+        client_out: dict[str, Any] = {"history": [], "trace": []}
+        stats: dict[str, Any] = {"engine": "ray"}
+        t_wall = time.perf_counter()
+        try:
+            await client_actor.pid.remote()
+            await engine.start()
+            stats["startup_s"] = round(time.perf_counter() - t_wall, 3)
+            _apply_network(engine, nodes, sc.network)
+            inst = install(list(sc.faults), engine)
+            client_info = await client_actor.start.remote(engine.addresses(), engine.t0_ns)
+            if self.metrics_port is not None:
+                self._agg_server = _serve_aggregate(self.metrics_port, engine, client_info["metrics_port"])
+            if self.on_ready is not None:
+                self.on_ready({"engine": engine, "client_pid": await client_actor.pid.remote(),
+                               "client_metrics_port": client_info["metrics_port"], "tmp": self.tmp})
+            end = sc.duration_ms
+            limit = time.monotonic() + sc.time_limit_s * 0.8
+            while engine.now_ms() < end and time.monotonic() < limit:
+                await asyncio.sleep(min(0.1, max(0.0, (end - engine.now_ms()) / 1000)))
+                if self.progress is not None:
+                    self.progress(min(engine.now_ms(), end), end)
+            stats["stopped_by_time_limit"] = engine.now_ms() < end
+            ran_ms = engine.now_ms()
+            client_metrics = await asyncio.to_thread(_scrape_all, {}, client_info["metrics_port"])
+            client_out = await client_actor.stop.remote()
+            inst.stopped = True
+            # Unfreeze paused nodes so their final state can be read (history is already in).
+            for nid in nodes:
+                if engine.node_state(nid) == "paused":
+                    engine.resume(nid)
+            await asyncio.sleep(0.05)
+            statuses = await engine.statuses()
+            for nid in sorted(statuses):
+                st = statuses[nid]
+                if st.has_log:
+                    engine.record("final-log", {"node": nid, "terms": list(st.log_terms)})
+            stats["nodes"] = {nid: {"role": st.role, "term": st.term, "commit_index": st.commit_index,
+                                    "log_len": st.log_len, "pid": st.pid, "clock_offset_ms": st.clock_offset_ms,
+                                    "clock_rate": st.clock_rate, "local_minus_true_ms": st.local_ms - st.true_ms,
+                                    "lease_valid": st.lease_valid} for nid, st in statuses.items()}
+            stats["metrics"] = await asyncio.to_thread(_scrape_all, engine.metrics_ports(), None)
+            stats["metrics"].update(client_metrics)
+            stats["rss_mb"] = _rss_mb(engine.pids())
+            stats["simulated_ms"] = ran_ms
+            stats["wall_s"] = round(time.perf_counter() - t_wall, 3)
+            stats["speedup"] = 1.0
+            stats["engine_errors"] = list(engine.errors[:20])
+        finally:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(engine.close()), timeout=10.0)
+            with contextlib.suppress(BaseException):
+                ray.kill(client_actor, no_restart=True)
+        events = [Event(p, typ, f, value, key, t_ns, i)
+                  for i, (p, typ, f, value, key, t_ns) in enumerate(client_out["history"])]
+        trace = sorted(engine.trace + list(client_out["trace"]), key=lambda r: r.get("t", 0))
+        stats["trace_records"] = len(trace)
+        return events, trace, stats
+
+
+# --- Ray connection ---------------------------------------------------------------------------
+
+
+def _connect(address: str) -> None:
+    """Connect to an existing cluster, or fail with one clear line within 30 s."""
+    import ray
+
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    if address != "auto":
+        host, _, port = target.rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5.0):
+                pass
+        except (OSError, ValueError) as e:
+            raise ScenarioError(f"cannot reach the Ray cluster at {address!r}: {e}") from None
+    box: dict[str, BaseException | None] = {"error": None}
+
+    def go() -> None:
+        try:
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
+        except BaseException as e:  # noqa: BLE001 - reported below as one line
+            box["error"] = e
+
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    t.join(_CONNECT_TIMEOUT_S)
+    if t.is_alive():
+        raise ScenarioError(f"cannot connect to the Ray cluster at {address!r}: no answer in {_CONNECT_TIMEOUT_S:.0f} s")
+    if box["error"] is not None:
+        msg = str(box["error"]).strip().splitlines()[0] if str(box["error"]).strip() else type(box["error"]).__name__
+        raise ScenarioError(f"cannot connect to the Ray cluster at {address!r}: {msg}")
+
+
+# --- metrics --------------------------------------------------------------------------------------
+
+
+def _fetch(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2.0) as r:
+        return str(r.read().decode())
+
+
+def _parse(text: str) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.name.endswith("_created"):
+                continue
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            out[f"{s.name}{{{labels}}}"] = s.value
+    return out
+
+
+def _scrape_all(ports: dict[str, int], client_port: int | None) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    targets = dict(ports)
+    if client_port:
+        targets["clients"] = client_port
+    for name, port in sorted(targets.items()):
+        with contextlib.suppress(OSError, ValueError):
+            out[name] = _parse(_fetch(port))
+    return out
+
+
+def _serve_aggregate(port: int, engine: Any, client_port: int | None) -> Any:
+    """One Prometheus endpoint for the whole cluster: every node's series (they carry a
+    ``node`` label) merged per metric family on each scrape."""
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.parser import text_string_to_metric_families
+
+    class _Aggregate:
+        def collect(self) -> Any:
+            merged: dict[str, Any] = {}
+            targets = dict(engine.metrics_ports())
+            if client_port:
+                targets["clients"] = client_port
+            for _name, p in sorted(targets.items()):
+                try:
+                    text = _fetch(p)
+                except OSError:
+                    continue
+                for fam in text_string_to_metric_families(text):
+                    have = merged.get(fam.name)
+                    if have is None:
+                        merged[fam.name] = fam
+                    else:
+                        have.samples.extend(fam.samples)
+            return list(merged.values())
+
+    reg = CollectorRegistry()
+    reg.register(_Aggregate())  # type: ignore[arg-type]
+    server, _ = start_http_server(port, addr="127.0.0.1", registry=reg)
+    return server
+
+
+def _rss_mb(pids: dict[str, int]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for nid, pid in pids.items():
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                out[nid] = round(int(f.read().split()[1]) * page / 2**20, 1)
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
