@@ -46,7 +46,9 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
     leaders: dict[int, tuple[str, int]] = {}
     applied: dict[int, tuple[int, str, str, int]] = {}  # index -> (term, cmd key, node, t)
-    committed_terms: dict[int, int] = {}  # index -> term, of entries known applied (committed)
+    committed_terms: dict[int, int] = {}  # index -> entry term, of entries known applied (committed)
+    commit_term: dict[int, int] = {}  # index -> the term in which it was first known committed
+    max_committed = 0
     final_logs: dict[str, list[int]] = {}
     n_leader_logs = 0
     for r in recs:
@@ -86,14 +88,23 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
                     "a committed entry was overwritten.",
                     index=idx,
                 )
+        elif kind == "commit":
+            idx = int(r.get("index", 0))
+            for i in range(max_committed + 1, idx + 1):
+                commit_term[i] = int(r.get("term", 0))
+            max_committed = max(max_committed, idx)
         elif kind == "leader-log":
             n_leader_logs += 1
             node = str(r["node"])
             terms = list(r.get("terms", []))
+            # Leader completeness binds leaders of *later* terms than the one in which an
+            # entry was committed; a node winning a stale, older term (say after a long
+            # pause) is harmless and is not required to hold it.
+            lterm = int(r.get("term", 0))
             missing = [
                 (i, ct)
                 for i, ct in sorted(committed_terms.items())
-                if i > len(terms) or terms[i - 1] != ct
+                if commit_term.get(i, ct) < lterm and (i > len(terms) or terms[i - 1] != ct)
             ]
             if missing:
                 i, ct = missing[0]
