@@ -30,6 +30,7 @@ from cluster.core.service import (
     ORCHESTRATOR,
     SERVICES,
     SagaConfig,
+    SagaFlaws,
     ServiceNode,
     TransactionalNode,
     role_map,
@@ -70,6 +71,7 @@ class SagaRun:
 
     outcomes: dict[str, str]
     events: list[CoreEvent] = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)  # the simulator's trace schema
     seconds: float = 0.0
     consumer_crashes: int = 0
 
@@ -77,17 +79,18 @@ class SagaRun:
         return sum(1 for e in self.events if e.kind == kind)
 
 
-def build_nodes(config: SagaConfig, seed: int) -> dict[str, TransactionalNode]:
+def build_nodes(config: SagaConfig, seed: int, flaws: SagaFlaws | None = None) -> dict[str, TransactionalNode]:
     roles = role_map(NODES)
     rng = random.Random(seed)
+    fl = flaws or SagaFlaws()
     nodes: dict[str, TransactionalNode] = {
         roles[ORCHESTRATOR]: Orchestrator(
-            roles[ORCHESTRATOR], NODES, config, random.Random(rng.random())
+            roles[ORCHESTRATOR], NODES, config, random.Random(rng.random()), flaws=fl
         )
     }
     for service in SERVICES:
         nid = roles[service]
-        nodes[nid] = ServiceNode(nid, NODES, config, random.Random(rng.random()), service=service)
+        nodes[nid] = ServiceNode(nid, NODES, config, random.Random(rng.random()), service=service, flaws=fl)
     return nodes
 
 
@@ -100,6 +103,7 @@ def run_sagas(
     timeout: float = 120.0,
     crash_consumer_every: int = 0,
     config: SagaConfig | None = None,
+    flaws: SagaFlaws | None = None,
 ) -> SagaRun:
     """Book ``sagas`` (``(saga id, plan)``; plans in ``cluster.core.saga.PLANS``) through a
     real broker and return when every saga ended or ``timeout`` passed.
@@ -110,7 +114,7 @@ def run_sagas(
     that many deliveries, so a smaller N can redeliver faster than it acks (livelock).
     """
     cfg = config or real_broker_config(kind)
-    nodes = build_nodes(cfg, seed)
+    nodes = build_nodes(cfg, seed, flaws)
     broker = role_map(NODES)[BROKER]
     orchestrator = role_map(NODES)[ORCHESTRATOR]
     bridge = BrokerBridge.connect(
@@ -136,6 +140,9 @@ def run_sagas(
     def drain(node: TransactionalNode) -> None:
         ready = node.ready()
         run.events.extend(ready.events)
+        t = now_ms()
+        for e in ready.events:
+            run.trace.append({**e.data, "t": t, "kind": e.kind, "node": e.node})
         for m in ready.messages:
             if m.dst != broker:
                 inbox.append((m.dst, m))
@@ -180,11 +187,28 @@ def run_sagas(
                         if crash_consumer_every and delivered % crash_consumer_every == 0:
                             bridge.restart_consumer(nid)
                             run.consumer_crashes += 1
+                            t = now_ms()
+                            desc = f"dropped {nid}'s broker connection with its deliveries unacked"
+                            run.trace.append({"t": t, "kind": "fault-start", "id": f"cc{run.consumer_crashes}",
+                                              "fault": "consumer-crash", "description": desc, "targets": [nid]})
+                            run.trace.append({"t": t, "kind": "fault-end", "id": f"cc{run.consumer_crashes}"})
                             break
     finally:
         bridge.close()
     run.seconds = time.monotonic() - t0
     return run
+
+
+def check(run: SagaRun, checkers: Sequence[str] = ("idempotency", "delivery", "saga")) -> list[dict[str, Any]]:
+    """Judge a real-broker run with the same checkers the simulator's saga scenarios use."""
+    from analysis.history import History
+    from scenarios.checkers import get_checker
+    from scenarios.spec import Scenario
+
+    sc = Scenario(name="real-broker-sagas", summary="sagas through a real broker", system="saga",
+                  checkers=tuple(checkers))
+    history = History.from_events([])
+    return [get_checker(name)(sc, history, run.trace, 60.0) for name in checkers]
 
 
 def summary(run: SagaRun) -> dict[str, Any]:
