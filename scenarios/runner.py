@@ -7,7 +7,6 @@ on the engine, and the checkers named by the scenario judge the history and the 
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -192,7 +191,3 @@ def _stats(history: History, trace: list[dict[str, Any]]) -> dict[str, Any]:
         "faults_applied": len(faults),
         "fault_descriptions": faults[:50],
     }
-
-
-def seeded_rng(seed: int, name: str) -> random.Random:
-    return random.Random(f"{seed}:{name}")

@@ -77,9 +77,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def entry() -> None:  # pragma: no cover - console script shim
-    raise SystemExit(main())
-
-
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())

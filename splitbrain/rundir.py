@@ -34,10 +34,10 @@ def store_root() -> Path:
 
 def dumps_record(rec: dict[str, Any]) -> str:
     """Byte-stable JSON for one record (sorted keys, compact separators)."""
-    return json.dumps(rec, sort_keys=True, separators=(",", ":"), default=_default)
+    return json.dumps(rec, sort_keys=True, separators=(",", ":"), default=json_default)
 
 
-def _default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
     if isinstance(o, (set, frozenset)):
         return sorted(o, key=repr)
     if isinstance(o, tuple):
@@ -81,9 +81,9 @@ def write_run(outcome: Any, *, root: Path | None = None, render: bool = True) ->
         write_records(tmp / "history.jsonl", history_records(outcome.events))
         write_records(tmp / "trace.jsonl", outcome.trace)
         results = {"verdict": outcome.verdict, "checkers": outcome.results}
-        (tmp / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=_default) + "\n")
+        (tmp / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=json_default) + "\n")
         metrics = {"stats": outcome.stats, "coverage": outcome.coverage}
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=_default) + "\n")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=json_default) + "\n")
         if render:
             _maybe_render(tmp)
         tmp.rename(final)
@@ -188,7 +188,7 @@ def recheck(path: Path, *, as_json: bool = False, timeout_s: float | None = None
     history = read_history(run["history_path"], "jsonl")
     results = check_run(sc, list(history.events), run["trace"], timeout_s=timeout_s or sc.time_limit_s)
     if as_json:
-        print(json.dumps({"dir": str(run["dir"]), "checkers": results}, indent=2, sort_keys=True, default=_default))
+        print(json.dumps({"dir": str(run["dir"]), "checkers": results}, indent=2, sort_keys=True, default=json_default))
     else:
         from splitbrain.terminal import print_results
 

@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from scenarios.runner import effective, run_scenario
     from scenarios.spec import load
-    from splitbrain.rundir import _default, write_run
+    from splitbrain.rundir import json_default, write_run
     from splitbrain.terminal import print_run_summary
 
     if args.engine == "sim" and (args.ray_address or args.metrics_port):
@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"scenario": sc.name, "seed": sc.seed, "verdict": outcome.verdict,
                           "checkers": outcome.results, "stats": outcome.stats, "coverage": outcome.coverage,
-                          "dir": str(run_dir) if run_dir else None}, indent=2, sort_keys=True, default=_default))
+                          "dir": str(run_dir) if run_dir else None}, indent=2, sort_keys=True, default=json_default))
     else:
         print_run_summary(outcome, run_dir, replay_command(sc, name_arg, args.engine))
     return outcome.exit_code
