@@ -45,6 +45,8 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         violations.append(v)
 
     leaders: dict[int, tuple[str, int]] = {}
+    votes: dict[int, dict[str, list[tuple[str, int]]]] = {}  # term -> voter -> [(candidate, t)]
+    crashes: dict[str, list[int]] = {}
     applied: dict[int, tuple[int, str, str, int]] = {}  # index -> (term, cmd key, node, t)
     committed_terms: dict[int, int] = {}  # index -> entry term, of entries known applied (committed)
     commit_term: dict[int, int] = {}  # index -> the term in which it was first known committed
@@ -54,6 +56,11 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     for r in recs:
         kind = r.get("kind")
         t = int(r.get("t", 0))
+        if kind == "vote":
+            votes.setdefault(int(r.get("term", -1)), {}).setdefault(str(r.get("node")), []).append(
+                (str(r.get("candidate")), t))
+        elif kind == "crash":
+            crashes.setdefault(str(r.get("node")), []).append(t)
         if kind == "role" and r.get("role") == "leader":
             term = int(r["term"])
             node = str(r["node"])
@@ -66,7 +73,8 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
                     t,
                     [prev[0], node],
                     f"two leaders in term {term}: {prev[0]} became leader at {prev[1]} ms and "
-                    f"{node} at {t} ms. A node must vote at most once per term, and remember it.",
+                    f"{node} at {t} ms. A node must vote at most once per term, and remember it."
+                    + _double_voters(votes.get(term, {}), crashes),
                     term=term,
                 )
         elif kind == "apply":
@@ -155,6 +163,20 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "explanation": explanation,
         "stats": {"terms_with_leader": len(leaders), "applied_indexes": len(applied), "leader_logs": n_leader_logs},
     }
+
+
+def _double_voters(term_votes: dict[str, list[tuple[str, int]]], crashes: dict[str, list[int]]) -> str:
+    """Name the nodes that voted for two candidates in one term, and any crash in between."""
+    parts = []
+    for voter in sorted(term_votes):
+        cands = term_votes[voter]
+        if len({c for c, _ in cands}) < 2:
+            continue
+        (c1, t1), (c2, t2) = cands[0], next(x for x in cands if x[0] != cands[0][0])
+        between = [c for c in crashes.get(voter, []) if t1 <= c <= t2]
+        crash = f", crashing at {between[0]} ms in between" if between else ""
+        parts.append(f"{voter} voted for {c1} at {t1} ms and for {c2} at {t2} ms{crash}")
+    return (" " + "; ".join(parts) + ".") if parts else ""
 
 
 def _faults_clause(faults: list[str]) -> str:

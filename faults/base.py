@@ -171,7 +171,7 @@ def resolve(engine: Engine, target: str) -> Resolved:
         if leader is not None:
             if leader not in nodes:
                 raise FaultNotApplicable(f"leader {leader!r} is not one of {join_nodes(nodes)}")
-            return Resolved((leader,), "the leader")
+            return Resolved((leader,), getattr(engine, "bound_label", None) or "the leader")
         return Resolved((rng.choice(nodes),), "no leader, chosen at random")
     if target == "random":
         return Resolved((rng.choice(nodes),), "chosen at random")
@@ -216,9 +216,11 @@ class BoundEngine:
     fault's selector logic unchanged.  Everything else is delegated.
     """
 
-    def __init__(self, inner: Engine, leader: str | None) -> None:
+    def __init__(self, inner: Engine, leader: str | None, label: str | None = None) -> None:
         self.inner = inner
         self._leader = leader
+        # how reports should name the bound node, e.g. "the node that voted"
+        self.bound_label = label
 
     def node_ids(self) -> tuple[str, ...]:
         return self.inner.node_ids()

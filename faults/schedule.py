@@ -209,12 +209,14 @@ class ActiveFault:
     healed: bool = False
 
 
-def start_fault(engine: Engine, fault: Fault, bind_leader: str | None = None) -> ActiveFault | None:
+def start_fault(
+    engine: Engine, fault: Fault, bind_leader: str | None = None, bound_label: str | None = None
+) -> ActiveFault | None:
     """Apply ``fault`` now and record ``fault-start``; None (and ``fault-skipped``) if it can't.
 
     Usable without a schedule, e.g. by a hypothesis rule that injects faults directly.
     """
-    view: Engine = BoundEngine(engine, bind_leader) if bind_leader is not None else engine
+    view: Engine = BoundEngine(engine, bind_leader, bound_label) if bind_leader is not None else engine
     try:
         applied = fault.apply(view)
     except FaultNotApplicable as err:
@@ -342,16 +344,21 @@ class _TriggerState:
     busy: bool = False
 
 
+_BOUND_LABELS = {"role": "the leader", "ack": "the leader that acknowledged a write",
+                 "read": "the leader serving a lease read", "vote": "the node that just voted"}
+
+
 def _install_on_event(item: OnEvent, inst: Installation) -> None:
     engine = inst.engine
     trigger = item.resolved_trigger()
+    label = _BOUND_LABELS.get(trigger.kind, f"the node of the {trigger.kind!r} event")
     state = _TriggerState()
 
     def fire(bound: str | None) -> None:
         if inst.stopped:
             state.busy = False
             return
-        active = inst.started(start_fault(engine, item.fault, bind_leader=bound))
+        active = inst.started(start_fault(engine, item.fault, bind_leader=bound, bound_label=label))
         if active is None:
             state.busy = False
             return

@@ -52,6 +52,6 @@ def fault_coverage(history: History, trace: list[dict[str, Any]]) -> list[str]:
         if s["lease_reads"]:
             parts.append(f"{s['lease_reads']} lease reads served")
         if s["ops"] == 0:
-            parts.append("no operation fell in this window, so it tested nothing")
+            parts.append(f"no operation started while it was active (it lasted {s['end'] - s['start']} ms)")
         lines.append(f"{head}: " + "; ".join(parts) + ".")
     return lines

@@ -35,6 +35,18 @@ def test_two_leaders_in_one_term() -> None:
     assert v["faults_active"] == ["isolated n1"]
 
 
+def test_two_leaders_names_the_node_that_voted_twice() -> None:
+    tr = [
+        {"t": 5, "kind": "vote", "node": "n3", "term": 4, "candidate": "n1"},
+        {"t": 6, "kind": "crash", "node": "n3"},
+        {"t": 9, "kind": "vote", "node": "n3", "term": 4, "candidate": "n2"},
+        role(10, "n1", 4),
+        role(11, "n2", 4),
+    ]
+    text = check_trace(tr)["violations"][0]["text"]
+    assert "n3 voted for n1 at 5 ms and for n2 at 9 ms, crashing at 6 ms in between" in text
+
+
 def test_different_entries_applied_at_one_index() -> None:
     tr = [
         {"t": 1, "kind": "apply", "node": "n1", "index": 4, "term": 2, "command": {"k": 1}},
