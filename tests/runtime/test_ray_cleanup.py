@@ -20,6 +20,13 @@ from scenarios.spec import Scenario
 from scenarios.ray_runner import RayRun
 
 out_path, duration = sys.argv[1], int(sys.argv[2])
+if len(sys.argv) > 3 and sys.argv[3] == "checker-error":
+    import scenarios.ray_runner as rr
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("checker exploded")
+
+    rr.check_run = boom
 
 def descendants(root):
     kids = {}
@@ -76,10 +83,10 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _run(tmp_path: Path, duration: int, interrupt: bool) -> None:
+def _run(tmp_path: Path, duration: int, interrupt: bool, mode: str = "normal") -> None:
     info_path = tmp_path / "info.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(info_path), str(duration)],
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(info_path), str(duration), mode],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
@@ -96,7 +103,9 @@ def _run(tmp_path: Path, duration: int, interrupt: bool) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    if not interrupt:
+    if mode == "checker-error":
+        assert proc.returncode != 0 and "checker exploded" in output, output[-3000:]
+    elif not interrupt:
         assert proc.returncode == 0, output[-3000:]
         assert "VERDICT" in output
     else:
@@ -111,6 +120,11 @@ def _run(tmp_path: Path, duration: int, interrupt: bool) -> None:
 @pytest.mark.ray
 def test_clean_after_success(tmp_path: Path) -> None:
     _run(tmp_path, 1500, interrupt=False)
+
+
+@pytest.mark.ray
+def test_clean_after_a_checker_error(tmp_path: Path) -> None:
+    _run(tmp_path, 1500, interrupt=False, mode="checker-error")
 
 
 @pytest.mark.ray
