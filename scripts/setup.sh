@@ -12,7 +12,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "splitbrain setup: installing Python packages (pinned in pyproject.toml)"
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -vE "is ignored|^\s*$" || true
+# CPU torch first (the pinned wheel), so sentence-transformers never pulls a CUDA build.
+.venv/bin/python -m pip install -q "torch==2.13.0" 2>&1 | grep -vE "is ignored|^\s*$" || true
+.venv/bin/python -m pip install -q -e ".[dev,embed]" 2>&1 | grep -vE "is ignored|^\s*$" || true
 .venv/bin/python -c "import splitbrain, analysis, cluster, faults, scenarios" \
   || { echo "splitbrain setup: install failed" >&2; exit 1; }
 

@@ -1,0 +1,195 @@
+"""The pipeline system: RAG ingestion from a document store to a versioned vector store.
+
+Nodes, by position: ``n1`` broker (``config.broker = "queue" | "log"``), ``n2`` document
+store (clients write documents to it), ``n3`` .. ``n(N-1)`` embedding workers (one topic
+each), ``nN`` vector store.  With the default five nodes there are two workers.
+
+In the simulator the embedding model is a deterministic stand-in (a sha256-derived unit
+vector, same interface as the real model: texts in, vectors out) and embedding takes
+``embed_base_ms + embed_ms_per_chunk * chunks`` of virtual time per batch.  The real
+model (all-MiniLM-L6-v2 on Ray) lives in ``cluster/runtime/embed``.
+
+Checkers: ``pipeline`` (final store state, stale overwrites, cost) and ``delivery``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cluster.core.broker_model import make_broker
+from cluster.core.pipeline import (
+    PipelineConfig,
+    PipelineFlaws,
+    chunk_count,
+    pipeline_roles,
+    topic_of,
+)
+from cluster.core.pipeline_nodes import DocStore, EmbeddingWorker, VectorStoreNode
+from cluster.core.types import Core
+from faults.schedule import TRIGGERS, EventTrigger
+from scenarios.systems import CoreFactory, System, register_system
+
+PIPELINE_TRIGGERS: dict[str, EventTrigger] = {
+    "doc-written": EventTrigger("doc-write", {}, bind_leader="node"),
+    "batch-started": EventTrigger("batch-start", {}, bind_leader="node"),
+    "batch-embedded": EventTrigger("batch-embedded", {}, bind_leader="node"),
+    "vector-written": EventTrigger("vs-write", {"outcome": "applied"}, bind_leader="node"),
+}
+for _name, _trigger in PIPELINE_TRIGGERS.items():
+    TRIGGERS.setdefault(_name, _trigger)
+
+PIPELINE_FAULTS: tuple[dict[str, Any], ...] = (
+    {"fault": "crash", "node": "leader"},  # with a trigger: the node that emitted the event
+    {"fault": "crash", "node": "n1"},  # the broker
+    {"fault": "crash", "node": "n2"},  # the document store (its relay)
+    {"fault": "crash", "node": "n3"},  # a worker
+    {"fault": "crash", "node": "n5"},  # the vector store (5 nodes)
+    {"fault": "pause", "node": "leader"},
+    {"fault": "pause", "node": "n3"},
+    {"fault": "partition", "kind": "isolate", "target": "n1"},
+    {"fault": "link", "src": "n3", "dst": "n5", "delay_ms": 100, "jitter_ms": 400, "duplicate": 0.3, "reorder": 0.5},
+    {"fault": "link", "src": "n1", "dst": "*", "duplicate": 0.3, "delay_ms": 50, "jitter_ms": 200},
+)
+
+VOCAB = (
+    "raft", "quorum", "lease", "clock", "skew", "partition", "leader", "follower", "vote", "term",
+    "log", "commit", "offset", "broker", "queue", "ack", "retry", "outbox", "inbox", "saga",
+    "vector", "embedding", "chunk", "model", "batch", "worker", "gpu", "store", "version", "index",
+    "search", "cosine", "document", "replica", "crash", "restart", "fsync", "durable", "stale", "fresh",
+)
+
+_WL_ALLOWED = {"kind", "ops_per_client", "think_ms", "docs", "words"}
+
+
+def check_pipeline_workload(spec: dict[str, Any]) -> None:
+    bad = sorted(set(spec) - _WL_ALLOWED)
+    if bad:
+        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
+    if spec.get("kind", "ingest") != "ingest":
+        raise ValueError(f"workload: the pipeline system's only kind is 'ingest', got {spec.get('kind')!r}")
+    docs = spec.get("docs", 6)
+    if not isinstance(docs, int) or docs < 1:
+        raise ValueError(f"workload: docs must be a positive integer, got {docs!r}")
+    n = spec.get("ops_per_client")
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise ValueError(f"workload: ops_per_client must be a positive integer, got {n!r}")
+    for name, default in (("think_ms", [0, 20]), ("words", [8, 40])):
+        v = spec.get(name, default)
+        if (not isinstance(v, (list, tuple)) or len(v) != 2
+                or not all(isinstance(x, int) and x >= 0 for x in v) or v[0] > v[1]):
+            raise ValueError(f"workload: {name} must be [min, max] non-negative integers, got {v!r}")
+    if spec.get("words", [8, 40])[0] < 1:
+        raise ValueError("workload: words must start at 1 or more")
+
+
+@dataclass
+class IngestWorkload:
+    """``write`` a new version of one of ``docs`` documents, with ``words`` random words."""
+
+    clients: int = 1
+    docs: int = 6
+    words: tuple[int, int] = (8, 40)
+    ops_per_client: int | None = None
+    _issued: dict[int, int] = field(default_factory=dict)
+
+    def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
+        slot = process % max(1, self.clients)
+        n = self._issued.get(slot, 0)
+        if self.ops_per_client is not None and n >= self.ops_per_client:
+            return None
+        self._issued[slot] = n + 1
+        doc = f"d{rng.randrange(self.docs)}"
+        count = rng.randint(self.words[0], self.words[1])
+        text = " ".join(VOCAB[rng.randrange(len(VOCAB))] for _ in range(count))
+        return ("write", doc, text)
+
+
+def build_workload(spec: dict[str, Any], clients: int) -> IngestWorkload:
+    check_pipeline_workload(spec)
+    lo, hi = spec.get("words", [8, 40])
+    return IngestWorkload(clients, int(spec.get("docs", 6)), (int(lo), int(hi)), spec.get("ops_per_client"))
+
+
+def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
+    broker, docstore, workers, store = pipeline_roles(nodes)
+
+    def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
+        if node_id == broker:
+            return make_broker(node_id, config, rng, durable)
+        if node_id == docstore:
+            return DocStore(node_id, nodes, config, rng, workers=len(workers), durable=durable)
+        if node_id in workers:
+            topic = topic_of_index(workers.index(node_id))
+            return EmbeddingWorker(node_id, broker, store, topic, config, rng, durable=durable, flaws=flaws)
+        if node_id == store:
+            return VectorStoreNode(node_id, config, rng, durable=durable, flaws=flaws)
+        raise ValueError(f"node {node_id} has no role in the pipeline system")
+
+    return make
+
+
+def topic_of_index(i: int) -> str:
+    from cluster.core.pipeline import DOC_TOPIC_PREFIX
+
+    return f"{DOC_TOPIC_PREFIX}{i}"
+
+
+def build_client(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> Any:
+    """Clients write to the document store only; a write is not retried after a timeout
+    (the docstore does not deduplicate client requests, so a retry could make a second version)."""
+    from scenarios.systems import default_client_factory
+
+    merged = {"timeout_ms": 2000, "retry_after_ambiguous": False, **dict(spec)}
+    return default_client_factory((pipeline_roles(nodes)[1],), merged)
+
+
+def final_state(sim: Any) -> None:
+    """Record the source of truth and the vector store as they are durably at the end.
+
+    Read from each node's disk (not its memory) so a node that is down at the end still
+    counts with what it would come back with.
+    """
+    nodes = sim.node_ids()
+    _, docstore, workers, store = pipeline_roles(nodes)
+    cfg = None
+    for core in sim.nodes.values():
+        cfg = getattr(core, "config", None) or cfg
+    words = getattr(cfg, "chunk_words", PipelineConfig.chunk_words)
+    overlap = getattr(cfg, "chunk_overlap", PipelineConfig.chunk_overlap)
+    disk = sim.storage
+    docs: dict[str, list[Any]] = {}
+    for k, v in sorted(disk[docstore].load().items()):
+        if k.startswith("doc/") and v is not None:
+            version, text = v
+            doc = k[len("doc/"):]
+            docs[doc] = [int(version), chunk_count(str(text), words, overlap), topic_of(doc, len(workers))]
+    vs = VectorStoreNode(store, cfg if isinstance(cfg, PipelineConfig) else PipelineConfig(),
+                         random.Random(0), durable=disk[store].load())
+    sim.record("pipeline-final", {"docs": docs, "store": vs.snapshot(), "heads": dict(sorted(vs.heads.items()))})
+    for nid in nodes:
+        pending = getattr(getattr(sim.nodes.get(nid), "relay", None), "pending", None)
+        if pending is not None:
+            sim.record("outbox-final", {"node": nid, "rows": list(pending)})
+        if sim.node_state(nid) != "up":
+            sim.record("node-final", {"node": nid, "state": sim.node_state(nid)})
+
+
+register_system(
+    System(
+        name="pipeline",
+        summary="RAG ingestion: docstore + outbox -> broker -> batching embedding workers -> versioned vector store",
+        flaws=PipelineFlaws,
+        config=PipelineConfig,
+        build_core=build_core,
+        build_workload=build_workload,
+        check_workload=check_pipeline_workload,
+        checkers=("pipeline", "delivery"),
+        fault_menu=PIPELINE_FAULTS,
+        triggers=tuple(PIPELINE_TRIGGERS),
+        build_client=build_client,
+        on_finish=final_state,
+    )
+)
