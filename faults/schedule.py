@@ -145,6 +145,19 @@ TRIGGERS: dict[str, EventTrigger] = {
 """Named triggers and the simulator event each one matches."""
 
 
+def register_triggers(triggers: Mapping[str, EventTrigger]) -> None:
+    """Add a system's named triggers (scenario files and ``explore`` refer to them by name).
+
+    Re-registering the same trigger is a no-op; giving an existing name a different meaning
+    is an error, so two systems can never silently fight over a trigger name.
+    """
+    for name, trigger in triggers.items():
+        known = TRIGGERS.get(name)
+        if known is not None and known != trigger:
+            raise ValueError(f"trigger {name!r} is already registered as {known!r}")
+        TRIGGERS[name] = trigger
+
+
 @dataclass(frozen=True)
 class OnEvent:
     """Apply ``fault`` ``delay_ms`` after a matching event, heal it ``duration_ms`` later.

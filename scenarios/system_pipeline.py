@@ -29,7 +29,7 @@ from cluster.core.pipeline import (
 )
 from cluster.core.pipeline_nodes import DocStore, EmbeddingWorker, VectorStoreNode
 from cluster.core.types import Core
-from faults.schedule import TRIGGERS, EventTrigger
+from faults.schedule import EventTrigger, register_triggers
 from scenarios.systems import CoreFactory, System, register_system
 
 PIPELINE_TRIGGERS: dict[str, EventTrigger] = {
@@ -38,8 +38,7 @@ PIPELINE_TRIGGERS: dict[str, EventTrigger] = {
     "batch-embedded": EventTrigger("batch-embedded", {}, bind_leader="node"),
     "vector-written": EventTrigger("vs-write", {"outcome": "applied"}, bind_leader="node"),
 }
-for _name, _trigger in PIPELINE_TRIGGERS.items():
-    TRIGGERS.setdefault(_name, _trigger)
+register_triggers(PIPELINE_TRIGGERS)
 
 PIPELINE_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "crash", "node": "leader"},  # with a trigger: the node that emitted the event

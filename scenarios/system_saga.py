@@ -27,7 +27,7 @@ from cluster.core.service import (
     role_map,
 )
 from cluster.core.types import Core
-from faults.schedule import TRIGGERS, EventTrigger
+from faults.schedule import EventTrigger, register_triggers
 from scenarios.systems import CoreFactory, System, register_system
 
 # Named triggers for protocol moments of this system (added to the shared trigger table so
@@ -40,8 +40,7 @@ SAGA_TRIGGERS: dict[str, EventTrigger] = {
     "charge-sent": EventTrigger("saga-step", {"action": "charge"}, bind_leader="node"),
     "compensation-sent": EventTrigger("saga-step", {"phase": "compensate"}, bind_leader="node"),
 }
-for _name, _trigger in SAGA_TRIGGERS.items():
-    TRIGGERS.setdefault(_name, _trigger)
+register_triggers(SAGA_TRIGGERS)
 
 SAGA_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "crash", "node": "leader"},  # with a trigger: the node that emitted the event

@@ -236,3 +236,11 @@ def test_start_fault_without_a_schedule() -> None:
     active = start_fault(e, Crash(node="leader"), bind_leader="n3")
     assert active is not None
     assert e.calls == [("crash", "n3")]
+
+
+def test_register_triggers_refuses_a_conflicting_meaning() -> None:
+    from faults.schedule import TRIGGERS, EventTrigger, register_triggers
+
+    register_triggers({"leader-elected": TRIGGERS["leader-elected"]})  # same meaning: fine
+    with pytest.raises(ValueError, match="already registered"):
+        register_triggers({"leader-elected": EventTrigger("ack", {})})
