@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from faults.base import Applied, BoundEngine, Fault, FaultNotApplicable, FaultSpecError
 from faults.engine import Engine
+from faults.process import Crash
 
 # --- the engine side --------------------------------------------------------------------------
 
@@ -376,6 +377,8 @@ def _install_on_event(item: OnEvent, inst: Installation) -> None:
             state.busy = False
             return
         state.fired += 1
+        if failpoint is not None and item.times is not None and state.fired >= item.times:
+            engine.disarm_failpoint(failpoint)  # type: ignore[attr-defined]
         if item.duration_ms is not None:
             end = engine.now_ms() + item.duration_ms
 
@@ -401,3 +404,22 @@ def _install_on_event(item: OnEvent, inst: Installation) -> None:
         engine.schedule(engine.now_ms() + item.delay_ms, lambda: fire(bound))
 
     engine.add_event_hook(hook)
+    failpoint = _arm_failpoint(item, trigger, engine)
+
+
+def _arm_failpoint(item: OnEvent, trigger: EventTrigger, engine: Engine) -> str | None:
+    """On a real engine, "crash the node that emitted the event" is also armed inside the
+    nodes (``arm_failpoint``): the node freezes the moment it emits the event, so the crash
+    lands right after the protocol step, as in the simulator, instead of whenever the event
+    reaches the driver.  The simulator has no such method and needs none."""
+    arm = getattr(engine, "arm_failpoint", None)
+    if arm is None or not isinstance(item.fault, Crash) or item.delay_ms > 50:
+        return None
+    own_node = (item.fault.node == "leader" and trigger.bind_leader == "node") or (
+        trigger.where.get("node") == item.fault.node
+    )
+    if not own_node:
+        return None
+    fp_id = f"fp-{trigger.kind}-{id(item):x}"
+    arm(fp_id, trigger.kind, dict(trigger.where), item.delay_ms)
+    return fp_id

@@ -10,7 +10,13 @@ judge it.  Differences a reader of the results should know:
 * the trace holds core events, lifecycle and fault records, client invoke/complete records
   and ``leader-log``/``final-log`` (for the Raft safety checks) -- not per-message wire
   records, which at tens of thousands per second would cost more than the run;
-* the same seed does *not* give the same history: scheduling is real.
+* the same seed does *not* give the same history: scheduling is real;
+* systems with a broker (saga, pipeline) use a real one: a private RabbitMQ node (``queue``)
+  or Tansu broker (``log``) started and stopped by the run, or the user's (``amqp_url``,
+  ``kafka_bootstrap``); its node (``n1``) is crashed, restarted and paused as a process,
+  and every other node talks to it with real client connections
+  (:mod:`cluster.runtime.broker_link`);
+* a scenario's ``[ray]`` table (real-time timings and faults) is applied first.
 
 Node metrics are scraped at the end into ``RunOutcome.stats["metrics"]`` (per node, a dict
 of ``series -> value``); with ``metrics_port`` an aggregated Prometheus endpoint serves
@@ -38,8 +44,8 @@ from typing import Any
 from analysis.history import Event, History
 from scenarios.coverage import fault_coverage
 from scenarios.runner import RunOutcome, _apply_network, _stats, check_run
-from scenarios.spec import Scenario, ScenarioError
-from scenarios.systems import build_config, client_factory, node_ids
+from scenarios.spec import Scenario, ScenarioError, for_engine
+from scenarios.systems import build_config, client_factory, get_system, node_ids
 from scenarios.workloads import think_ms
 
 __all__ = ["RayRun", "run_scenario_ray"]
@@ -58,21 +64,43 @@ def run_scenario_ray(
     ray_address: str | None = None,
     metrics_port: int | None = None,
     progress: Progress | None = None,
+    amqp_url: str | None = None,
+    kafka_bootstrap: str | None = None,
 ) -> RunOutcome:
     """Run ``sc`` on Ray for ``sc.duration_ms`` of real time, then check it."""
+    sc = for_engine(sc, "ray")
     _validate(sc)
-    run = RayRun(sc, ray_address=ray_address, metrics_port=metrics_port, progress=progress)
+    run = RayRun(sc, ray_address=ray_address, metrics_port=metrics_port, progress=progress,
+                 amqp_url=amqp_url, kafka_bootstrap=kafka_bootstrap)
     return run.run()
 
 
+RAY_SYSTEMS = ("raft-kv", "quorum", "saga")
+
+
 def _validate(sc: Scenario) -> None:
-    if sc.system not in ("raft-kv", "quorum"):
-        raise ScenarioError(f"{sc.name}: the ray engine runs raft-kv and quorum systems, not {sc.system!r}")
+    if sc.system not in RAY_SYSTEMS:
+        raise ScenarioError(f"{sc.name}: the ray engine runs the {', '.join(RAY_SYSTEMS)} systems, not {sc.system!r}")
     try:
-        build_config(sc.system, sc.config)
+        real_config(sc)
         client_factory(sc.system, node_ids(sc.nodes), sc.client)
     except (ValueError, TypeError) as e:
         raise ScenarioError(f"{sc.name}: {e}") from None
+
+
+def real_config(sc: Scenario) -> dict[str, Any]:
+    """The scenario's config with the system's real-time defaults under it (validated)."""
+    merged = {**get_system(sc.system).extra.get("ray_config", {}), **sc.config}
+    build_config(sc.system, merged)
+    return merged
+
+
+def broker_kind(sc: Scenario) -> str | None:
+    """``rabbitmq`` or ``kafka`` for systems with a broker node, else ``None``."""
+    if "broker_node" not in get_system(sc.system).extra:
+        return None
+    cfg = build_config(sc.system, real_config(sc))
+    return "kafka" if getattr(cfg, "broker", "queue") == "log" else "rabbitmq"
 
 
 class RayRun:
@@ -80,8 +108,13 @@ class RayRun:
 
     def __init__(self, sc: Scenario, *, ray_address: str | None = None, metrics_port: int | None = None,
                  progress: Progress | None = None,
-                 on_ready: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_ready: Callable[[dict[str, Any]], None] | None = None,
+                 amqp_url: str | None = None, kafka_bootstrap: str | None = None) -> None:
         self.sc = sc
+        self.amqp_url = amqp_url
+        self.kafka_bootstrap = kafka_bootstrap
+        self.broker: Any = None  # cluster.runtime.brokers.Endpoint, for broker systems
+        self._broker_stack = contextlib.ExitStack()
         self.ray_address = ray_address
         self.metrics_port = metrics_port
         self.progress = progress
@@ -98,6 +131,7 @@ class RayRun:
         t_start = time.monotonic()
         self.tmp = tempfile.mkdtemp(prefix="sb-ray-")
         try:
+            self._start_broker()
             self._init_ray()
             events, trace, stats = asyncio.run(self._main())
         finally:
@@ -111,6 +145,16 @@ class RayRun:
         verdicts = [r["verdict"] for r in results]
         verdict = "invalid" if "invalid" in verdicts else ("unknown" if "unknown" in verdicts else "valid")
         return RunOutcome(self.sc, events, trace, results, verdict, stats, fault_coverage(history, trace))
+
+    def _start_broker(self) -> None:
+        kind = broker_kind(self.sc)
+        if kind is None:
+            return
+        from cluster.runtime.brokers import broker_endpoint
+
+        self.broker = self._broker_stack.enter_context(
+            broker_endpoint(kind, amqp_url=self.amqp_url, kafka_bootstrap=self.kafka_bootstrap)
+        )
 
     def _init_ray(self) -> None:
         import ray
@@ -144,7 +188,10 @@ class RayRun:
 
             with contextlib.suppress(Exception):
                 ray.shutdown()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            self._broker_stack.close()  # after the nodes: they hold connections to it
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     # --- inner, async run ---------------------------------------------------------------------
 
@@ -163,10 +210,12 @@ class RayRun:
         NodeActor = make_node_actor().options(scheduling_strategy=here)  # noqa: N806
         ClientActor = make_client_actor().options(scheduling_strategy=here)  # noqa: N806
         data = os.path.join(self.tmp, "data")
+        config = real_config(sc)
+        link, externals = self._broker_link(nodes, config)
         specs = {
-            nid: NodeSpec(node_id=nid, nodes=nodes, system=sc.system, config=dict(sc.config),
+            nid: NodeSpec(node_id=nid, nodes=nodes, system=sc.system, config=config,
                           flaws=tuple(sc.flaws), seed=sc.seed, data_dir=os.path.join(data, nid),
-                          t0_ns=0, tick_ms=sc.tick_ms)
+                          t0_ns=0, tick_ms=sc.tick_ms, broker=link)
             for nid in nodes
         }
         client_spec = ClientHostSpec(system=sc.system, nodes=nodes, client=dict(sc.client),
@@ -180,7 +229,7 @@ class RayRun:
             await client_actor.set_addresses.remote(addrs)
 
         engine = RayEngine(specs=specs, seed=sc.seed, make_actor=lambda s: NodeActor.remote(s),
-                           on_addresses=on_addresses)
+                           on_addresses=on_addresses, externals=externals)
         self.engine = engine
         client_out: dict[str, Any] = {"history": [], "trace": []}
         stats: dict[str, Any] = {"engine": "ray"}
@@ -213,6 +262,12 @@ class RayRun:
                 if engine.node_state(nid) == "paused":
                     engine.resume(nid)
             await asyncio.sleep(0.05)
+            on_finish = get_system(sc.system).on_finish
+            if on_finish is not None and sc.system not in ("raft-kv",):  # raft: final-log below
+                on_finish(_FinishView(engine, await engine.final_cores()))
+            if self.broker is not None:
+                stats["broker"] = {"kind": self.broker.kind, "managed": self.broker.node is not None,
+                                   "links": await engine.broker_stats()}
             statuses = await engine.statuses()
             for nid in sorted(statuses):
                 st = statuses[nid]
@@ -239,6 +294,46 @@ class RayRun:
         trace = sorted(engine.trace + list(client_out["trace"]), key=lambda r: r.get("t", 0))
         stats["trace_records"] = len(trace)
         return events, trace, stats
+
+
+    def _broker_link(self, nodes: tuple[str, ...], config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The broker link spec every node gets, and the broker as an external node."""
+        if self.broker is None:
+            return None, {}
+        import uuid
+
+        from cluster.runtime.broker_link import BrokerLinkSpec
+        from cluster.runtime.brokers.managed import ManagedBroker, UserBroker
+
+        sc = self.sc
+        cfg = build_config(sc.system, config)
+        bnode = get_system(sc.system).extra["broker_node"](nodes)
+        log = self.broker.kind == "kafka"
+        link = BrokerLinkSpec(
+            node=bnode, kind=self.broker.kind, address=self.broker.address,
+            namespace=f"sb-{uuid.uuid4().hex[:8]}.", partitions=int(getattr(cfg, "partitions", 2)),
+            consumer_options=({"session_timeout_ms": cfg.session_timeout_ms} if log else {"prefetch": cfg.prefetch}),
+        )
+        ext = ManagedBroker(self.broker.node) if self.broker.node is not None else UserBroker()
+        return link, {bnode: ext}
+
+
+class _FinishView:
+    """What ``System.on_finish`` reads from the simulator, over the real engine: the live
+    nodes' cores (fetched from their processes), the node states, and ``record``."""
+
+    def __init__(self, engine: Any, cores: dict[str, Any]) -> None:
+        self.nodes = cores
+        self._engine = engine
+
+    def record(self, kind: str, data: dict[str, object]) -> None:
+        self._engine.record(kind, data)
+
+    def node_ids(self) -> tuple[str, ...]:
+        return tuple(self._engine.node_ids())
+
+    def node_state(self, node: str) -> str:
+        return str(self._engine.node_state(node))
 
 
 # --- Ray connection ---------------------------------------------------------------------------

@@ -7,6 +7,12 @@ cased per scenario (design principle 3): everything a scenario does is in these 
 
 ``extends = "other-name"`` copies another scenario and overrides fields: a flawed scenario
 and its correct twin differ only in ``flaws``, and the file says so.
+
+A ``[ray]`` table holds what changes when the scenario runs on the real engine
+(``--engine ray``): real time is not simulated time, so a pause that triggers a Kafka
+rebalance in the simulator (400 ms session timeout) must outlast a real broker's 6 s
+session timeout.  Its keys (:data:`RAY_KEYS`) override the scenario's; ``config``,
+``workload``, ``network`` and ``client`` are merged key by key, ``faults`` replaces the list.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class Scenario:
     twin: str | None = None
     teaches: str = ""
     predict: str = ""
+    ray: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ conversions
     def to_dict(self) -> dict[str, Any]:
@@ -67,7 +74,10 @@ class Scenario:
 
 _FIELDS = {f.name: f for f in fields(Scenario)}
 _TUPLES = {"engines", "faults", "flaws", "checkers"}
-_DICTS = {"workload", "config", "client", "network"}
+_DICTS = {"workload", "config", "client", "network", "ray"}
+RAY_KEYS = ("config", "faults", "duration_ms", "workload", "network", "client", "clients", "time_limit_s",
+            "description")
+_MERGED = ("config", "workload", "network", "client")
 _INTS = {"nodes", "clients", "duration_ms", "seed", "tick_ms"}
 
 
@@ -109,7 +119,29 @@ def from_dict(d: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
             kw[k] = v
     sc = Scenario(**kw)
     validate(sc, source=source)
+    if sc.ray:
+        bad = sorted(set(sc.ray) - set(RAY_KEYS))
+        if bad:
+            raise ScenarioError(f"{source}: ray: unknown field {bad[0]!r}; allowed: {', '.join(RAY_KEYS)}")
+        for_engine(sc, "ray", source=source)
     return sc
+
+
+def for_engine(sc: Scenario, engine: str, *, source: str | None = None) -> Scenario:
+    """``sc`` as it runs on ``engine``: with its ``[ray]`` overrides applied for ``ray``
+    (the result has no ``ray`` table left, so a saved copy replays as it ran)."""
+    if engine != "ray" or not sc.ray:
+        return sc
+    d = sc.to_dict()
+    d["ray"] = {}
+    for k, v in sc.ray.items():
+        if k in _MERGED:
+            if not isinstance(v, dict):
+                raise ScenarioError(f"{source or sc.name}: ray.{k} must be a table, got {type(v).__name__}")
+            d[k] = {**d[k], **v}
+        else:
+            d[k] = v
+    return from_dict(d, source=f"{source or sc.name} [ray]")
 
 
 def validate(sc: Scenario, *, source: str = "<scenario>") -> None:

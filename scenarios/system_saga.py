@@ -55,6 +55,21 @@ SAGA_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "link", "src": "*", "dst": "*", "delay_ms": 100, "jitter_ms": 300, "reorder": 0.3},
 )
 
+# On the real engine (``--engine ray``) the broker is a real RabbitMQ or Tansu process and
+# time is real: a Kafka consumer's first group join takes ~3 s and Tansu needs a session
+# timeout of several seconds, confirms travel through a real TCP stack, and five processes
+# share two cores.  These defaults replace the simulator's millisecond-scale timings unless a
+# scenario sets them itself (in ``config`` or its ``[ray]`` table).
+REAL_TIME_CONFIG: dict[str, Any] = {
+    "heartbeat_ms": 500,
+    "session_timeout_ms": 6000,
+    "confirm_timeout_ms": 2000,
+    "step_timeout_ms": 2500,
+    "retry_base_ms": 200,
+    "retry_max_ms": 3000,
+    "commit_interval_ms": 50,
+}
+
 _WL_ALLOWED = {"kind", "ops_per_client", "think_ms", "reject_ratio"}
 
 
@@ -155,5 +170,6 @@ register_system(
         triggers=tuple(SAGA_TRIGGERS),
         build_client=build_client,
         on_finish=final_state,
+        extra={"broker_node": lambda nodes: role_map(nodes)[BROKER], "ray_config": REAL_TIME_CONFIG},
     )
 )

@@ -27,6 +27,12 @@ def input_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover - during bootstrap
         pass
     try:
+        from cluster.runtime.brokers.errors import BrokerSetupError
+
+        errs.append(BrokerSetupError)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
         from scenarios.spec import ScenarioError
 
         errs.append(ScenarioError)

@@ -14,6 +14,14 @@ and a machine's clock skew outlives its process.
   receiver refusing the stream (``BlockInbound``) -- see :mod:`cluster.runtime.transport`;
 * set_clock/jump_clock -> ``SetClock``/``JumpClock`` on the node's skewable clock.
 
+Some nodes are not Ray actors but *external processes* the run manages: the real RabbitMQ or
+Tansu broker of the saga and pipeline systems (node ``n1``).  For those, crash is a SIGKILL
+of the broker's processes and restart boots it again on the same port and data directory
+(:class:`ExternalProcess`); pause/resume signal its processes; link faults to or from it are
+applied by the *other* end, the node's :class:`~cluster.runtime.broker_link.BrokerLink`
+(``SetLink`` with ``inbound`` for the broker -> node direction); clock faults on it are
+recorded but have no effect (its clock is not the lesson).
+
 Engine methods are called synchronously from fault callbacks on the driver's asyncio loop;
 signals are sent at once, RPCs are queued per node and run in order in the background, so
 a fault never blocks the loop and two commands to one node never overtake each other.
@@ -30,7 +38,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 import grpc.aio
@@ -53,6 +61,19 @@ Hook = Callable[[str, Mapping[str, Any]], None]
 _RPC_TIMEOUT_S = 2.0
 
 
+class ExternalProcess(Protocol):
+    """A node that is a process the run manages itself (a real broker), not an actor."""
+
+    def kill(self) -> None:
+        """SIGKILL it and wait until its ports are closed (blocking)."""
+
+    def start(self) -> Any:
+        """Boot it again on the same address and data (blocking, until it serves)."""
+
+    def pids(self) -> list[int]:
+        """Its live processes (for pause/resume)."""
+
+
 @dataclass
 class _Node:
     id: str
@@ -70,6 +91,7 @@ class _Node:
     worker: asyncio.Task[None] | None = None
     dirty: bool = False
     actors: list[Any] = field(default_factory=list)  # every incarnation, for cleanup
+    external: ExternalProcess | None = None
 
     @property
     def address(self) -> str:
@@ -86,9 +108,12 @@ class RayEngine:
         seed: int,
         make_actor: Callable[[NodeSpec], Any],
         on_addresses: Callable[[dict[str, str]], Awaitable[None]] | None = None,
+        externals: Mapping[str, ExternalProcess] | None = None,
     ) -> None:
         self._ids = tuple(specs)
         self._nodes = {nid: _Node(nid, spec) for nid, spec in specs.items()}
+        for nid, ext in (externals or {}).items():
+            self._node(nid).external = ext
         self._make_actor = make_actor
         self._on_addresses = on_addresses
         self._rng = random.Random(f"{seed}:faults")
@@ -102,21 +127,28 @@ class RayEngine:
         self._bg: set[asyncio.Task[Any]] = set()
         self.errors: list[str] = []
         self.closed = False
+        self._failpoints: dict[str, control_pb2.Failpoint] = {}
 
     # --- startup ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Spawn every node actor, then start them all at one t0 and wire the peers."""
-        for n in self._nodes.values():
+        actors = [n for n in self._nodes.values() if n.external is None]
+        for n in actors:
             n.actor = self._make_actor(n.spec)
             n.actors.append(n.actor)
         # pid first: spawning the worker processes is the slow part and runs in parallel
-        await asyncio.gather(*(n.actor.pid.remote() for n in self._nodes.values()))
+        await asyncio.gather(*(n.actor.pid.remote() for n in actors))
         self.t0_ns = time.monotonic_ns()
-        infos = await asyncio.gather(*(n.actor.start.remote(self.t0_ns) for n in self._nodes.values()))
-        for n, info in zip(self._nodes.values(), infos, strict=True):
+        infos = await asyncio.gather(*(n.actor.start.remote(self.t0_ns) for n in actors))
+        for n, info in zip(actors, infos, strict=True):
             self._attach(n, info)
-        await asyncio.gather(*(self._set_peers(n) for n in self._nodes.values()))
+        for n in self._nodes.values():
+            if n.external is not None:  # already serving: the run started it first
+                n.state = UP
+                n.pid = next(iter(n.external.pids()), 0)
+                n.worker = self._spawn(self._work(n))
+        await asyncio.gather(*(self._set_peers(n) for n in actors))
 
     def _attach(self, n: _Node, info: dict[str, Any]) -> None:
         n.pid, n.port, n.metrics_port = int(info["pid"]), int(info["port"]), int(info["metrics_port"])
@@ -185,12 +217,56 @@ class RayEngine:
                 rec["node"] = ev.node
                 if n.incarnation != incarnation or n.state == CRASHED:
                     return  # a late event from a killed incarnation
+                if "failpoint" in rec:
+                    self._watch_frozen(n, incarnation, str(rec["failpoint"]))
                 self.trace.append(rec)
                 if ev.kind == "role":
                     self._roles[ev.node] = (str(rec.get("role")), int(rec.get("term", 0)))
                 self._fire_hooks(ev.kind, rec)
         except (grpc.aio.AioRpcError, asyncio.CancelledError):
             return
+
+    # --- failpoints (control.proto: Failpoint) -----------------------------------------------
+
+    def arm_failpoint(self, fp_id: str, kind: str, where: Mapping[str, Any], delay_ms: int) -> None:
+        """Every node freezes itself the moment it emits a matching event (see
+        :meth:`NodeHost.freeze`); the trigger that armed it crashes the node a few ms later,
+        when the event reaches the driver.  Re-armed on every node incarnation."""
+        fp = control_pb2.Failpoint(id=fp_id, kind=kind, where_json=json.dumps(dict(where)).encode(),
+                                   delay_ms=delay_ms, armed=True)
+        self._failpoints[fp_id] = fp
+        def push(c: Any) -> Awaitable[Any]:
+            return c.SetFailpoint(fp, timeout=_RPC_TIMEOUT_S)  # type: ignore[no-any-return]
+
+        for n in self._nodes.values():
+            if n.external is None:
+                self._rpc(n, push)
+
+    def disarm_failpoint(self, fp_id: str) -> None:
+        fp = self._failpoints.pop(fp_id, None)
+        if fp is None:
+            return
+        off = control_pb2.Failpoint(id=fp_id, armed=False)
+        for n in self._nodes.values():
+            if n.external is None:
+                self._rpc(n, lambda c: c.SetFailpoint(off, timeout=_RPC_TIMEOUT_S))
+
+    def _watch_frozen(self, n: _Node, incarnation: int, fp_id: str) -> None:
+        """A node froze on a failpoint.  If no fault kills it in time (its trigger was
+        busy or used up), thaw it: it was then only paused for a moment."""
+        fp = self._failpoints.get(fp_id)
+        delay = (fp.delay_ms if fp is not None else 0) / 1000.0 + 0.25
+
+        def check() -> None:
+            if self.closed or n.incarnation != incarnation or n.state != UP:
+                return
+            self._emit("failpoint-thaw", {"node": n.id, "failpoint": fp_id}, hooks=False)
+            self._rpc(n, lambda c: c.Thaw(control_pb2.ThawRequest(), timeout=_RPC_TIMEOUT_S))
+            if fp_id in self._failpoints:  # it was one-shot on the node: arm it again
+                fp2 = self._failpoints[fp_id]
+                self._rpc(n, lambda c: c.SetFailpoint(fp2, timeout=_RPC_TIMEOUT_S))
+
+        self._handles.append(asyncio.get_running_loop().call_later(delay, check))
 
     # --- SchedulingEngine ---------------------------------------------------------------------
 
@@ -281,11 +357,18 @@ class RayEngine:
 
     def _push_link(self, src: str, dst: str) -> None:
         n = self._nodes[src]
-        settings = control_pb2.LinkSettings(dst=dst, **self._link(src, dst))
+        if n.external is not None:  # the receiving node applies a link from the broker
+            n, settings = self._nodes[dst], control_pb2.LinkSettings(dst=src, inbound=True, **self._link(src, dst))
+            if n.external is not None:
+                return
+        else:
+            settings = control_pb2.LinkSettings(dst=dst, **self._link(src, dst))
         self._rpc(n, lambda c: c.SetLink(settings, timeout=_RPC_TIMEOUT_S))
 
     def _push_block(self, node: str, src: str) -> None:
         n = self._nodes[node]
+        if n.external is not None:
+            return
         blocked = self._link(src, node)["cut"]
         req = control_pb2.InboundBlock(src=src, blocked=blocked)
         self._rpc(n, lambda c: c.BlockInbound(req, timeout=_RPC_TIMEOUT_S))
@@ -311,9 +394,13 @@ class RayEngine:
         """Send a node every link setting and clock setting the driver holds for it."""
         n.dirty = False
         c = n.control
+        for fp in list(self._failpoints.values()):
+            await c.SetFailpoint(fp, timeout=_RPC_TIMEOUT_S)
         for (src, dst), link in list(self._links.items()):
             if src == n.id:
                 await c.SetLink(control_pb2.LinkSettings(dst=dst, **link), timeout=_RPC_TIMEOUT_S)
+            if dst == n.id and self._nodes[src].external is not None:
+                await c.SetLink(control_pb2.LinkSettings(dst=src, inbound=True, **link), timeout=_RPC_TIMEOUT_S)
             if dst == n.id:
                 await c.BlockInbound(control_pb2.InboundBlock(src=src, blocked=link["cut"]), timeout=_RPC_TIMEOUT_S)
 
@@ -324,6 +411,8 @@ class RayEngine:
         clock = self._clocks[node]
         clock.set(self.now_ms(), offset_ms, rate)
         self._emit_clock(node)
+        if n.external is not None:
+            return
         req = control_pb2.ClockSettings(offset_ms=offset_ms, rate=rate)
         self._rpc(n, lambda c: c.SetClock(req, timeout=_RPC_TIMEOUT_S))
 
@@ -331,6 +420,8 @@ class RayEngine:
         n = self._node(node)
         self._clocks[node].jump(delta_ms)
         self._emit_clock(node, delta_ms=delta_ms)
+        if n.external is not None:
+            return
         req = control_pb2.ClockJump(delta_ms=delta_ms)
         self._rpc(n, lambda c: c.JumpClock(req, timeout=_RPC_TIMEOUT_S))
 
@@ -350,6 +441,11 @@ class RayEngine:
         was = n.state
         n.state = CRASHED
         self._roles.pop(node, None)
+        if n.external is not None:
+            ext = n.external
+            self._emit("crash", {"node": node, "pid": n.pid, "signal": "SIGKILL", "process": "broker"})
+            self._enqueue(n, lambda: asyncio.to_thread(ext.kill))
+            return
         if was in (UP, PAUSED) and n.pid:
             _kill(n.pid, signal.SIGKILL)
         if n.events_task is not None:
@@ -363,7 +459,19 @@ class RayEngine:
         n.incarnation += 1
         n.state = STARTING
         self._emit("restart", {"node": node, "incarnation": n.incarnation})
-        self._enqueue(n, lambda: self._restart(n))
+        self._enqueue(n, lambda: self._restart_external(n) if n.external is not None else self._restart(n))
+
+    async def _restart_external(self, n: _Node) -> None:
+        assert n.external is not None
+        incarnation = n.incarnation
+        t = time.monotonic()
+        await asyncio.to_thread(n.external.start)
+        if n.state != STARTING or n.incarnation != incarnation:
+            return  # crashed again meanwhile: that crash's kill is queued after us
+        n.state = UP
+        n.pid = next(iter(n.external.pids()), 0)
+        self._emit("restarted", {"node": n.id, "incarnation": incarnation, "pid": n.pid,
+                                 "boot_ms": round((time.monotonic() - t) * 1000)}, hooks=False)
 
     async def _restart(self, n: _Node) -> None:
         incarnation = n.incarnation
@@ -399,14 +507,20 @@ class RayEngine:
         if n.state != UP:
             return
         n.state = PAUSED
-        _kill(n.pid, signal.SIGSTOP)
+        if n.external is not None:
+            _signal_all(n.external.pids(), signal.SIGSTOP)
+        else:
+            _kill(n.pid, signal.SIGSTOP)
         self._emit("pause", {"node": node, "pid": n.pid})
 
     def resume(self, node: str) -> None:
         n = self._node(node)
         if n.state != PAUSED:
             return
-        _kill(n.pid, signal.SIGCONT)
+        if n.external is not None:
+            _signal_all(n.external.pids(), signal.SIGCONT)
+        else:
+            _kill(n.pid, signal.SIGCONT)
         n.state = UP
         self._emit("resume", {"node": node})
         if n.dirty:
@@ -428,6 +542,18 @@ class RayEngine:
                     out[nid] = await n.control.Status(control_pb2.StatusRequest(), timeout=_RPC_TIMEOUT_S)
         return out
 
+    async def final_cores(self) -> dict[str, Any]:
+        """Each live actor node's core object, for ``System.on_finish`` (the same records
+        the simulator writes at the end: saga phases, undrained outboxes, store contents)."""
+        live = [n for n in self._nodes.values() if n.state == UP and n.actor is not None]
+        cores = await asyncio.gather(*(n.actor.final_core.remote() for n in live), return_exceptions=True)
+        return {n.id: c for n, c in zip(live, cores, strict=True) if not isinstance(c, BaseException)}
+
+    async def broker_stats(self) -> dict[str, dict[str, Any]]:
+        live = [n for n in self._nodes.values() if n.state == UP and n.actor is not None]
+        got = await asyncio.gather(*(n.actor.broker_stats.remote() for n in live), return_exceptions=True)
+        return {n.id: g for n, g in zip(live, got, strict=True) if isinstance(g, dict) and g}
+
     def metrics_ports(self) -> dict[str, int]:
         return {nid: n.metrics_port for nid, n in self._nodes.items() if n.state in (UP, PAUSED) and n.metrics_port}
 
@@ -440,7 +566,10 @@ class RayEngine:
         for h in self._handles:
             h.cancel()
         for n in self._nodes.values():
-            if n.state == PAUSED and n.pid:
+            if n.state == PAUSED and n.external is not None:
+                _signal_all(n.external.pids(), signal.SIGCONT)
+                n.state = UP
+            elif n.state == PAUSED and n.pid:
                 _kill(n.pid, signal.SIGCONT)
                 n.state = UP
         stops = [n.actor.stop.remote() for n in self._nodes.values() if n.state == UP and n.actor is not None]
@@ -461,6 +590,11 @@ class RayEngine:
             if n.channel is not None:
                 with contextlib.suppress(Exception):
                     await n.channel.close(grace=None)
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        _kill(pid, sig)
 
 
 def _kill(pid: int, sig: int) -> None:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import json
 import os
 import random
@@ -37,6 +39,7 @@ import grpc.aio
 
 from cluster.core.kv import jsonable
 from cluster.core.types import ClientReply, ClientRequest, Core, CoreEvent, Message
+from cluster.runtime.broker_link import BrokerLink, BrokerLinkSpec
 from cluster.runtime.clock import RunClock, SkewClock
 from cluster.runtime.codec import (
     CodecError,
@@ -73,6 +76,8 @@ class NodeSpec:
     port: int = 0
     clock_state: dict[str, float] = field(default_factory=dict)
     metrics: bool = True
+    broker: BrokerLinkSpec | None = None
+    """The real broker, for systems whose broker node is a real RabbitMQ/Tansu process."""
 
 
 def build_core(spec: NodeSpec, durable: dict[str, Any] | None) -> Core:
@@ -106,6 +111,10 @@ class NodeHost:
         self._events: deque[control_pb2.TraceEvent] = deque(maxlen=_EVENT_BACKLOG)
         self._events_ready = asyncio.Event()
         self._tick_task: asyncio.Task[None] | None = None
+        self.broker: BrokerLink | None = None
+        self._failpoints: dict[str, tuple[str, dict[str, Any], int]] = {}  # id -> (kind, where, delay)
+        self.frozen = False
+        self._hold_events = False  # after a failpoint hit: events wait for pending broker calls
         self._rng = random.Random(f"{spec.seed}:links:{spec.node_id}:{spec.incarnation}")
         self._stopped = False
         self.stats = {"received": 0, "decode_errors": 0, "unroutable": 0}
@@ -130,6 +139,9 @@ class NodeHost:
         self._server, self.port = server, port
         if self.metrics is not None:
             self._metrics_server, self.metrics_port = serve(self.metrics.registry)
+        if self.spec.broker is not None and self.spec.broker.node != self.node_id:
+            self.broker = self._new_broker_link(self.spec.broker)
+            self.broker.start()
         self._drain()
         self._tick_task = asyncio.get_running_loop().create_task(self._tick_loop())
         return {"node": self.node_id, "port": port, "metrics_port": self.metrics_port, "pid": os.getpid()}
@@ -142,6 +154,8 @@ class NodeHost:
         for link in list(self._links.values()):
             await link.close()
         self._links.clear()
+        if self.broker is not None:
+            await self.broker.close()
         if self._server is not None:
             await self._server.stop(grace=None)
         if self._metrics_server is not None:
@@ -162,7 +176,7 @@ class NodeHost:
                 nxt = now + period
             await asyncio.sleep(nxt - now)
             core = self.core
-            if core is None:
+            if core is None or self.frozen:
                 continue
             core.tick(self.clock.read_ms())
             self._drain()
@@ -171,7 +185,7 @@ class NodeHost:
     def deliver(self, msg: Message) -> None:
         """Step one input into the core and do its Ready batch."""
         core = self.core
-        if core is None or self._stopped:
+        if core is None or self._stopped or self.frozen:
             return
         core.step(msg)
         self._drain()
@@ -195,6 +209,11 @@ class NodeHost:
         if isinstance(m, ClientReply):
             self._reply(m)
             return
+        if self.broker is not None and m.dst == self.broker.spec.node:
+            self.broker.send(m)
+            if self.metrics is not None:
+                self.metrics.sent.labels(self.node_id, m.dst).inc()
+            return
         link = self._links.get(m.dst)
         if link is None:
             self.stats["unroutable"] += 1
@@ -217,7 +236,18 @@ class NodeHost:
         t = self.run_clock.true_ms()
         m = self.metrics
         for ev in events:
-            self._push_event(ev.kind, ev.node, t, ev.data)
+            fp = self._failpoint_hit(ev) if self._failpoints else None
+            data = ev.data if fp is None else {**ev.data, "failpoint": fp}
+            if self.broker is not None and (fp is not None or self._hold_events):
+                # Tell the driver (which kills this process) only once the broker calls made
+                # so far have completed: "crash right after the publish" means after it
+                # reached the broker, not while its connection was still being opened.
+                # Every later event waits in the same line, so the driver never hears of
+                # a second matching event first and kills the node too early.
+                self._hold_events = True
+                self.broker.after_pending(functools.partial(self._push_event, ev.kind, ev.node, t, data))
+            else:
+                self._push_event(ev.kind, ev.node, t, data)
             if m is not None:
                 if ev.kind == "role":
                     m.set_role(str(ev.data.get("role")))
@@ -234,6 +264,38 @@ class NodeHost:
                         "leader-log", ev.node, t,
                         {"term": ev.data.get("term"), "terms": [e.term for e in log]},
                     )
+
+    # --- failpoints (see control.proto: Failpoint) -------------------------------------------
+
+    def set_failpoint(self, fp_id: str, kind: str, where: dict[str, Any], delay_ms: int, armed: bool) -> None:
+        if armed:
+            self._failpoints[fp_id] = (kind, where, delay_ms)
+        else:
+            self._failpoints.pop(fp_id, None)
+
+    def _failpoint_hit(self, ev: CoreEvent) -> str | None:
+        data = {**ev.data, "node": ev.node}
+        for fp_id, (kind, where, delay_ms) in list(self._failpoints.items()):
+            if ev.kind == kind and all(k in data and data[k] == v for k, v in where.items()):
+                del self._failpoints[fp_id]
+                if delay_ms <= 0:
+                    self.freeze()
+                else:
+                    asyncio.get_running_loop().call_later(delay_ms / 1000.0, self.freeze)
+                return fp_id
+        return None
+
+    def freeze(self) -> None:
+        """Stop dead: no ticks, no inputs, no broker traffic (what a crash looks like from
+        outside, while the driver's SIGKILL is on its way)."""
+        self.frozen = True
+        if self.broker is not None:
+            self.broker.frozen = True
+
+    def thaw(self) -> None:
+        self.frozen = False
+        if self.broker is not None:
+            self.broker.frozen = False
 
     def _push_event(self, kind: str, node: str, t: int, data: dict[str, Any]) -> None:
         raw = json.dumps(jsonable(data), separators=(",", ":"), default=repr).encode()
@@ -292,15 +354,30 @@ class NodeHost:
             rng=self._rng, on_drop=dropped, on_sent=sent,
         )
 
-    def set_link(self, dst: str, settings: LinkSettings) -> None:
+    def _new_broker_link(self, spec: BrokerLinkSpec) -> BrokerLink:
+        m = self.metrics
+        node = self.node_id
+
+        def dropped(reason: str) -> None:
+            if m is not None:
+                m.dropped.labels(node, spec.node, reason).inc()
+
+        rng = random.Random(f"{self.spec.seed}:broker-link:{node}:{self.spec.incarnation}")
+        return BrokerLink(node, spec, rng=rng, on_message=self.deliver, on_drop=dropped)
+
+    def set_link(self, dst: str, settings: LinkSettings, *, inbound: bool = False) -> None:
+        if self.broker is not None and dst == self.broker.spec.node:
+            self.broker.configure(settings, inbound=inbound)
         link = self._links.get(dst)
-        if link is not None:
+        if link is not None and not inbound:
             link.configure(settings)
         if self.metrics is not None:
             active = sum(1 for lk in self._links.values() if not lk.settings.healthy())
             self.metrics.faults.labels(self.node_id, "link").set(active)
 
     def block_inbound(self, src: str, blocked: bool) -> None:
+        if self.broker is not None and src == self.broker.spec.node:
+            self.broker.configure(dataclasses.replace(self.broker.inbound, cut=blocked), inbound=True)
         if blocked:
             self._blocked_in.add(src)
         else:
@@ -434,6 +511,7 @@ class _ControlService(control_grpc.ControlServicer):
             request.dst,
             LinkSettings(request.cut, request.loss, request.delay_ms, request.jitter_ms,
                          request.duplicate, request.reorder),
+            inbound=request.inbound,
         )
         return control_pb2.Ack()
 
@@ -456,6 +534,15 @@ class _ControlService(control_grpc.ControlServicer):
     async def Events(self, request: Any, context: Any) -> AsyncIterator[control_pb2.TraceEvent]:  # noqa: N802
         async for ev in self.host.events():
             yield ev
+
+    async def SetFailpoint(self, request: control_pb2.Failpoint, context: Any) -> control_pb2.Ack:  # noqa: N802
+        where = json.loads(request.where_json) if request.where_json else {}
+        self.host.set_failpoint(request.id, request.kind, where, int(request.delay_ms), request.armed)
+        return control_pb2.Ack()
+
+    async def Thaw(self, request: Any, context: Any) -> control_pb2.Ack:  # noqa: N802
+        self.host.thaw()
+        return control_pb2.Ack()
 
 
 # --- the Ray actor ---------------------------------------------------------------------------
@@ -483,6 +570,15 @@ class NodeActorImpl:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def final_core(self) -> Any:
+        """The core object itself (pickled by Ray), for the system's end-of-run records
+        (``System.on_finish`` reads the same attributes it reads in the simulator)."""
+        return None if self.host is None else self.host.core
+
+    def broker_stats(self) -> dict[str, Any]:
+        link = None if self.host is None else self.host.broker
+        return {} if link is None else {**link.stats, "last_error": link.last_error}
 
     def ping(self) -> float:
         return time.time()

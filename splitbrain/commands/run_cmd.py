@@ -24,6 +24,11 @@ def _run_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", metavar="ADDR", help="with --engine ray: join this Ray cluster instead of starting one")
     p.add_argument("--metrics-port", type=int, metavar="P",
                    help="with --engine ray: serve aggregated Prometheus metrics on 127.0.0.1:P during the run")
+    p.add_argument("--amqp-url", metavar="URL",
+                   help="with --engine ray, queue-broker scenarios: use this RabbitMQ instead of a private one "
+                        "(broker crash/pause faults are then not applied)")
+    p.add_argument("--kafka-bootstrap", metavar="HOST:PORT",
+                   help="with --engine ray, log-broker scenarios: use this Kafka cluster instead of a private Tansu")
     p.add_argument("--store", metavar="DIR", help="results store (default: ./store or $SPLITBRAIN_STORE)")
     p.add_argument("--no-save", action="store_true", help="do not write a results folder")
     p.add_argument("--json", action="store_true", help="print results as JSON")
@@ -58,8 +63,8 @@ def _run(args: argparse.Namespace) -> int:
     from splitbrain.rundir import json_default, write_run
     from splitbrain.terminal import print_run_summary
 
-    if args.engine == "sim" and (args.ray_address or args.metrics_port):
-        raise UsageError("--ray-address and --metrics-port need --engine ray")
+    if args.engine == "sim" and (args.ray_address or args.metrics_port or args.amqp_url or args.kafka_bootstrap):
+        raise UsageError("--ray-address, --metrics-port, --amqp-url and --kafka-bootstrap need --engine ray")
     sc = load(args.name)
     flaws = () if args.no_flaws else (tuple(args.flaw) if args.flaw else None)
     sc = effective(sc, seed=args.seed, flaws=flaws, time_limit_s=args.time_limit, duration_ms=args.duration)
@@ -81,10 +86,16 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         if args.engine == "ray":
+            import contextlib
+
             from scenarios.ray_runner import run_scenario_ray
 
-            outcome = run_scenario_ray(sc, progress=progress, ray_address=args.ray_address,
-                                       metrics_port=args.metrics_port)
+            # Ray prints worker-death notices (expected: crashes are the point) on stdout;
+            # keep stdout for the result (``--json`` must stay parseable).
+            with contextlib.redirect_stdout(sys.stderr):
+                outcome = run_scenario_ray(sc, progress=progress, ray_address=args.ray_address,
+                                           metrics_port=args.metrics_port, amqp_url=args.amqp_url,
+                                           kafka_bootstrap=args.kafka_bootstrap)
         else:
             outcome = run_scenario(sc, progress=progress)
     finally:
