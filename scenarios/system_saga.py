@@ -64,7 +64,7 @@ REAL_TIME_CONFIG: dict[str, Any] = {
     "heartbeat_ms": 500,
     "session_timeout_ms": 6000,
     "confirm_timeout_ms": 2000,
-    "step_timeout_ms": 2500,
+    "step_timeout_ms": 1000,
     "retry_base_ms": 200,
     "retry_max_ms": 3000,
     "commit_interval_ms": 50,

@@ -235,19 +235,10 @@ class NodeHost:
     def _record_events(self, events: tuple[CoreEvent, ...]) -> None:
         t = self.run_clock.true_ms()
         m = self.metrics
+        frozen_now: list[str] = []
         for ev in events:
-            fp = self._failpoint_hit(ev) if self._failpoints else None
-            data = ev.data if fp is None else {**ev.data, "failpoint": fp}
-            if self.broker is not None and (fp is not None or self._hold_events):
-                # Tell the driver (which kills this process) only once the broker calls made
-                # so far have completed: "crash right after the publish" means after it
-                # reached the broker, not while its connection was still being opened.
-                # Every later event waits in the same line, so the driver never hears of
-                # a second matching event first and kills the node too early.
-                self._hold_events = True
-                self.broker.after_pending(functools.partial(self._push_event, ev.kind, ev.node, t, data))
-            else:
-                self._push_event(ev.kind, ev.node, t, data)
+            fp = self._failpoint_hit(ev, frozen_now) if self._failpoints else None
+            self._emit_trace(ev.kind, ev.node, t, ev.data if fp is None else {**ev.data, "failpoint": fp})
             if m is not None:
                 if ev.kind == "role":
                     m.set_role(str(ev.data.get("role")))
@@ -264,6 +255,17 @@ class NodeHost:
                         "leader-log", ev.node, t,
                         {"term": ev.data.get("term"), "terms": [e.term for e in log]},
                     )
+        for fp_id in frozen_now:
+            self._freeze_at(fp_id)
+
+    def _emit_trace(self, kind: str, node: str, t: int, data: dict[str, Any]) -> None:
+        if self.broker is not None and self._hold_events:
+            # After a failpoint hit, tell the driver (which kills this process) only once the
+            # broker calls made so far have completed: "crash right after the publish" means
+            # after it reached the broker, not while its connection was still opening.
+            self.broker.after_pending(functools.partial(self._push_event, kind, node, t, data))
+        else:
+            self._push_event(kind, node, t, data)
 
     # --- failpoints (see control.proto: Failpoint) -------------------------------------------
 
@@ -273,17 +275,28 @@ class NodeHost:
         else:
             self._failpoints.pop(fp_id, None)
 
-    def _failpoint_hit(self, ev: CoreEvent) -> str | None:
+    def _failpoint_hit(self, ev: CoreEvent, frozen_now: list[str]) -> str | None:
+        """Match ``ev`` against the armed failpoints; a hit freezes the node at the end of
+        this batch (delay 0: the rest of the batch happened before the "crash", as in the
+        simulator) or ``delay_ms`` later, and then says so with a ``failpoint-frozen`` event,
+        which is what the driver waits for before it kills the process."""
         data = {**ev.data, "node": ev.node}
         for fp_id, (kind, where, delay_ms) in list(self._failpoints.items()):
             if ev.kind == kind and all(k in data and data[k] == v for k, v in where.items()):
                 del self._failpoints[fp_id]
+                self._hold_events = self.broker is not None
                 if delay_ms <= 0:
-                    self.freeze()
+                    frozen_now.append(fp_id)
                 else:
-                    asyncio.get_running_loop().call_later(delay_ms / 1000.0, self.freeze)
+                    asyncio.get_running_loop().call_later(delay_ms / 1000.0, self._freeze_at, fp_id)
                 return fp_id
         return None
+
+    def _freeze_at(self, fp_id: str) -> None:
+        if self._stopped:
+            return
+        self.freeze()
+        self._emit_trace("failpoint-frozen", self.node_id, self.run_clock.true_ms(), {"failpoint": fp_id})
 
     def freeze(self) -> None:
         """Stop dead: no ticks, no inputs, no broker traffic (what a crash looks like from
