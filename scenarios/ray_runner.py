@@ -66,26 +66,34 @@ def run_scenario_ray(
     progress: Progress | None = None,
     amqp_url: str | None = None,
     kafka_bootstrap: str | None = None,
+    export_vectors: Any = None,
 ) -> RunOutcome:
     """Run ``sc`` on Ray for ``sc.duration_ms`` of real time, then check it."""
     sc = for_engine(sc, "ray")
     _validate(sc)
     run = RayRun(sc, ray_address=ray_address, metrics_port=metrics_port, progress=progress,
-                 amqp_url=amqp_url, kafka_bootstrap=kafka_bootstrap)
+                 amqp_url=amqp_url, kafka_bootstrap=kafka_bootstrap, export_vectors=export_vectors)
     return run.run()
 
 
-RAY_SYSTEMS = ("raft-kv", "quorum", "saga")
+RAY_SYSTEMS = ("raft-kv", "quorum", "saga", "pipeline")
 
 
 def _validate(sc: Scenario) -> None:
     if sc.system not in RAY_SYSTEMS:
         raise ScenarioError(f"{sc.name}: the ray engine runs the {', '.join(RAY_SYSTEMS)} systems, not {sc.system!r}")
     try:
-        real_config(sc)
+        config = real_config(sc)
         client_factory(sc.system, node_ids(sc.nodes), sc.client)
     except (ValueError, TypeError) as e:
         raise ScenarioError(f"{sc.name}: {e}") from None
+    needs_model = get_system(sc.system).extra.get("needs_model")
+    if needs_model is not None and needs_model(config):
+        from cluster.runtime.embed.model import missing
+
+        reason = missing()
+        if reason:
+            raise ScenarioError(f"{sc.name}: {reason}")
 
 
 def real_config(sc: Scenario) -> dict[str, Any]:
@@ -109,8 +117,10 @@ class RayRun:
     def __init__(self, sc: Scenario, *, ray_address: str | None = None, metrics_port: int | None = None,
                  progress: Progress | None = None,
                  on_ready: Callable[[dict[str, Any]], None] | None = None,
-                 amqp_url: str | None = None, kafka_bootstrap: str | None = None) -> None:
+                 amqp_url: str | None = None, kafka_bootstrap: str | None = None,
+                 export_vectors: Any = None) -> None:
         self.sc = sc
+        self.export_vectors = export_vectors  # a folder (Path) for the pipeline's searchable store
         self.amqp_url = amqp_url
         self.kafka_bootstrap = kafka_bootstrap
         self.broker: Any = None  # cluster.runtime.brokers.Endpoint, for broker systems
@@ -257,6 +267,9 @@ class RayRun:
             client_metrics = await asyncio.to_thread(_scrape_all, {}, client_info["metrics_port"])
             client_out = await client_actor.stop.remote()
             inst.stopped = True
+            settle_ms = get_system(sc.system).extra.get("settle_ms")
+            if settle_ms:
+                stats["settle_s"] = await self._settle(engine, inst, int(settle_ms), limit)
             # Unfreeze paused nodes so their final state can be read (history is already in).
             for nid in nodes:
                 if engine.node_state(nid) == "paused":
@@ -264,7 +277,10 @@ class RayRun:
             await asyncio.sleep(0.05)
             on_finish = get_system(sc.system).on_finish
             if on_finish is not None and sc.system not in ("raft-kv",):  # raft: final-log below
-                on_finish(_FinishView(engine, await engine.final_cores()))
+                on_finish(_FinishView(engine, await engine.final_cores(), data))
+            if self.export_vectors and sc.system == "pipeline":
+                stats["vector_store"] = await asyncio.to_thread(_export_vectors, sc, data, nodes,
+                                                                self.export_vectors)
             if self.broker is not None:
                 stats["broker"] = {"kind": self.broker.kind, "managed": self.broker.node is not None,
                                    "links": await engine.broker_stats()}
@@ -296,6 +312,22 @@ class RayRun:
         return events, trace, stats
 
 
+    async def _settle(self, engine: Any, inst: Any, settle_ms: int, limit: float) -> float:
+        """Systems whose checkers judge liveness ("every committed event is delivered")
+        get a quiet tail: no new operations, every fault healed, every node back up, then
+        ``settle_ms`` of calm, so an undelivered event at the end is really lost and not
+        merely in flight.  (Real restarts take seconds: a worker reloads its model.)"""
+        t0 = time.monotonic()
+        inst.heal_all()
+        engine.disarm_all_failpoints()
+        deadline = min(limit + 0.15 * self.sc.time_limit_s, time.monotonic() + 60.0)
+        while time.monotonic() < deadline and any(
+            engine.node_state(n) != "up" for n in engine.node_ids()
+        ):
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(min(settle_ms / 1000.0 + 0.5, max(0.0, deadline - time.monotonic())))
+        return round(time.monotonic() - t0, 2)
+
     def _broker_link(self, nodes: tuple[str, ...], config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """The broker link spec every node gets, and the broker as an external node."""
         if self.broker is None:
@@ -322,9 +354,20 @@ class _FinishView:
     """What ``System.on_finish`` reads from the simulator, over the real engine: the live
     nodes' cores (fetched from their processes), the node states, and ``record``."""
 
-    def __init__(self, engine: Any, cores: dict[str, Any]) -> None:
+    def __init__(self, engine: Any, cores: dict[str, Any], data_dir: str) -> None:
+        from cluster.runtime.disk import WAL_NAME, load_image
+
         self.nodes = cores
         self._engine = engine
+
+        class _Wal:
+            def __init__(self, nid: str) -> None:
+                self.path = os.path.join(data_dir, nid, WAL_NAME)
+
+            def load(self) -> dict[str, Any]:
+                return load_image(self.path)
+
+        self.storage = {nid: _Wal(nid) for nid in engine.node_ids()}
 
     def record(self, kind: str, data: dict[str, object]) -> None:
         self._engine.record(kind, data)
@@ -334,6 +377,34 @@ class _FinishView:
 
     def node_state(self, node: str) -> str:
         return str(self._engine.node_state(node))
+
+
+def _export_vectors(sc: Scenario, data_dir: str, nodes: tuple[str, ...], root: Any) -> str:
+    """Copy the vector-store node's durable points into a searchable sqlite store under
+    ``root`` (``store/vectors/``) and point ``LATEST`` at it, so ``splitbrain query``
+    searches this run."""
+    import random as _random
+
+    from cluster.core.pipeline import PipelineConfig, pipeline_roles
+    from cluster.core.pipeline_nodes import VectorStoreNode
+    from cluster.runtime.disk import WAL_NAME, load_image
+    from pathlib import Path
+
+    from cluster.runtime.embed.ingest import STORE_POINTER
+    from cluster.runtime.embed.vector_store import VectorStore
+
+    store_node = pipeline_roles(nodes)[3]
+    image = load_image(os.path.join(data_dir, store_node, WAL_NAME))
+    vs = VectorStoreNode(store_node, PipelineConfig(), _random.Random(0), durable=image)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / f"{sc.name}-{time.strftime('%Y%m%d-%H%M%S')}-s{sc.seed}"
+    store = VectorStore(target)
+    store.import_points([p for pts in vs.points.values() for p in pts.values()], dict(vs.heads))
+    store.set_meta(scenario=sc.name, seed=str(sc.seed), engine="ray")
+    store.close()
+    (root / STORE_POINTER).write_text(target.name + "\n")
+    return str(target)
 
 
 # --- Ray connection ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysis.idempotency import SETTLE_MS
 from cluster.core.broker_model import make_broker
 from cluster.core.pipeline import (
     PipelineConfig,
@@ -59,6 +60,20 @@ VOCAB = (
     "vector", "embedding", "chunk", "model", "batch", "worker", "gpu", "store", "version", "index",
     "search", "cosine", "document", "replica", "crash", "restart", "fsync", "durable", "stale", "fresh",
 )
+
+# The real engine (``--engine ray``): the real model and real time.  Embedding time is the
+# model's own (no simulated cost); broker timings as in the saga system (a Kafka consumer's
+# first join takes seconds).  A scenario's ``config`` or ``[ray]`` table overrides these.
+REAL_TIME_CONFIG: dict[str, Any] = {
+    "embedder": "minilm",
+    "embed_base_ms": 0,
+    "embed_ms_per_chunk": 0,
+    "heartbeat_ms": 500,
+    "session_timeout_ms": 6000,
+    "confirm_timeout_ms": 2000,
+    "store_timeout_ms": 1000,
+    "commit_interval_ms": 50,
+}
 
 _WL_ALLOWED = {"kind", "ops_per_client", "think_ms", "docs", "words"}
 
@@ -122,12 +137,44 @@ def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
             return DocStore(node_id, nodes, config, rng, workers=len(workers), durable=durable)
         if node_id in workers:
             topic = topic_of_index(workers.index(node_id))
-            return EmbeddingWorker(node_id, broker, store, topic, config, rng, durable=durable, flaws=flaws)
+            embed = real_embedder(len(workers)) if config.embedder == "minilm" else None
+            return EmbeddingWorker(node_id, broker, store, topic, config, rng, durable=durable, flaws=flaws,
+                                   embed=embed)
         if node_id == store:
             return VectorStoreNode(node_id, config, rng, durable=durable, flaws=flaws)
         raise ValueError(f"node {node_id} has no role in the pipeline system")
 
     return make
+
+
+def real_embedder(workers: int) -> Any:
+    """all-MiniLM-L6-v2 for a worker process: loaded once per process (a restarted worker
+    pays the load again, as a real one does), on CUDA when there is a GPU, else on the CPU
+    with one thread per worker when workers share this machine's cores."""
+    import os
+
+    from cluster.runtime.embed.model import SentenceEmbedder
+
+    global _EMBEDDER
+    if _EMBEDDER is None:
+        threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+        _EMBEDDER = SentenceEmbedder(threads=threads)
+    model = _EMBEDDER
+
+    def embed(texts: Any) -> list[tuple[float, ...]]:
+        return [tuple(float(x) for x in row) for row in model.embed(list(texts))]
+
+    return embed
+
+
+_EMBEDDER: Any = None
+
+
+def prepare_node(node_id: str, nodes: tuple[str, ...], config: Any) -> None:
+    """Real engine: a worker loads the model before the run starts."""
+    workers = pipeline_roles(nodes)[2]
+    if node_id in workers and config.embedder == "minilm":
+        real_embedder(len(workers))(["warm up"])
 
 
 def topic_of_index(i: int) -> str:
@@ -190,5 +237,7 @@ register_system(
         triggers=tuple(PIPELINE_TRIGGERS),
         build_client=build_client,
         on_finish=final_state,
+        extra={"settle_ms": SETTLE_MS, "broker_node": lambda nodes: pipeline_roles(nodes)[0], "ray_config": REAL_TIME_CONFIG,
+               "needs_model": lambda config: config.get("embedder") == "minilm", "prepare_node": prepare_node},
     )
 )

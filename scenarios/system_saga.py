@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysis.idempotency import SETTLE_MS
 from cluster.core.broker_model import make_broker
 from cluster.core.saga import PLANS, Orchestrator
 from cluster.core.service import (
@@ -170,6 +171,6 @@ register_system(
         triggers=tuple(SAGA_TRIGGERS),
         build_client=build_client,
         on_finish=final_state,
-        extra={"broker_node": lambda nodes: role_map(nodes)[BROKER], "ray_config": REAL_TIME_CONFIG},
+        extra={"settle_ms": SETTLE_MS, "broker_node": lambda nodes: role_map(nodes)[BROKER], "ray_config": REAL_TIME_CONFIG},
     )
 )

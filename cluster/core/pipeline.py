@@ -103,6 +103,10 @@ class PipelineConfig(SagaConfig):
     """Resend an upsert the store has not confirmed after this long."""
     dim: int = 8
     """Vector size of the simulated embedding (the real model has 384)."""
+    embedder: str = "hash"
+    """``"hash"``: the simulator's deterministic stand-in; ``"minilm"``: the real
+    all-MiniLM-L6-v2 model (the real engine's default; injected by the system factory, the
+    core only sees a function from texts to vectors)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -112,6 +116,8 @@ class PipelineConfig(SagaConfig):
             raise ValueError("config: need chunk_words >= 1 and 0 <= chunk_overlap < chunk_words")
         if self.dim < 1:
             raise ValueError("config: dim must be >= 1")
+        if self.embedder not in ("hash", "minilm"):
+            raise ValueError(f"config: embedder must be 'hash' or 'minilm', got {self.embedder!r}")
 
 
 # --------------------------------------------------------------------------- roles

@@ -179,6 +179,13 @@ class EmbeddingWorker:
         self.embedding: _Batch | None = None
         self.pending: dict[str, _Pending] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (the real engine fetches cores at the end) without the embedding function:
+        it belongs to the worker's process and may hold a whole model."""
+        state = dict(self.__dict__)
+        state["embed"] = None
+        return state
+
     # --- Core protocol ------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> None:

@@ -225,19 +225,31 @@ _TYPED: dict[str, tuple[str, _Enc, _Dec]] = {
 }
 
 _GENERIC: dict[str, type[Message]] = {}
+_CUSTOM: dict[str, tuple[Callable[[Any], Any], Callable[[str, str, Any], Message]]] = {}
 
 
-def register_message(cls: type[Message]) -> type[Message]:
+def register_message(
+    cls: type[Message],
+    *,
+    to_json: Callable[[Any], Any] | None = None,
+    from_json: Callable[[str, str, Any], Message] | None = None,
+) -> type[Message]:
     """Let a frozen dataclass message travel as JSON (for cores without a proto type).
 
-    Its fields must be JSON-able; lists come back as tuples.  Usable as a decorator.
+    Its fields must be JSON-able; lists come back as tuples.  Usable as a decorator.  A
+    message with nested dataclasses gives ``to_json`` (message -> JSON-able data) and
+    ``from_json`` ((src, dst, data) -> message), so nothing is guessed on the way back.
     """
     if not dataclasses.is_dataclass(cls):
         raise CodecError(f"{cls!r} is not a dataclass")
+    if (to_json is None) != (from_json is None):
+        raise CodecError(f"{cls.__name__}: give both to_json and from_json, or neither")
     name = cls.__name__
     if name in _TYPED or (name in _GENERIC and _GENERIC[name] is not cls):
         raise CodecError(f"message type name {name!r} is already registered")
     _GENERIC[name] = cls
+    if to_json is not None and from_json is not None:
+        _CUSTOM[name] = (to_json, from_json)
     return cls
 
 
@@ -249,6 +261,10 @@ def encode(msg: Message) -> pb.Envelope:
     if typed is not None:
         field, enc, _ = typed
         getattr(env, field).CopyFrom(enc(msg))
+        return env
+    custom = _CUSTOM.get(name)
+    if custom is not None and _GENERIC.get(name) is type(msg):
+        env.json_payload = json.dumps(custom[0](msg), separators=(",", ":")).encode()
         return env
     if _GENERIC.get(name) is type(msg):
         data = {
@@ -272,5 +288,11 @@ def decode(env: pb.Envelope) -> Message:
     cls = _GENERIC.get(env.type)
     if cls is None:
         raise CodecError(f"unknown message type {env.type!r}")
-    data = {k: freeze(v) for k, v in json.loads(env.json_payload or b"{}").items()}
-    return cls(src=env.src, dst=env.dst, **data)
+    custom = _CUSTOM.get(env.type)
+    try:
+        if custom is not None:
+            return custom[1](env.src, env.dst, json.loads(env.json_payload or b"null"))
+        data = {k: freeze(v) for k, v in json.loads(env.json_payload or b"{}").items()}
+        return cls(src=env.src, dst=env.dst, **data)
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        raise CodecError(f"malformed {env.type} payload: {e}") from None

@@ -139,6 +139,7 @@ class RayEngine:
             n.actors.append(n.actor)
         # pid first: spawning the worker processes is the slow part and runs in parallel
         await asyncio.gather(*(n.actor.pid.remote() for n in actors))
+        await asyncio.gather(*(n.actor.prepare.remote() for n in actors))
         self.t0_ns = time.monotonic_ns()
         infos = await asyncio.gather(*(n.actor.start.remote(self.t0_ns) for n in actors))
         for n, info in zip(actors, infos, strict=True):
@@ -261,6 +262,10 @@ class RayEngine:
         for n in self._nodes.values():
             if n.external is None:
                 self._rpc(n, lambda c: c.SetFailpoint(off, timeout=_RPC_TIMEOUT_S))
+
+    def disarm_all_failpoints(self) -> None:
+        for fp_id in list(self._failpoints):
+            self.disarm_failpoint(fp_id)
 
     def _watch_frozen(self, n: _Node, incarnation: int, fp_id: str) -> None:
         """A node froze on a failpoint.  If no fault kills it in time (its trigger was

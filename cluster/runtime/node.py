@@ -48,6 +48,7 @@ from cluster.runtime.codec import (
     encode,
     encode_reply,
 )
+from cluster.runtime.codec_pipeline import register as _register_pipeline_messages
 from cluster.runtime.disk import DiskStorage
 from cluster.runtime.metrics import NodeMetrics, serve
 from cluster.runtime.transport import SERVER_OPTIONS, LinkSettings, OutboundStream
@@ -55,6 +56,8 @@ from protos import control_pb2, messages_pb2, node_pb2_grpc
 from protos import control_pb2_grpc as control_grpc
 
 __all__ = ["NodeHost", "NodeSpec", "make_node_actor"]
+
+_register_pipeline_messages()
 
 _EVENT_BACKLOG = 50_000
 
@@ -583,6 +586,16 @@ class NodeActorImpl:
 
     def pid(self) -> int:
         return os.getpid()
+
+    async def prepare(self) -> None:
+        """Slow one-time setup before the run's clock starts (the pipeline's workers load
+        the embedding model here), so setup time never counts as run time."""
+        from scenarios.systems import build_config, get_system
+
+        hook = get_system(self.spec.system).extra.get("prepare_node")
+        if hook is not None:
+            config = build_config(self.spec.system, self.spec.config)
+            await asyncio.to_thread(hook, self.spec.node_id, self.spec.nodes, config)
 
     def final_core(self) -> Any:
         """The core object itself (pickled by Ray), for the system's end-of-run records

@@ -47,6 +47,13 @@ def replay_command(sc: Any, name_arg: str, engine: str = "sim") -> str:
     return " ".join(shlex.quote(x) for x in parts)
 
 
+def vectors_root(store: str | None) -> Path:
+    """Where a real pipeline run leaves its searchable vector store (``splitbrain query``)."""
+    from splitbrain.rundir import store_root
+
+    return (Path(store) if store else store_root()) / "vectors"
+
+
 def _run_run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
@@ -95,7 +102,8 @@ def _run(args: argparse.Namespace) -> int:
             with contextlib.redirect_stdout(sys.stderr):
                 outcome = run_scenario_ray(sc, progress=progress, ray_address=args.ray_address,
                                            metrics_port=args.metrics_port, amqp_url=args.amqp_url,
-                                           kafka_bootstrap=args.kafka_bootstrap)
+                                           kafka_bootstrap=args.kafka_bootstrap,
+                                           export_vectors=None if args.no_save else vectors_root(args.store))
         else:
             outcome = run_scenario(sc, progress=progress)
     finally:

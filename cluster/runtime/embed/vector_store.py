@@ -95,6 +95,20 @@ class VectorStore:
                 self.db.execute("INSERT OR REPLACE INTO heads(doc, version) VALUES (?, ?)", (w.doc, plan.head_after))
         return plan
 
+    def import_points(self, points: list[Point], heads: dict[str, int]) -> None:
+        """Copy a store's contents as they are (no upsert rule: a flawed store's extra
+        versions are copied too), in one transaction.  The real engine's vector-store node
+        keeps its points in its WAL; this makes them searchable with ``splitbrain query``."""
+        import numpy as np
+
+        with self.db:
+            for p in points:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO points(point_id, doc, version, idx, text, vector) VALUES (?,?,?,?,?,?)",
+                    (p.point_id, p.doc, p.version, p.index, p.text, np.asarray(p.vector, dtype=np.float32).tobytes()))
+            for doc, v in heads.items():
+                self.db.execute("INSERT OR REPLACE INTO heads(doc, version) VALUES (?, ?)", (doc, int(v)))
+
     def heads(self) -> dict[str, int]:
         return {d: int(v) for d, v in self.db.execute("SELECT doc, version FROM heads ORDER BY doc")}
 
