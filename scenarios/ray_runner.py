@@ -384,12 +384,11 @@ def _export_vectors(sc: Scenario, data_dir: str, nodes: tuple[str, ...], root: A
     ``root`` (``store/vectors/``) and point ``LATEST`` at it, so ``splitbrain query``
     searches this run."""
     import random as _random
+    from pathlib import Path
 
     from cluster.core.pipeline import PipelineConfig, pipeline_roles
     from cluster.core.pipeline_nodes import VectorStoreNode
     from cluster.runtime.disk import WAL_NAME, load_image
-    from pathlib import Path
-
     from cluster.runtime.embed.ingest import STORE_POINTER
     from cluster.runtime.embed.vector_store import VectorStore
 
