@@ -255,7 +255,8 @@ class RayRun:
                 self._agg_server = _serve_aggregate(self.metrics_port, engine, client_info["metrics_port"])
             if self.on_ready is not None:
                 self.on_ready({"engine": engine, "client_pid": await client_actor.pid.remote(),
-                               "client_metrics_port": client_info["metrics_port"], "tmp": self.tmp})
+                               "client_metrics_port": client_info["metrics_port"], "tmp": self.tmp,
+                               "broker": self.broker})
             end = sc.duration_ms
             limit = time.monotonic() + sc.time_limit_s * 0.8
             while engine.now_ms() < end and time.monotonic() < limit:

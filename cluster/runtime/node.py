@@ -111,6 +111,8 @@ class NodeHost:
         self._links: dict[str, OutboundStream] = {}
         self._blocked_in: set[str] = set()
         self._sessions: dict[str, asyncio.Queue[ClientReply]] = {}
+        self._open_sessions: list[asyncio.Queue[ClientReply]] = []
+        self._unrouted: deque[ClientReply] = deque(maxlen=1000)
         self._events: deque[control_pb2.TraceEvent] = deque(maxlen=_EVENT_BACKLOG)
         self._events_ready = asyncio.Event()
         self._tick_task: asyncio.Task[None] | None = None
@@ -229,11 +231,31 @@ class NodeHost:
         link.send(env)
 
     def _reply(self, reply: ClientReply) -> None:
+        """Route a reply by client id.  A client whose request reached an earlier
+        incarnation of this node (before a crash) has no session here yet: the reply goes
+        to every open client session (a client host ignores ids it does not own), or waits
+        for the next one, like a reply addressed to the client in the simulator."""
         q = self._sessions.get(reply.dst)
-        if q is None:
-            self.stats["unroutable"] += 1
+        if q is not None:
+            q.put_nowait(reply)
             return
-        q.put_nowait(reply)
+        if not self._open_sessions:
+            self._unrouted.append(reply)
+            return
+        self.stats["unroutable"] += 1
+        for oq in self._open_sessions:
+            oq.put_nowait(reply)
+
+    def _session_opened(self, q: asyncio.Queue[ClientReply]) -> None:
+        self._open_sessions.append(q)
+        while self._unrouted:
+            q.put_nowait(self._unrouted.popleft())
+
+    def _session_closed(self, q: asyncio.Queue[ClientReply]) -> None:
+        if q in self._open_sessions:
+            self._open_sessions.remove(q)
+        for cid in [c for c, sq in self._sessions.items() if sq is q]:
+            del self._sessions[cid]
 
     def _record_events(self, events: tuple[CoreEvent, ...]) -> None:
         t = self.run_clock.true_ms()
@@ -478,6 +500,7 @@ class _ClientService(node_pb2_grpc.ClientServicer):
 
     async def Session(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[messages_pb2.ClientReply]:  # noqa: N802
         q: asyncio.Queue[ClientReply] = asyncio.Queue()
+        self.host._session_opened(q)
 
         async def pump() -> None:
             async for req in request_iterator:
@@ -495,8 +518,7 @@ class _ClientService(node_pb2_grpc.ClientServicer):
                     return
         finally:
             reader.cancel()
-            for cid in [c for c, sq in self.host._sessions.items() if sq is q]:
-                del self.host._sessions[cid]
+            self.host._session_closed(q)
 
     async def Execute(self, request: messages_pb2.ClientRequest, context: grpc.aio.ServicerContext) -> messages_pb2.ClientReply:  # noqa: N802
         q: asyncio.Queue[ClientReply] = asyncio.Queue()

@@ -45,15 +45,27 @@ def descendants(root):
     return out
 
 def ready(info):
+    from cluster.runtime.brokers.process import tagged_pids
+
     eng = info["engine"]
     ports = [int(a.rsplit(":", 1)[1]) for a in eng.addresses().values()]
     ports += list(eng.metrics_ports().values()) + [info["client_metrics_port"]]
+    pids = descendants(os.getpid())
+    broker = info.get("broker")
+    if broker is not None and broker.node is not None:
+        ports += [p for p in getattr(broker.node, "ports", (broker.node.port,))]
+        pids += tagged_pids(broker.node.tag)  # RabbitMQ's epmd and beam (daemonized)
     with open(out_path, "w") as f:
-        json.dump({"pids": descendants(os.getpid()), "ports": ports, "tmp": info["tmp"]}, f)
+        json.dump({"pids": sorted(set(pids)), "ports": ports, "tmp": info["tmp"]}, f)
 
-sc = Scenario(name="cleanup", summary="cleanup", nodes=3, clients=2, duration_ms=duration,
-              config={"election_timeout_ms": [300, 600], "heartbeat_ms": 50},
-              checkers=("linearizability",))
+if len(sys.argv) > 3 and sys.argv[3] == "saga":
+    from scenarios.spec import load
+
+    sc = load("outbox-relay-crash-correct").with_overrides(duration_ms=duration)
+else:
+    sc = Scenario(name="cleanup", summary="cleanup", nodes=3, clients=2, duration_ms=duration,
+                  config={"election_timeout_ms": [300, 600], "heartbeat_ms": 50},
+                  checkers=("linearizability",))
 out = RayRun(sc, on_ready=ready).run()
 print("VERDICT", out.verdict)
 '''
@@ -130,6 +142,13 @@ def test_clean_after_a_checker_error(tmp_path: Path) -> None:
 @pytest.mark.ray
 def test_clean_after_ctrl_c(tmp_path: Path) -> None:
     _run(tmp_path, 60_000, interrupt=True)
+
+
+@pytest.mark.ray
+@pytest.mark.broker
+def test_clean_after_ctrl_c_of_a_saga_run_with_a_private_rabbitmq(tmp_path: Path) -> None:
+    """The broker the run started (beam, epmd) and its ports go too, with the nodes."""
+    _run(tmp_path, 60_000, interrupt=True, mode="saga")
 
 
 def test_unreachable_address_fails_fast_with_one_line() -> None:
