@@ -66,7 +66,10 @@ def _show_run(args: argparse.Namespace) -> int:
     if sc.predict:
         c.print(f"[bold]predict[/bold]: {sc.predict.strip()}")
     c.print()
-    c.print(f"system: {sc.system} ({sc.nodes} nodes, {sc.clients} clients), engines: {', '.join(sc.engines)}")
+    from scenarios.ray_runner import RAY_SYSTEMS
+
+    engines = "sim, ray (--engine ray)" if sc.system in RAY_SYSTEMS else "sim"
+    c.print(f"system: {sc.system} ({sc.nodes} nodes, {sc.clients} clients), engines: {engines}")
     c.print(f"workload: {sc.workload or 'defaults'}")
     c.print(f"duration: {sc.duration_ms} ms simulated; time limit {sc.time_limit_s:g} s; seed {sc.seed}")
     c.print(f"config: {sc.config or 'defaults'}")
@@ -81,6 +84,10 @@ def _show_run(args: argparse.Namespace) -> int:
     c.print(f"other flaws you can switch on with --flaw: {', '.join(others)}")
     if sc.twin:
         c.print(f"twin: {sc.twin}")
+    if sc.ray:
+        c.print("with --engine ray (real time, real processes) these override the above:")
+        for k, v in sc.ray.items():
+            c.print(f"  - {k}: {v}")
     return 0
 
 
