@@ -20,7 +20,9 @@ judge it.  Differences a reader of the results should know:
 
 Node metrics are scraped at the end into ``RunOutcome.stats["metrics"]`` (per node, a dict
 of ``series -> value``); with ``metrics_port`` an aggregated Prometheus endpoint serves
-every node's metrics (and the clients') during the run.
+every node's metrics (and the clients') during the run.  A crash takes a process's counters
+with it, so the run also scrapes every node each :data:`_SCRAPE_EVERY_S` seconds and keeps,
+for each incarnation that died, its last scrape (key ``"n3 (incarnation 0, crashed)"``).
 
 Cleanup is unconditional: whatever happens (success, failure, checker error, Ctrl-C), the
 run stops its actors, its Ray instance (when it started one), its HTTP servers and removes
@@ -55,6 +57,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # keep gRPC core's INFO lines 
 Progress = Callable[[int, int], None]
 
 _OBJECT_STORE_BYTES = 80 * 1024 * 1024
+_SCRAPE_EVERY_S = 2.0
 _CONNECT_TIMEOUT_S = 30.0
 
 
@@ -259,6 +262,8 @@ class RayRun:
                                "broker": self.broker})
             end = sc.duration_ms
             limit = time.monotonic() + sc.time_limit_s * 0.8
+            scrapes: dict[tuple[str, int], dict[str, float]] = {}
+            scraper = asyncio.ensure_future(_scrape_periodically(engine, scrapes))
             while engine.now_ms() < end and time.monotonic() < limit:
                 await asyncio.sleep(min(0.1, max(0.0, (end - engine.now_ms()) / 1000)))
                 if self.progress is not None:
@@ -294,8 +299,12 @@ class RayRun:
                                     "log_len": st.log_len, "pid": st.pid, "clock_offset_ms": st.clock_offset_ms,
                                     "clock_rate": st.clock_rate, "local_minus_true_ms": st.local_ms - st.true_ms,
                                     "lease_valid": st.lease_valid} for nid, st in statuses.items()}
+            scraper.cancel()
             stats["metrics"] = await asyncio.to_thread(_scrape_all, engine.metrics_ports(), None)
             stats["metrics"].update(client_metrics)
+            for (nid, inc), snap in sorted(scrapes.items()):
+                if nid not in stats["metrics"] or engine.incarnation(nid) != inc:
+                    stats["metrics"][f"{nid} (incarnation {inc}, crashed)"] = snap
             stats["rss_mb"] = _rss_mb(engine.pids())
             stats["simulated_ms"] = ran_ms
             stats["wall_s"] = round(time.perf_counter() - t_wall, 3)
@@ -470,6 +479,20 @@ def _scrape_all(ports: dict[str, int], client_port: int | None) -> dict[str, dic
         with contextlib.suppress(OSError, ValueError):
             out[name] = _parse(_fetch(port))
     return out
+
+
+async def _scrape_periodically(engine: Any, into: dict[tuple[str, int], dict[str, float]]) -> None:
+    """Keep each live node incarnation's latest metrics (what a crash would otherwise erase)."""
+    delay = 0.5  # the first one early: a crash in the first seconds must not erase everything
+    while True:
+        await asyncio.sleep(delay)
+        delay = _SCRAPE_EVERY_S
+        ports = {nid: p for nid, p in engine.metrics_ports().items() if engine.node_state(nid) == "up"}
+        incs = {nid: engine.incarnation(nid) for nid in ports}
+        got = await asyncio.to_thread(_scrape_all, ports, None)
+        for nid, data in got.items():
+            if engine.incarnation(nid) == incs[nid]:
+                into[(nid, incs[nid])] = data
 
 
 def _serve_aggregate(port: int, engine: Any, client_port: int | None) -> Any:

@@ -328,6 +328,10 @@ class RayEngine:
                 best, best_term = nid, role[1]
         return best
 
+    def incarnation(self, node: str) -> int:
+        """How many times ``node`` was restarted (0: the first process)."""
+        return self._node(node).incarnation
+
     def node_state(self, node: str) -> str:
         return self._node(node).state
 

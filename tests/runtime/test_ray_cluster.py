@@ -95,6 +95,9 @@ def test_leader_crash_new_leader_no_acked_write_lost_and_restart_from_disk() -> 
     assert victim in finals and len(finals[victim]) > 0
     longest = max(finals.values(), key=len)
     assert finals[victim] == longest[: len(finals[victim])]
+    # the killed process's counters are kept from the last scrape before the crash
+    dead = out.stats["metrics"].get(f"{victim} (incarnation 0, crashed)")
+    assert dead and any(k.startswith("splitbrain_messages_sent_total{") for k in dead)
 
 
 def test_leader_partition_majority_elects_old_leader_cannot_commit() -> None:
