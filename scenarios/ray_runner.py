@@ -164,7 +164,11 @@ class RayRun:
         if kind is None:
             return
         from cluster.runtime.brokers import broker_endpoint
+        from cluster.runtime.brokers.adapters import probe
 
+        external = self.amqp_url if kind == "rabbitmq" else self.kafka_bootstrap
+        if external:
+            probe(kind, external)
         self.broker = self._broker_stack.enter_context(
             broker_endpoint(kind, amqp_url=self.amqp_url, kafka_bootstrap=self.kafka_bootstrap)
         )

@@ -70,6 +70,11 @@ def test_run_json_and_no_flaws(tmp_path: Path, capsys: pytest.CaptureFixture[str
         (["explore", "raft-leader-partition", "--budget", "soon"], "--budget"),
         (["show", "nope"], "unknown scenario"),
         (["replay", "/nonexistent/run"], "no such run folder"),
+        (["run", "outbox-relay-crash", "--engine", "ray", "--amqp-url", "amqp://guest:guest@127.0.0.1:1/"],
+         "cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:1/"),
+        (["run", "kafka-rebalance-redelivery", "--engine", "ray", "--kafka-bootstrap", "127.0.0.1:1"],
+         "cannot reach a Kafka-protocol broker at 127.0.0.1:1"),
+        (["run", "outbox-relay-crash", "--amqp-url", "amqp://x"], "need --engine ray"),
     ],
 )
 def test_bad_input_exit_3(argv: list[str], needle: str, tmp_path: Path) -> None:
@@ -91,6 +96,7 @@ BAD_FILES = {
     "bad-json.json": ('{"name": "x", ', "not valid JSON"),
     "bad-kind.toml": ('name = "x"\nsummary = "s"\nfaults = [{ at = 1, duration = 2, fault = { fault = "partition", kind = "halfs" } }]\n',
                       "unknown kind 'halfs'"),
+    "bad-ray-table.toml": ('name = "x"\nsummary = "s"\n[ray]\nflaws = ["no_persist_vote"]\n', "ray: unknown field 'flaws'"),
 }
 
 

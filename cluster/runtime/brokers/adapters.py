@@ -108,3 +108,20 @@ def open_consumer(
     if k == "rabbitmq":
         return RabbitConsumer(address, topic, group=group, **options)
     return KafkaConsumer(address, topic, group=group, **options)
+
+
+def probe(kind: str, address: str, timeout: float = 15.0) -> None:
+    """Raise :class:`BrokerUnreachable` (one line, within ``timeout``) unless a broker of
+    ``kind`` answers at ``address``: a run must not start against a broker that is not there."""
+    if normalize_kind(kind) == "rabbitmq":
+        from .rabbit_adapters import _rabbit_connect
+
+        conn = _rabbit_connect(address, timeout)
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - the probe succeeded; closing is best effort
+            pass
+        return
+    from .kafka_adapters import _kafka_probe
+
+    _kafka_probe(address, timeout)
