@@ -103,3 +103,12 @@ def test_pipeline_worker_crash_mid_batch_with_the_real_model_on_rabbitmq(rabbit:
     pipe = next(r for r in correct.results if r["checker"] == "pipeline")
     assert "complete" in pipe["explanation"][0] and "0 complete" not in pipe["explanation"][0]
     assert any(r.get("kind") == "crash" for r in correct.trace)
+
+
+def test_kafka_rebalance_redelivery_on_tansu(tansu: Any) -> None:
+    """A paused consumer's uncommitted offsets come back; without an inbox it applies twice."""
+    flawed = _run("kafka-rebalance-redelivery", kafka_bootstrap=tansu.bootstrap, duration_ms=10_000)
+    assert _verdicts(flawed)["idempotency"] == "invalid", _explain(flawed)
+    assert flawed.stats["broker"]["kind"] == "kafka"
+    correct = _run("kafka-rebalance-redelivery-correct", kafka_bootstrap=tansu.bootstrap, duration_ms=10_000)
+    assert correct.verdict == "valid", _explain(correct)
