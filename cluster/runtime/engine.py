@@ -210,7 +210,7 @@ class RayEngine:
 
     async def _follow_events(self, n: _Node, control: Any, incarnation: int) -> None:
         """Stream the node's core events into the trace and the fault hooks."""
-        held: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # failpoint -> matching event(s)
+        held: list[tuple[str, dict[str, Any]]] = []  # events since a failpoint hit, hooks not yet run
         try:
             async for ev in control.Events(control_pb2.EventsRequest()):
                 rec = json.loads(ev.data_json) if ev.data_json else {}
@@ -221,20 +221,19 @@ class RayEngine:
                     return  # a late event from a killed incarnation
                 if ev.kind == "role":
                     self._roles[ev.node] = (str(rec.get("role")), int(rec.get("term", 0)))
-                if "failpoint" in rec:
-                    fp_id = str(rec["failpoint"])
-                    self.trace.append(rec)
-                    if ev.kind == "failpoint-frozen":
-                        # The node has stopped and every event before the stop is in: now
-                        # let the trigger that armed it act (it crashes the node).
-                        for kind, held_rec in held.pop(fp_id, []):
-                            self._fire_hooks(kind, held_rec)
-                        self._watch_frozen(n, incarnation, fp_id)
-                    else:
-                        held.setdefault(fp_id, []).append((ev.kind, rec))
-                    continue
                 self.trace.append(rec)
-                self._fire_hooks(ev.kind, rec)
+                if ev.kind == "failpoint-frozen":
+                    # The node has stopped and every event before the stop is in: now let
+                    # the triggers see them, in order (the one that armed the failpoint
+                    # crashes the node; a second matching event of the batch finds it busy).
+                    for kind, held_rec in held:
+                        self._fire_hooks(kind, held_rec)
+                    held.clear()
+                    self._watch_frozen(n, incarnation, str(rec.get("failpoint")))
+                elif held or "failpoint" in rec:
+                    held.append((ev.kind, rec))  # hooks wait for the node to be frozen
+                else:
+                    self._fire_hooks(ev.kind, rec)
         except (grpc.aio.AioRpcError, asyncio.CancelledError):
             return
 
