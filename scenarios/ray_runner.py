@@ -226,6 +226,7 @@ class RayRun:
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         NodeActor = make_node_actor().options(scheduling_strategy=here)  # noqa: N806
         ClientActor = make_client_actor().options(scheduling_strategy=here)  # noqa: N806
+        stats: dict[str, Any] = {"engine": "ray"}
         data = os.path.join(self.tmp, "data")
         config = real_config(sc)
         link, externals = self._broker_link(nodes, config)
@@ -245,11 +246,19 @@ class RayRun:
         async def on_addresses(addrs: dict[str, str]) -> None:
             await client_actor.set_addresses.remote(addrs)
 
-        engine = RayEngine(specs=specs, seed=sc.seed, make_actor=lambda s: NodeActor.remote(s),
+        resources = get_system(sc.system).extra.get("node_resources")
+        gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        node_options = {nid: resources(nid, nodes, config, gpus) for nid in nodes} if resources else {}
+        stats["gpus"] = gpus
+
+        def make_actor(s: Any) -> Any:
+            opts = node_options.get(s.node_id)
+            return (NodeActor.options(**opts) if opts else NodeActor).remote(s)
+
+        engine = RayEngine(specs=specs, seed=sc.seed, make_actor=make_actor,
                            on_addresses=on_addresses, externals=externals)
         self.engine = engine
         client_out: dict[str, Any] = {"history": [], "trace": []}
-        stats: dict[str, Any] = {"engine": "ray"}
         t_wall = time.perf_counter()
         try:
             await client_actor.pid.remote()

@@ -170,6 +170,15 @@ def real_embedder(workers: int) -> Any:
 _EMBEDDER: Any = None
 
 
+def node_resources(node_id: str, nodes: tuple[str, ...], config: dict[str, Any], gpus: float) -> dict[str, Any]:
+    """Real engine: an embedding worker asks Ray for a GPU (an equal share when there are
+    fewer GPUs than workers) when the cluster has any; the model then runs on CUDA."""
+    workers = pipeline_roles(nodes)[2]
+    if node_id not in workers or gpus <= 0 or config.get("embedder") != "minilm":
+        return {}
+    return {"num_gpus": min(1.0, gpus / len(workers))}
+
+
 def prepare_node(node_id: str, nodes: tuple[str, ...], config: Any) -> None:
     """Real engine: a worker loads the model before the run starts."""
     workers = pipeline_roles(nodes)[2]
@@ -238,6 +247,7 @@ register_system(
         build_client=build_client,
         on_finish=final_state,
         extra={"settle_ms": SETTLE_MS, "broker_node": lambda nodes: pipeline_roles(nodes)[0], "ray_config": REAL_TIME_CONFIG,
-               "needs_model": lambda config: config.get("embedder") == "minilm", "prepare_node": prepare_node},
+               "needs_model": lambda config: config.get("embedder") == "minilm", "prepare_node": prepare_node,
+               "node_resources": node_resources},
     )
 )
