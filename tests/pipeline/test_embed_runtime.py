@@ -63,6 +63,18 @@ def test_real_time_driver_with_worker_crash(tmp_path: Path) -> None:
     assert bad.results[0]["verdict"] == "invalid"
 
 
+@needs_numpy
+def test_real_time_driver_with_one_worker(tmp_path: Path) -> None:
+    """One worker takes every topic (``crc32(doc) % 1``) and survives its crash."""
+    e = hash_embed(384)
+    run = run_ingest(docs=12, workers=1, store_dir=tmp_path / "one", embed_fns=[e], crash_after_batches=1,
+                     timeout_s=30)
+    assert [r["verdict"] for r in run.results] == ["valid", "valid"] and run.stats["crashed_worker"]
+    assert {r["node"] for r in run.trace if r.get("kind") == "consume"} == {"n3"}
+    with pytest.raises(ValueError, match="1 or 2 workers"):
+        run_ingest(docs=1, workers=3, store_dir=tmp_path / "three", embed_fns=[e, e, e])
+
+
 @needs_model
 def test_model_embeds_similar_texts_closer(tmp_path: Path) -> None:
     from cluster.runtime.embed.model import SentenceEmbedder

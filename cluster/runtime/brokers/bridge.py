@@ -91,6 +91,7 @@ class BrokerBridge:
         self._publishers: dict[str, Publisher] = {}
         self.consumers: dict[str, RabbitConsumer | KafkaConsumer] = dict(consumers or {})
         self._sessions: dict[str, str] = {}
+        self._retired: dict[str, set[str]] = {}  # node -> sessions of dead incarnations
         self._held: dict[tuple[str, str], Delivery] = {}  # (node, tag) -> unacked delivery
 
     @classmethod
@@ -123,8 +124,18 @@ class BrokerBridge:
 
     def on_subscribe(self, m: Subscribe) -> None:
         """First ``Subscribe`` of a node opens its consumer (group = node id); a new
-        session id (the node restarted) reconnects it, so the broker redelivers."""
+        session id (the node restarted) reconnects it, so the broker redelivers.
+
+        One restart reconnects once: a session already announced through
+        :meth:`restart_consumer` is adopted without a second reconnect, and a late
+        heartbeat of a session that a newer one replaced is ignored (it must not flip
+        the bridge back and forth).  A second reconnect right after the first is not
+        harmless: Tansu elects a member that leaves during its pending JoinGroup as the
+        leader of the next generation and never drops it, so the group never assigns
+        its partitions again and nothing is redelivered."""
         node = m.src
+        if m.session in self._retired.get(node, ()):
+            return
         known = self._sessions.get(node)
         self._sessions[node] = m.session
         if node not in self.consumers:
@@ -142,7 +153,8 @@ class BrokerBridge:
                 **self.consumer_options,
             )
         elif known is not None and known != m.session:
-            self.restart_consumer(node)
+            self._retired.setdefault(node, set()).add(known)
+            self._reconnect(node)
 
     def close(self) -> None:
         for pub in [*self._publishers.values(), *([self.publisher] if self.publisher else [])]:
@@ -217,8 +229,23 @@ class BrokerBridge:
             return CommitFailed(self.broker, node, m.topic, m.partition, m.generation)
         return None
 
-    def restart_consumer(self, node: str) -> None:
-        """A restarted consumer (new session): reconnect; what it held is redelivered."""
+    def restart_consumer(self, node: str, session: str | None = None) -> None:
+        """Drop ``node``'s broker connection and reconnect; what it held is redelivered.
+
+        ``session``: when the node itself restarted (a crash), its new incarnation's
+        session id.  The bridge then takes it as the node's session at once, so that
+        incarnation's first ``Subscribe`` does not reconnect a second time, and the old
+        session is retired (a heartbeat it sent before dying is ignored).  Without
+        ``session`` only the connection dropped and the node keeps its session."""
+        if session is not None:
+            known = self._sessions.get(node)
+            if known is not None and known != session:
+                self._retired.setdefault(node, set()).add(known)
+            self._retired.get(node, set()).discard(session)
+            self._sessions[node] = session
+        self._reconnect(node)
+
+    def _reconnect(self, node: str) -> None:
         self._held = {k: v for k, v in self._held.items() if k[0] != node}
         self.consumers[node].reopen()
 

@@ -6,9 +6,11 @@ acks after the store confirmed).  What is real here: the model (all-MiniLM-L6-v2
 actors, one per worker, running in parallel), the store (:class:`VectorStore`, sqlite +
 numpy), time, and optionally the broker (RabbitMQ / Tansu through
 :class:`~cluster.runtime.brokers.bridge.BrokerBridge`; default: the broker model core driven
-in-process).  ``crash_after_batches`` kills worker ``n3`` (volatile state gone, its durable
-inbox kept) right after it sent that many batches' upserts and restarts it: the broker
-hands the unacked documents out again.
+in-process).  One or two embedding workers (``n3``, ``n4``; the vector store is ``n5``).
+``crash_after_batches`` kills worker ``n3`` (volatile state gone, its durable inbox kept)
+right after it sent that many batches' upserts and restarts it: the broker hands the
+unacked documents out again.  With a real broker the crash drops ``n3``'s connection and
+the bridge reconnects it exactly once (see :meth:`BrokerBridge.restart_consumer`).
 
 The driver order is the design's: persist, then send, then record.  At the end the pipeline
 checker judges the run exactly as in the simulator.
@@ -144,15 +146,19 @@ def run_ingest(
     timeout_s: float = 300.0,
     seed: int = 0,
     model_actors: int | None = None,
+    embed_actors: Sequence[Any] | None = None,
 ) -> IngestRun:
     """Ingest ``docs`` documents (plus updates) and check the result; see the module docstring.
 
     ``embed_fns``: one embed function per worker (tests inject the hash stand-in); default:
     one Ray actor per worker with the real model (``model_actors=1``: both workers share one
-    model process, which is what a single GPU would give).
+    model process, which is what a single GPU would give).  ``embed_actors``: already
+    started model actors (:func:`~cluster.runtime.embed.actors.start_embed_actors`) to use
+    instead of starting new ones (the bench reuses them across runs).
     """
-    if workers != 2:
-        raise ValueError("the real driver runs the five-node layout: exactly 2 workers")
+    if workers not in (1, 2):
+        raise ValueError("the real driver runs the five-node layout: 1 or 2 workers")
+    worker_nodes = NODES[2:2 + workers]
     flaws = flaws or PipelineFlaws()
     cfg = PipelineConfig(broker="log" if broker == "kafka" else "queue", batch_size=batch_size,
                          batch_wait_ms=20, embed_base_ms=1, embed_ms_per_chunk=0, store_timeout_ms=30_000,
@@ -171,16 +177,16 @@ def run_ingest(
 
         from cluster.runtime.embed.actors import start_embed_actors
 
-        actors = start_embed_actors(model_actors or workers, batch_size)
+        actors = list(embed_actors) if embed_actors else start_embed_actors(model_actors or workers, batch_size)
 
         def remote_fn(nid: str) -> Callable[[Sequence[str]], Any]:
             return lambda texts: ray.get(futures.pop(nid)) if nid in futures else ray.get(
                 actors[(NODES.index(nid) - 2) % len(actors)].embed.remote(list(texts)))
 
-        fns = {nid: remote_fn(nid) for nid in NODES[2:4]}
+        fns = {nid: remote_fn(nid) for nid in worker_nodes}
     else:
         actors = []
-        fns = {nid: embed_fns[i] for i, nid in enumerate(NODES[2:4])}
+        fns = {nid: embed_fns[i] for i, nid in enumerate(worker_nodes)}
     disks = {n: MemoryStorage() for n in NODES}
     rng = random.Random(seed)
     bridge: Any = None
@@ -200,7 +206,7 @@ def run_ingest(
                                durable=disks[nid].load(), flaws=flaws, embed=fns[nid])
 
     docstore = DocStore("n2", NODES, cfg, random.Random(seed), workers=workers)
-    cores: dict[str, Any] = {"n2": docstore, "n3": make_worker("n3"), "n4": make_worker("n4")}
+    cores: dict[str, Any] = {"n2": docstore, **{nid: make_worker(nid) for nid in worker_nodes}}
     vs = StoreNode("n5", store)
     run = IngestRun(store_dir)
     t0 = time.monotonic()
@@ -246,7 +252,10 @@ def run_ingest(
                     cores["n3"] = make_worker("n3")
                     futures.pop("n3", None)
                     if bridge is not None:
-                        bridge.restart_consumer("n3")
+                        # The process died with its connection: reconnect now, and name the
+                        # new incarnation's session so its first Subscribe does not
+                        # reconnect a second time (on Tansu that wedges the group).
+                        bridge.restart_consumer("n3", session=cores["n3"].consumer.session)
                     run.trace.append({"t": now(), "kind": "fault-end", "id": "crash-n3"})
                     return  # the rest of this batch of outputs died with the process
 
@@ -260,7 +269,7 @@ def run_ingest(
             doc, text = writes.pop(0)
             seq += 1
             docstore.step(ClientRequest("c1", "n2", "c1", seq, "write", doc, text))
-        for nid in ("n2", "n3", "n4"):
+        for nid in ("n2", *worker_nodes):
             core = cores[nid]
             if nid in futures and core.embedding is not None:
                 import ray
@@ -276,7 +285,7 @@ def run_ingest(
             inbox.extend(r.messages)
             record(r.events)
         else:
-            for nid in ("n3", "n4"):
+            for nid in worker_nodes:
                 inbox.extend(bridge.poll(nid, 0.001, max_messages=50))
         pending, inbox[:] = list(inbox), []
         for m in pending:
