@@ -13,33 +13,13 @@ RabbitMQ boot costs ~5 s); the broker-restart pair starts its own, since it kill
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from scenarios.spec import load
 
-pytestmark = [pytest.mark.ray, pytest.mark.broker]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_local() -> Iterator[None]:
-    import ray
-
-    tmp = tempfile.mkdtemp(prefix="sb-rt-")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, object_store_memory=80 * 1024 * 1024, include_dashboard=False,
-             log_to_driver=False, _temp_dir=os.path.join(tmp, "ray"), configure_logging=False,
-             runtime_env={"env_vars": {"GRPC_VERBOSITY": "ERROR"}})
-    try:
-        yield
-    finally:
-        ray.shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
+pytestmark = [pytest.mark.ray, pytest.mark.broker, pytest.mark.usefixtures("ray_local")]
 
 
 def _run(name: str, **kw: Any) -> Any:
