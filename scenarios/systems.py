@@ -56,9 +56,16 @@ def get_system(name: str) -> System:
     return _SYSTEMS[name]
 
 
+_BUILTIN_LOADED = False
+
+
 def _load_builtin() -> None:
-    if _SYSTEMS:
+    """Import the built-in systems once.  Keyed on a flag, not on the registry being empty:
+    a caller that imported one system module directly must not hide the others."""
+    global _BUILTIN_LOADED
+    if _BUILTIN_LOADED:
         return
+    _BUILTIN_LOADED = True
     import importlib
 
     for mod in ("scenarios.system_kv", "scenarios.system_saga", "scenarios.system_pipeline"):

@@ -22,3 +22,13 @@ def test_the_real_engine_uses_the_real_model_and_real_embedding_time() -> None:
     cfg = real_config(load("pipeline-worker-crash-mid-batch"))
     assert cfg["embedder"] == "minilm" and cfg["embed_base_ms"] == 0 and cfg["embed_ms_per_chunk"] == 0
     assert load("pipeline-worker-crash-mid-batch").config.get("embedder", "hash") == "hash"  # the simulator's
+
+
+def test_importing_one_system_first_does_not_hide_the_others() -> None:
+    import subprocess
+    import sys
+
+    code = ("import scenarios.system_pipeline; from scenarios.systems import system_names; "
+            "print(','.join(system_names()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert {"raft-kv", "quorum", "saga", "pipeline"} <= set(out.stdout.strip().split(","))
