@@ -60,6 +60,7 @@ __all__ = ["NodeHost", "NodeSpec", "make_node_actor"]
 _register_pipeline_messages()
 
 _EVENT_BACKLOG = 50_000
+_FREEZE_FLUSH_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -321,7 +322,19 @@ class NodeHost:
         if self._stopped:
             return
         self.freeze()
-        self._emit_trace("failpoint-frozen", self.node_id, self.run_clock.true_ms(), {"failpoint": fp_id})
+        asyncio.get_running_loop().create_task(self._report_frozen(fp_id, self.run_clock.true_ms()))
+
+    async def _report_frozen(self, fp_id: str, t: int) -> None:
+        """Say ``failpoint-frozen`` (the driver then kills this process) once what the
+        frozen batch sent to peers has left: "crash right after the batch was embedded"
+        means after its upsert went out, as in the simulator, where a sent message is in
+        the network whatever happens to its sender."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _FREEZE_FLUSH_S
+        while loop.time() < deadline and any(link.queued for link in self._links.values()):
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(0.005)  # the last write leaves the gRPC buffer
+        self._emit_trace("failpoint-frozen", self.node_id, t, {"failpoint": fp_id})
 
     def freeze(self) -> None:
         """Stop dead: no ticks, no inputs, no broker traffic (what a crash looks like from
