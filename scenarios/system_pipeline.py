@@ -31,6 +31,7 @@ from cluster.core.pipeline import (
 from cluster.core.pipeline_nodes import DocStore, EmbeddingWorker, VectorStoreNode
 from cluster.core.types import Core
 from faults.schedule import EventTrigger, register_triggers
+from scenarios.system_saga import BROKER_REAL_TIME
 from scenarios.systems import CoreFactory, System, register_system
 
 PIPELINE_TRIGGERS: dict[str, EventTrigger] = {
@@ -65,14 +66,11 @@ VOCAB = (
 # model's own (no simulated cost); broker timings as in the saga system (a Kafka consumer's
 # first join takes seconds).  A scenario's ``config`` or ``[ray]`` table overrides these.
 REAL_TIME_CONFIG: dict[str, Any] = {
+    **BROKER_REAL_TIME,
     "embedder": "minilm",
     "embed_base_ms": 0,
     "embed_ms_per_chunk": 0,
-    "heartbeat_ms": 500,
-    "session_timeout_ms": 6000,
-    "confirm_timeout_ms": 2000,
     "store_timeout_ms": 1000,
-    "commit_interval_ms": 50,
 }
 
 _WL_ALLOWED = {"kind", "ops_per_client", "think_ms", "docs", "words"}

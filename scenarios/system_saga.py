@@ -61,14 +61,19 @@ SAGA_FAULTS: tuple[dict[str, Any], ...] = (
 # timeout of several seconds, confirms travel through a real TCP stack, and five processes
 # share two cores.  These defaults replace the simulator's millisecond-scale timings unless a
 # scenario sets them itself (in ``config`` or its ``[ray]`` table).
-REAL_TIME_CONFIG: dict[str, Any] = {
+BROKER_REAL_TIME: dict[str, Any] = {
     "heartbeat_ms": 500,
     "session_timeout_ms": 6000,
     "confirm_timeout_ms": 2000,
+    "commit_interval_ms": 50,
+}
+"""Consumer and relay timings for a real broker, shared with the pipeline system."""
+
+REAL_TIME_CONFIG: dict[str, Any] = {
+    **BROKER_REAL_TIME,
     "step_timeout_ms": 1000,
     "retry_base_ms": 200,
     "retry_max_ms": 3000,
-    "commit_interval_ms": 50,
 }
 
 _WL_ALLOWED = {"kind", "ops_per_client", "think_ms", "reject_ratio"}
