@@ -1,6 +1,6 @@
 """A node of the real runtime: the same sans-IO core, driven by real time, disk and gRPC.
 
-:class:`NodeHost` is the driver loop of ``cluster/sim/world.py`` with real parts, in one
+:class:`NodeHost` is the simulator's driver loop (``cluster/sim/world_nodes.py``) with real parts, in one
 asyncio loop (so the core is never touched by two coroutines at once):
 
 * every ``tick_ms`` of wall-clock time the core gets ``tick(local clock)``; the local clock
