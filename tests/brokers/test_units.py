@@ -128,7 +128,11 @@ def test_sweep_finds_tagged_processes_in_other_sessions() -> None:
     tag = process.new_tag("unit")
     procs = [_tagged_sleep(tag) for _ in range(2)]
     try:
-        assert sorted(process.tagged_pids(tag)) == sorted(p.pid for p in procs)
+        want = sorted(p.pid for p in procs)
+        deadline = time.monotonic() + 5.0  # a just-started child's environ can lag its exec
+        while sorted(process.tagged_pids(tag)) != want and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sorted(process.tagged_pids(tag)) == want
         assert process.sweep(tag, grace=1.0) == []
         for p in procs:
             assert p.wait(timeout=5) == -signal.SIGTERM
