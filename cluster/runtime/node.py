@@ -481,8 +481,6 @@ class NodeActorImpl:
     async def start(self, t0_ns: int | None = None) -> dict[str, Any]:
         """Start serving; ``t0_ns`` (the run's start) is given late so actor spawn time
         (seconds on a small machine) does not count as run time."""
-        import dataclasses
-
         spec = self.spec if t0_ns is None else dataclasses.replace(self.spec, t0_ns=t0_ns)
         self.host = NodeHost(spec)
         return await self.host.start()
