@@ -1,0 +1,63 @@
+"""The one driver loop every engine shares: persist, then send, then reply, then record.
+
+A core hands back a :class:`~cluster.core.types.Ready` batch after each input.  Doing that
+batch in field order is what crash safety rests on (design principle 2): a vote or a log
+entry reaches the disk before any message that depends on it leaves, and a client hears
+"ok" only after the messages that made it true were sent.  The simulator, the real
+runtime's node host and its client host all drain through :func:`drain`, so the order is
+written once and cannot drift between engines.
+
+An engine supplies a :class:`ReadySink`: where a batch's parts go.  The sink decides what
+"persist" means (a seeded in-memory store, a WAL with ``fsync``), how a message travels
+(a virtual network, a gRPC stream) and how an event is recorded (the trace, a node-local
+trace file); the order is not its choice.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from cluster.core.types import ClientReply, Core, CoreEvent, Message, PersistOp, Ready
+
+__all__ = ["ReadySink", "drain", "drain_ready"]
+
+
+class ReadySink(Protocol):
+    """Where one node's outputs go, in the order :func:`drain` calls them."""
+
+    def persist(self, ops: tuple[PersistOp, ...], sync: bool) -> None:
+        """Apply ``ops`` to durable storage; ``sync`` asks for them (and every earlier
+        unsynced write) to be durable before this returns.  Called only with ops."""
+
+    def send(self, msg: Message) -> None:
+        """Hand a protocol message (or a client request, from a client core) to the network."""
+
+    def reply(self, msg: ClientReply) -> None:
+        """Deliver an answer to a client."""
+
+    def record(self, events: tuple[CoreEvent, ...]) -> None:
+        """Record the batch's core events (trace, metrics, event-triggered faults)."""
+
+
+def drain_ready(r: Ready, sink: ReadySink) -> Ready:
+    """Do one batch in the order crash safety needs.  A batch with nothing to persist
+    never syncs: ``Ready.sync`` is a request about *this* batch's writes, so an empty batch
+    (most ticks) must not make an earlier unsynced write durable by accident."""
+    if r.persist:
+        sink.persist(r.persist, r.sync)
+    if r.messages:
+        send = sink.send
+        for m in r.messages:
+            send(m)
+    if r.replies:
+        reply = sink.reply
+        for m in r.replies:
+            reply(m)
+    if r.events:
+        sink.record(r.events)
+    return r
+
+
+def drain(core: Core, sink: ReadySink) -> Ready:
+    """Take ``core``'s pending batch and do it through ``sink``; returns the batch."""
+    return drain_ready(core.ready(), sink)
