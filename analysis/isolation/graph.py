@@ -124,6 +124,8 @@ class DepGraph:
         Linear time, and for the usual history (a valid one: acyclic) it leaves nothing,
         so the strongly connected components are then computed on a small remainder."""
         out = self.out
+        keep: Sequence[int]
+        inside: set[int] | None
         if nodes is None:
             keep = range(len(out))
             inside = None
