@@ -25,8 +25,9 @@ reason, not in an out-of-memory.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -124,21 +125,22 @@ class DepGraph:
         Linear time, and for the usual history (a valid one: acyclic) it leaves nothing,
         so the strongly connected components are then computed on a small remainder."""
         out = self.out
-        keep: Sequence[int]
-        inside: set[int] | None
-        if nodes is None:
-            keep = range(len(out))
-            inside = None
+        succ: Sequence[Iterable[int]] | dict[int, list[int]]
+        if nodes is None and mask & ALL == ALL:
+            succ = out  # every edge counts: iterate the adjacency dicts as they are
+            indeg: dict[int, int] = dict.fromkeys(range(len(out)), 0)
+            for b, c in Counter(chain.from_iterable(out)).items():
+                indeg[b] = c
         else:
-            keep = sorted(nodes)
-            inside = set(keep)
-        indeg: dict[int, int] = dict.fromkeys(keep, 0)
-        succ: dict[int, list[int]] = {}
-        for a in keep:
-            ss = [b for b, k in out[a].items() if k & mask and (inside is None or b in inside)]
-            succ[a] = ss
-            for b in ss:
-                indeg[b] += 1
+            keep = range(len(out)) if nodes is None else sorted(nodes)
+            inside = None if nodes is None else set(keep)
+            succ = {}
+            indeg = dict.fromkeys(keep, 0)
+            for a in keep:
+                ss = [b for b, k in out[a].items() if k & mask and (inside is None or b in inside)]
+                succ[a] = ss
+                for b in ss:
+                    indeg[b] += 1
         todo = [a for a, d in indeg.items() if d == 0]
         while todo:
             a = todo.pop()
@@ -152,12 +154,15 @@ class DepGraph:
         if not indeg:
             return []
         left = set(indeg)
-        outdeg = {a: sum(1 for b in succ[a] if b in left) for a in left}
         pred: dict[int, list[int]] = {a: [] for a in left}
+        outdeg: dict[int, int] = {}
         for a in left:
+            n = 0
             for b in succ[a]:
                 if b in left:
                     pred[b].append(a)
+                    n += 1
+            outdeg[a] = n
         todo = [a for a, d in outdeg.items() if d == 0]
         while todo:
             b = todo.pop()

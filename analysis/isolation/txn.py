@@ -125,8 +125,12 @@ class TxnHistory:
 
 
 # --------------------------------------------------------------------------- micro-ops
+_SCALARS = frozenset({int, str, float})
+
+
 def _scalar(v: Any) -> bool:
-    return (isinstance(v, int | str) and not isinstance(v, bool)) or isinstance(v, float)
+    """A number or a string (not a boolean, which JSON and EDN keep apart)."""
+    return type(v) in _SCALARS or (isinstance(v, int | str | float) and not isinstance(v, bool))
 
 
 def _show(v: Any) -> str:
@@ -145,51 +149,88 @@ def parse_mops(
     """Check one transaction's micro-ops and normalise them.
 
     ``reads_known`` is True for an ``ok`` completion: its reads are results (``null``
-    meaning the initial state); otherwise reads become :data:`UNREAD`.
+    meaning the initial state); otherwise reads become :data:`UNREAD`.  The loop is
+    written for speed (it runs twice per transaction); :func:`_mop_error` says what is
+    wrong once something is.
     """
     names = MOP_NAMES[model]
-
-    def bad(msg: str) -> HistoryError:
-        return HistoryError(msg, source=source, line=line)
-
-    if not isinstance(value, list | tuple):
-        raise bad(f"a txn's value must be a list of micro-ops [f, key, value], got {_show(value)}")
+    lists = model == "list-append"
+    scalars = _SCALARS
+    if type(value) is not list and not isinstance(value, list | tuple):
+        raise HistoryError(
+            f"a txn's value must be a list of micro-ops [f, key, value], got {_show(value)}",
+            source=source,
+            line=line,
+        )
     out: list[Mop] = []
     for i, mop in enumerate(value):
-        where = f"micro-op {i + 1}"
-        if not isinstance(mop, list | tuple) or len(mop) != 3:
-            raise bad(f"{where} must be [f, key, value], got {_show(mop)}")
-        f_raw, k, v = mop
-        f = names.get(f_raw) if isinstance(f_raw, str) else None
-        if f is None:
-            raise bad(
-                f"{where}: unknown micro-op {_show(f_raw)} for --model {model} "
-                f"(expected one of {', '.join(sorted(names))})"
-            )
-        if not _scalar(k):
-            raise bad(f"{where}: the key must be a string or a number, got {_show(k)}")
-        if f == READ:
-            if not reads_known:
-                out.append((READ, k, UNREAD))
-                continue
-            if model == "list-append":
-                if v is None:
-                    v = ()
-                elif isinstance(v, list | tuple) and all(_scalar(e) for e in v):
-                    v = tuple(v)
-                else:
-                    raise bad(
-                        f"{where}: a list-append read must be a list of numbers or strings "
-                        f"(or null), got {_show(v)}"
-                    )
-            elif v is not None and not _scalar(v):
-                raise bad(f"{where}: a register read must be a number, a string or null, got {_show(v)}")
-            out.append((READ, k, v))
-        else:
-            if not _scalar(v):
-                raise bad(f"{where}: a written value must be a number or a string, got {_show(v)}")
-            out.append((f, k, v))
+        if type(mop) is list and len(mop) == 3:
+            f_raw, k, v = mop
+            f = names.get(f_raw) if type(f_raw) is str else None
+            if f is not None and type(k) in scalars:
+                if f != READ:
+                    if type(v) in scalars:
+                        out.append((f, k, v))
+                        continue
+                elif not reads_known:
+                    out.append((READ, k, UNREAD))
+                    continue
+                elif lists:
+                    if v is None:
+                        out.append((READ, k, ()))
+                        continue
+                    if type(v) is list and set(map(type, v)) <= scalars:
+                        out.append((READ, k, tuple(v)))
+                        continue
+                elif v is None or type(v) in scalars:
+                    out.append((READ, k, v))
+                    continue
+        out.append(_slow_mop(i, mop, model, names, reads_known, source, line))
     return tuple(out)
+
+
+def _slow_mop(
+    i: int,
+    mop: Any,
+    model: str,
+    names: dict[str, str],
+    reads_known: bool,
+    source: str | None,
+    line: int | None,
+) -> Mop:
+    """One micro-op off the fast path: a tuple, a subclass, or an error to report."""
+
+    def bad(msg: str) -> HistoryError:
+        return HistoryError(f"micro-op {i + 1}{msg}", source=source, line=line)
+
+    if not isinstance(mop, list | tuple) or len(mop) != 3:
+        raise bad(f" must be [f, key, value], got {_show(mop)}")
+    f_raw, k, v = mop
+    f = names.get(f_raw) if isinstance(f_raw, str) else None
+    if f is None:
+        raise bad(
+            f": unknown micro-op {_show(f_raw)} for --model {model} "
+            f"(expected one of {', '.join(sorted(names))})"
+        )
+    if not _scalar(k):
+        raise bad(f": the key must be a string or a number, got {_show(k)}")
+    if f != READ:
+        if not _scalar(v):
+            raise bad(f": a written value must be a number or a string, got {_show(v)}")
+        return (f, k, v)
+    if not reads_known:
+        return (READ, k, UNREAD)
+    if model == "list-append":
+        if v is None:
+            return (READ, k, ())
+        if isinstance(v, list | tuple) and all(_scalar(e) for e in v):
+            return (READ, k, tuple(v))
+        raise bad(
+            f": a list-append read must be a list of numbers or strings (or null), got {_show(v)}"
+        )
+    if v is not None and not _scalar(v):
+        raise bad(f": a register read must be a number, a string or null, got {_show(v)}")
+    return (READ, k, v)
 
 
 def _same_shape(a: Sequence[Mop], b: Sequence[Mop]) -> bool:
