@@ -8,6 +8,7 @@ type          the edge that starts it  the edges that lead back
 G0            ww                       ww
 G1c           wr                       ww, wr
 G-single      rw                       ww, wr (so exactly one rw)
+G-nonadjacent rw                       ww, wr, rw, never two rw in a row
 G2-item       rw                       ww, wr, rw (two or more rw)
 ============  =======================  ==================================
 
@@ -46,6 +47,7 @@ FAMILY: dict[str, tuple[int, int]] = {
     "G0": (WW, WW),
     "G1c": (WR, WW | WR),
     "G-single": (RW, WW | WR),
+    "G-nonadjacent": (RW, WW | WR | RW),  # searched with no two rw edges in a row
     "G2-item": (RW, WW | WR | RW),
 }
 SUFFIX_MASK: dict[str, int] = {"": 0, "-process": PROCESS, "-realtime": PROCESS | REALTIME}
@@ -84,8 +86,10 @@ def split(typ: str) -> tuple[str, str]:
 def classify(kinds: list[int]) -> str:
     """The anomaly type of a cycle whose steps are of these kinds."""
     n_rw = kinds.count(RW)
+    n = len(kinds)
     if n_rw >= 2:
-        base = "G2-item"
+        adjacent = any(kinds[i] == RW and kinds[(i + 1) % n] == RW for i in range(n))
+        base = "G2-item" if adjacent else "G-nonadjacent"
     elif n_rw == 1:
         base = "G-single"
     elif WR in kinds:
@@ -189,7 +193,9 @@ class CycleSearch:
             best: Cycle | None = None
             complete = True
             for sub in sorted(subs[mask], key=lambda c: (len(c), c[0])):
-                found, done = self._search(sub, start, back, best, len(comp), covered)
+                found, done = self._search(
+                    sub, start, back, best, len(comp), covered, base == "G-nonadjacent"
+                )
                 best = found or best
                 complete = complete and done
                 if self.budget.reason:
@@ -214,6 +220,7 @@ class CycleSearch:
         best: Cycle | None,
         comp_size: int,
         covered: Callable[[str], bool],
+        nonadjacent: bool = False,
     ) -> tuple[Cycle | None, bool]:
         """The shortest cycle in ``sub`` that begins with a ``start`` edge and returns
         over ``back`` edges, of a type not ``covered`` already (a G2-item search can
@@ -228,24 +235,36 @@ class CycleSearch:
             for b, k in g.out[a].items():
                 if not k & start or b not in nodes:
                     continue
+                if budget.steps - spent_at > self.allowance:
+                    return found, False
                 known = found or best
                 best_len = len(known.nodes) if known is not None else len(sub) + 1
                 limit = best_len - 2  # edges back from b to a that would beat it
                 if limit < 1:
                     return found, True
-                path = g.path(b, a, back, nodes, limit, budget)
-                if budget.reason:
-                    return found, False
-                if path is not None:
+                if nonadjacent:
+                    steps = g.path_nonadjacent(b, a, back, nodes, limit, budget)
+                    if budget.reason:
+                        return found, False
+                    if steps is None:
+                        continue
+                    cyc = [a, b, *(v for v, _k in steps[:-1])]
+                    if len(set(cyc)) != len(cyc):
+                        continue  # a walk through some transaction twice: not one cycle
+                    kinds = [RW, *(kd for _v, kd in steps)]
+                else:
+                    path = g.path(b, a, back, nodes, limit, budget)
+                    if budget.reason:
+                        return found, False
+                    if path is None:
+                        continue
                     cyc = [a, *path[:-1]]
                     kinds = [step_kind(k, start | back)]
                     for x, y in zip(path, path[1:], strict=False):
                         kinds.append(step_kind(g.kinds(x, y), back))
-                    typ = classify(kinds)
-                    if not covered(typ):
-                        found = Cycle(typ, cyc, kinds, comp_size)
-                if budget.steps - spent_at > self.allowance:
-                    return found, False
+                typ = classify(kinds)
+                if not covered(typ):
+                    found = Cycle(typ, cyc, kinds, comp_size)
         return found, True
 
 

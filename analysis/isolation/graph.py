@@ -231,6 +231,60 @@ class DepGraph:
         return None
 
 
+    def path_nonadjacent(
+        self, src: int, dst: int, mask: int, nodes: set[int], max_len: int, budget: Budget
+    ) -> list[tuple[int, int]] | None:
+        """The shortest walk ``src -> ... -> dst`` that follows an anti-dependency into
+        ``src`` (so it may not start with one), never takes two anti-dependencies in a
+        row, ends on a non-rw edge (it closes a cycle whose first edge is rw) and takes
+        at least one rw.  A breadth-first search over (node, last edge was rw, took an
+        rw) states; returns the steps as (node reached, kind), or None."""
+        if max_len <= 0:
+            return None
+        out = self.out
+        other = mask & ~RW
+        start = (src, True, False)
+        parent: dict[tuple[int, bool, bool], tuple[tuple[int, bool, bool], int]] = {}
+        seen = {start}
+        frontier = deque([start])
+        depth = 0
+        while frontier and depth < max_len:
+            depth += 1
+            seen_edges = 0
+            for _ in range(len(frontier)):
+                state = frontier.popleft()
+                v, last_rw, took = state
+                d = out[v]
+                seen_edges += len(d)
+                for w, k in d.items():
+                    if w not in nodes:
+                        continue
+                    moves = []
+                    if k & other:
+                        moves.append(((w, False, took), step_kind(k, other)))
+                    if k & RW & mask and not last_rw:
+                        moves.append(((w, True, True), RW))
+                    for nxt, kind in moves:
+                        if nxt in seen:
+                            continue
+                        seen.add(nxt)
+                        parent[nxt] = (state, kind)
+                        if nxt == (dst, False, True):
+                            steps = []
+                            cur = nxt
+                            while cur != start:
+                                prev, kd = parent[cur]
+                                steps.append((cur[0], kd))
+                                cur = prev
+                            steps.reverse()
+                            budget.spend(seen_edges)
+                            return steps
+                        frontier.append(nxt)
+            if not budget.spend(seen_edges):
+                return None
+        return None
+
+
 def step_kind(mask: int, allowed: int) -> int:
     """The kind a cycle step is told as: the preferred kind both masks share."""
     both = mask & allowed

@@ -72,7 +72,7 @@ IMPLIES: dict[str, tuple[str, ...]] = {
 }
 
 # Cycle anomalies, by data-edge shape, and their process/realtime variants.
-CYCLE_BASES: tuple[str, ...] = ("G0", "G1c", "G-single", "G2-item")
+CYCLE_BASES: tuple[str, ...] = ("G0", "G1c", "G-single", "G-nonadjacent", "G2-item")
 VARIANTS: tuple[str, ...] = ("", "-process", "-realtime")
 CYCLE_TYPES: tuple[str, ...] = tuple(b + v for v in VARIANTS for b in CYCLE_BASES)
 
@@ -95,16 +95,22 @@ PROSCRIBED_BY: dict[str, tuple[str, ...]] = {
     # A transaction that does not see its own writes: Adya's model assumes it cannot
     # happen; Cerone et al.'s INT axiom (part of SI and serializability) forbids it.
     "internal": ("snapshot-isolation", "serializable"),
-    # PL-2.99 forbids item anti-dependency cycles; PL-2+ and SI forbid G-single.
+    # PL-2.99 forbids item anti-dependency cycles; PL-2+ and SI forbid G-single.  SI
+    # forbids every cycle whose anti-dependencies are never adjacent (G-nonadjacent,
+    # Cerone & Gotsman), of which G-single is the one-rw case; with item edges it is
+    # also G2-item.
     "G-single": ("repeatable-read", "snapshot-isolation"),
+    "G-nonadjacent": ("repeatable-read", "snapshot-isolation"),
     "G2-item": ("repeatable-read",),
     "G0-process": ("strong-session-snapshot-isolation",),
     "G1c-process": ("strong-session-snapshot-isolation",),
     "G-single-process": ("strong-session-snapshot-isolation",),
+    "G-nonadjacent-process": ("strong-session-snapshot-isolation",),
     "G2-item-process": ("strong-session-serializable",),
     "G0-realtime": ("strong-snapshot-isolation",),
     "G1c-realtime": ("strong-snapshot-isolation",),
     "G-single-realtime": ("strong-snapshot-isolation",),
+    "G-nonadjacent-realtime": ("strong-snapshot-isolation",),
     "G2-item-realtime": ("strict-serializable",),
 }
 
@@ -115,6 +121,10 @@ DESCRIPTIONS: dict[str, str] = {
     "G1b": "intermediate read",
     "G1c": "cyclic information flow",
     "G-single": "read skew (a cycle with exactly one anti-dependency)",
+    "G-nonadjacent": (
+        "a cycle with two or more anti-dependencies, no two of them in a row (what snapshot "
+        "isolation forbids beyond G-single)"
+    ),
     "G2-item": "write skew / anti-dependency cycle (two or more anti-dependencies)",
     "internal": "a transaction that does not see its own earlier reads and writes",
     "future-read": "a transaction that reads its own write before making it",
@@ -140,14 +150,17 @@ SEVERITY: tuple[str, ...] = (
     "G1c",
     "internal",
     "G-single",
+    "G-nonadjacent",
     "G2-item",
     "G0-process",
     "G1c-process",
     "G-single-process",
+    "G-nonadjacent-process",
     "G2-item-process",
     "G0-realtime",
     "G1c-realtime",
     "G-single-realtime",
+    "G-nonadjacent-realtime",
     "G2-item-realtime",
 )
 

@@ -88,6 +88,20 @@ def test_g2_item_write_skew() -> None:
     assert any("without 1, which T2 appended" in s for s in cyc["story"])
 
 
+def test_g_nonadjacent_long_fork() -> None:
+    # Long fork: T1 and T3 append to x and z; T2 sees x's append but not z's, T4 sees
+    # z's but not x's.  Two anti-dependencies, never adjacent: SI forbids it.
+    h = history("ax1", "rx1 rz", "az1", "rz1 rx")
+    r = check(h, consistency_model="snapshot-isolation")
+    assert r["verdict"] == "invalid"
+    assert data_types(r) == ["G-nonadjacent"]
+    assert r["not"] == ["repeatable-read", "snapshot-isolation"]
+    kinds = [s["type"] for s in r["anomalies"]["G-nonadjacent"][0]["steps"]]
+    assert sorted(kinds) == ["rw", "rw", "wr", "wr"]
+    assert all(not (a == b == "rw") for a, b in zip(kinds, kinds[1:] + kinds[:1], strict=True))
+    assert check(h, consistency_model="read-committed")["verdict"] == "valid"
+
+
 def test_internal_inconsistency() -> None:
     r = check(history("rx ax3 rx", "ax1"), consistency_model="serializable")
     assert r["verdict"] == "invalid"
