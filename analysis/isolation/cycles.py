@@ -52,6 +52,14 @@ FAMILY: dict[str, tuple[int, int]] = {
 }
 SUFFIX_MASK: dict[str, int] = {"": 0, "-process": PROCESS, "-realtime": PROCESS | REALTIME}
 SUFFIX_RANK = {"": 0, "-process": 1, "-realtime": 2}
+#: A type is not searched in a component where a type that implies it was found (as
+#: Elle reports it): G0 is a G1c cycle, and a G-single is a G-nonadjacent and a G2-item
+#: cycle; a variant is implied by the same type with fewer order edges.
+IMPLIED_BY: dict[str, tuple[str, ...]] = {
+    "G1c": ("G0",),
+    "G-nonadjacent": ("G-single",),
+    "G2-item": ("G-single", "G-nonadjacent"),
+}
 
 #: What a component of these edge kinds proves when its search could not finish.
 #: base of the proof -> the weakest model it rules out, per suffix.
@@ -174,7 +182,12 @@ class CycleSearch:
         def covered(typ: str) -> bool:
             base, suffix = split(typ)
             rank = SUFFIX_RANK[suffix]
-            return any(base + s in got for s, r in SUFFIX_RANK.items() if r <= rank)
+            return any(
+                b + s in got
+                for b in (base, *IMPLIED_BY.get(base, ()))
+                for s, r in SUFFIX_RANK.items()
+                if r <= rank
+            )
 
         for typ in self.types:
             if covered(typ):

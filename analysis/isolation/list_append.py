@@ -29,7 +29,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from analysis.history import HistoryError
-from analysis.isolation.graph import RW, WR, WW, Budget, DepGraph
+from analysis.isolation.graph import RW, WR, WW, Budget, BudgetExceeded, DepGraph
 from analysis.isolation.inference import Anomalies, Step, fmt_key, fmt_value, txn_json, who
 from analysis.isolation.txn import APPEND, READ, TxnHistory
 
@@ -79,11 +79,16 @@ class ListAppend:
 
     # ------------------------------------------------------------------ inference
     def infer(self) -> None:
-        self._index_appends()
-        self._check_transactions()
-        self._version_orders()
-        self._check_reads()
-        self._edges()
+        for phase in (
+            self._index_appends,
+            self._check_transactions,
+            self._version_orders,
+            self._check_reads,
+            self._edges,
+        ):
+            phase()
+            if self.budget.expired():
+                raise BudgetExceeded("the time limit ran out while inferring dependencies")
 
     def _live(self, w: int | None) -> bool:
         return w is not None and self.status[w] != "fail"

@@ -30,7 +30,7 @@ from typing import Any
 import networkx as nx
 
 from analysis.history import HistoryError
-from analysis.isolation.graph import RW, WR, WW, Budget, DepGraph
+from analysis.isolation.graph import RW, WR, WW, Budget, BudgetExceeded, DepGraph
 from analysis.isolation.inference import Anomalies, Step, fmt_key, fmt_value, txn_json, who
 from analysis.isolation.txn import READ, WRITE, TxnHistory
 
@@ -77,11 +77,16 @@ class RwRegister:
         return w is not None and self.status[w] != "fail"
 
     def infer(self) -> None:
-        self._index_writes()
-        self._check_transactions()
-        self._check_reads()
-        self._version_graphs()
-        self._edges()
+        for phase in (
+            self._index_writes,
+            self._check_transactions,
+            self._check_reads,
+            self._version_graphs,
+            self._edges,
+        ):
+            phase()
+            if self.budget.expired():
+                raise BudgetExceeded("the time limit ran out while inferring dependencies")
 
     def _index_writes(self) -> None:
         for t in self.txns:

@@ -219,6 +219,12 @@ def test_edge_cap_ends_in_unknown() -> None:
     assert "grew past 1 edges" in r["reason"]
 
 
+def test_time_limit_ends_in_unknown() -> None:
+    r = check(history("ax1", "rx1 ax2", "rx12"), timeout_s=0)
+    assert r["verdict"] == "unknown"
+    assert "time limit ran out" in r["reason"]
+
+
 def test_lattice() -> None:
     assert weakest(ruled_out(["G2-item"])) == ["repeatable-read"]
     assert weakest(ruled_out(["G-single"])) == ["repeatable-read", "snapshot-isolation"]
