@@ -226,10 +226,9 @@ def _sentences(r: dict[str, Any], model: str, undetermined: list[str]) -> list[s
         also = " (nor anything stronger)" if r["also_not"] else ""
         words.append(f"This history is not {', '.join(r['not'])}{also}.")
     allowed = [t for t in types if t not in bad]
-    if allowed and r["verdict"] != "invalid":
-        words.append(
-            f"Found, but allowed by {model}: {listing(allowed)}."
-        )
+    if allowed:
+        also = "Also found" if bad else "Found"
+        words.append(f"{also}, but allowed by {model}: {listing(allowed)}.")
     first = next((t for t in bad or types), None)
     if first is not None:
         case = r["anomalies"][first][0]
@@ -237,7 +236,7 @@ def _sentences(r: dict[str, Any], model: str, undetermined: list[str]) -> list[s
             words.extend(case["story"])
         else:
             words.append(f"{first} ({DESCRIPTIONS.get(first, first)}): {case['text']}")
-        for t in (bad or types)[1:4]:
+        for t in [t for t in bad + allowed if t != first][:3]:
             case = r["anomalies"][t][0]
-            words.append(f"Also {t}: " + (case["story"][-1] if "story" in case else case["text"]))
+            words.append(f"Also {t}: " + (case["summary"] if "summary" in case else case["text"]))
     return words

@@ -13,7 +13,7 @@ from typing import Any
 
 from analysis.isolation.cycles import Cycle, Existence
 from analysis.isolation.graph import KIND_NAMES, PROCESS, RW, WR, WW
-from analysis.isolation.inference import Inference, fmt_txn, txn_json, who
+from analysis.isolation.inference import Inference, fmt_key, fmt_txn, txn_json, who
 from analysis.isolation.lattice import DESCRIPTIONS
 from analysis.isolation.txn import Txn
 
@@ -67,8 +67,13 @@ def tell(cycle: Cycle, txns: tuple[Txn, ...], inf: Inference) -> dict[str, Any]:
         f"So {chain}: {names[cycle.nodes[0]]} would have to come before itself, which is "
         f"impossible. This is {cycle.type}: {DESCRIPTIONS.get(cycle.type, cycle.type)}."
     )
+    parts = [f"op {cycle.nodes[0]}"]
+    for step in steps:
+        on = f" {fmt_key(step['key'])}" if step.get("key") is not None else ""
+        parts.append(f"-{step['type']}{on}-> op {step['to_id']}")
     return {
         "type": cycle.type,
+        "summary": " ".join(parts),
         "txns": [{"name": names[t], **txn_json(txns[t])} for t in cycle.nodes],
         "steps": steps,
         "story": [*let, *(s["text"] for s in steps), end],
