@@ -85,9 +85,10 @@ def _run(args: argparse.Namespace) -> int:
 
 COMMAND = Command(
     name="check",
-    summary="check a history for linearizability against a sequential model",
+    summary="check a history: linearizability against a model, or transactional isolation",
     example="splitbrain check history.jsonl --model kv-register\n"
     "splitbrain check etcd_002.log --model etcd --json\n"
+    "splitbrain check history.edn --model list-append --consistency-model serializable\n"
     "splitbrain check store/latest   # re-check a run folder",
     configure=configure,
     run=run,
