@@ -55,7 +55,7 @@ from analysis.isolation.txn import TxnHistory
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_SEARCH_STEPS = 50_000_000
-DEFAULT_MAX_EDGES = 20_000_000
+DEFAULT_MAX_EDGES = 10_000_000  # about a gigabyte of adjacency; ~1.2M transactions
 HINT = (
     "give it more time (--timeout), or check a shorter history; the anomalies listed were "
     "found before it stopped"

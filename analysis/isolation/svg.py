@@ -61,6 +61,18 @@ def _label(step: dict[str, Any]) -> str:
     return kind
 
 
+def first_cycle(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The cycle a checker result's explanation tells first: the smallest cycle of the
+    most severe anomaly the consistency model forbids, else of any anomaly found; None
+    when the result holds no cycle."""
+    types = [*result.get("forbidden_found", []), *result.get("anomaly_types", [])]
+    for typ in types:
+        for case in result.get("anomalies", {}).get(typ, []):
+            if "steps" in case and "txns" in case:
+                return case  # type: ignore[no-any-return]
+    return None
+
+
 def render_cycle_svg(cycle: dict[str, Any]) -> str:
     """A standalone SVG document (a string) drawing one cycle."""
     txns: list[dict[str, Any]] = list(cycle.get("txns", []))

@@ -213,6 +213,22 @@ def test_budget_ends_in_unknown_or_proof() -> None:
     assert "ran out of budget" in proof["anomalies"]["G2-cycle-exists"][0]["text"]
 
 
+def test_giant_component_ends_in_a_verdict() -> None:
+    """A scale test in the spirit of Elle's huge-scc.edn: a serial execution replayed out
+    of real-time order puts thousands of transactions in one component; the checker
+    must still answer, within a small search budget."""
+    from analysis.isolation.generate import serial_history
+
+    h = from_history(History.from_events(serial_history(3000, realtime=False, seed=3)), "list-append")
+    r = check(h, max_search_steps=200_000)
+    assert r["verdict"] == "invalid"
+    assert r["graph"]["largest_component"] > 2000
+    # a search stops at the end of the breadth-first level that crossed the budget
+    assert r["graph"]["search_steps"] <= 200_000 + r["graph"]["edges"]
+    assert all(t.endswith(("-process", "-realtime", "-cycle-exists")) for t in r["anomaly_types"])
+    assert check(h, consistency_model="serializable")["verdict"] == "valid"
+
+
 def test_edge_cap_ends_in_unknown() -> None:
     r = check(history("ax1", "rx1 ax2", "rx12"), max_edges=1)
     assert r["verdict"] == "unknown"

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from analysis.isolation import check
-from analysis.isolation.svg import KIND_COLOUR, render_cycle_svg
+from analysis.isolation.svg import KIND_COLOUR, first_cycle, render_cycle_svg
 from tests.analysis.isolation_helpers import history
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -78,3 +78,12 @@ def test_two_transaction_cycle_has_two_distinct_arrows() -> None:
 def test_empty_cycle_is_an_error() -> None:
     with pytest.raises(ValueError):
         render_cycle_svg({"type": "G0", "txns": [], "steps": []})
+
+
+def test_first_cycle_is_the_one_the_explanation_tells() -> None:
+    r = check(history("ax1 ay1", "ax2 ry", "rx12"), consistency_model="serializable")
+    cyc = first_cycle(r)
+    assert cyc is not None and cyc["type"] == "G-single"
+    assert cyc["story"][0] == r["explanation"][2]
+    # Non-cycle anomalies only: nothing to draw.
+    assert first_cycle(check(history(("ax1", "fail"), "rx1"))) is None
