@@ -40,7 +40,7 @@ from analysis.isolation.graph import (
     DepGraph,
     step_kind,
 )
-from analysis.isolation.lattice import CYCLE_TYPES, PROSCRIBED_BY
+from analysis.isolation.lattice import CYCLE_TYPES
 
 #: base type -> (kinds that may start the cycle, kinds that may lead back)
 FAMILY: dict[str, tuple[int, int]] = {
@@ -61,21 +61,6 @@ IMPLIED_BY: dict[str, tuple[str, ...]] = {
     "G2-item": ("G-single", "G-nonadjacent"),
 }
 
-#: What a component of these edge kinds proves when its search could not finish.
-#: base of the proof -> the weakest model it rules out, per suffix.
-EXISTENCE: dict[str, str] = {
-    "G0-cycle-exists": "read-uncommitted",
-    "G1-cycle-exists": "read-committed",
-    "G2-cycle-exists": "repeatable-read",
-    "G0-process-cycle-exists": "strong-session-snapshot-isolation",
-    "G1-process-cycle-exists": "strong-session-snapshot-isolation",
-    "G2-process-cycle-exists": "strong-session-serializable",
-    "G0-realtime-cycle-exists": "strong-snapshot-isolation",
-    "G1-realtime-cycle-exists": "strong-snapshot-isolation",
-    "G2-realtime-cycle-exists": "strict-serializable",
-}
-for _name, _model in EXISTENCE.items():
-    PROSCRIBED_BY.setdefault(_name, (_model,))
 
 #: Starts tried per (component, type) at least, and the share of the whole budget one
 #: (component, type) search may use before giving up on finding more.

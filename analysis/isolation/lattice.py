@@ -112,6 +112,18 @@ PROSCRIBED_BY: dict[str, tuple[str, ...]] = {
     "G-single-realtime": ("strong-snapshot-isolation",),
     "G-nonadjacent-realtime": ("strong-snapshot-isolation",),
     "G2-item-realtime": ("strict-serializable",),
+    # A strongly connected component proves *some* cycle of its edge kinds exists even
+    # when the search for the smallest ran out of budget: ww only is a G0; ww and wr at
+    # least a G1c; with rw at least a G2-item (every data cycle rules out PL-2.99).
+    "G0-cycle-exists": ("read-uncommitted",),
+    "G1-cycle-exists": ("read-committed",),
+    "G2-cycle-exists": ("repeatable-read",),
+    "G0-process-cycle-exists": ("strong-session-snapshot-isolation",),
+    "G1-process-cycle-exists": ("strong-session-snapshot-isolation",),
+    "G2-process-cycle-exists": ("strong-session-serializable",),
+    "G0-realtime-cycle-exists": ("strong-snapshot-isolation",),
+    "G1-realtime-cycle-exists": ("strong-snapshot-isolation",),
+    "G2-realtime-cycle-exists": ("strict-serializable",),
 }
 
 #: Plain names for anomalies, used in explanations.
@@ -136,6 +148,8 @@ DESCRIPTIONS: dict[str, str] = {
 for _base in CYCLE_BASES:
     DESCRIPTIONS[_base + "-process"] = DESCRIPTIONS[_base] + ", using session order"
     DESCRIPTIONS[_base + "-realtime"] = DESCRIPTIONS[_base] + ", using real-time order"
+for _name in [a for a in PROSCRIBED_BY if a.endswith("-cycle-exists")]:
+    DESCRIPTIONS[_name] = "a cycle exists, but the search for the smallest ran out of budget"
 
 #: Order in which anomalies are listed and searched (most severe first).
 SEVERITY: tuple[str, ...] = (

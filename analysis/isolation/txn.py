@@ -106,7 +106,7 @@ class TxnHistory:
     """The transactions of one history, checked against a data model.
 
     ``timed`` is False when the file recorded no invocations, so nothing is known about
-    real time.  ``ignored`` counts nemesis events and other non-client records dropped.
+    real time.
     """
 
     txns: tuple[Txn, ...]
