@@ -43,10 +43,10 @@ def serial_runs(draw: st.DrawFn, model: str) -> tuple[list[Spec], list[int] | No
     return specs, order
 
 
-def _run(model: str, specs: list[Spec], order: list[int] | None) -> Any:
+def _run(model: str, specs: list[Spec], order: list[int] | None, **opts: Any) -> Any:
     h = from_history(History.from_events(execute(specs, model, order)), model)
     strict = order is None
-    r = check(h, consistency_model="strict-serializable" if strict else "serializable")
+    r = check(h, consistency_model="strict-serializable" if strict else "serializable", **opts)
     assert r["verdict"] != "invalid", r["explanation"]
     if strict:
         assert r["anomaly_types"] == [], r["explanation"]
@@ -71,6 +71,9 @@ def test_serial_list_append_histories_are_valid(run: tuple[list[Spec], list[int]
 @given(serial_runs("rw-register"))
 def test_serial_rw_register_histories_are_valid(run: tuple[list[Spec], list[int] | None]) -> None:
     _run("rw-register", *run)
+    # In a serial execution a transaction's write follows what it read: the opt-in
+    # writes-follow-reads inference must hold too.
+    _run("rw-register", *run, wfr=True)
 
 
 def test_reordering_is_caught_in_real_time() -> None:
