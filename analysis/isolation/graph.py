@@ -73,6 +73,14 @@ class Budget:
             return False
         return True
 
+    def poll(self) -> None:
+        """For linear loops over the history: every 1024 calls, raise
+        :class:`BudgetExceeded` if the deadline has passed."""
+        self._checks += 1
+        if self._checks & 1023 == 0 and time.monotonic() > self.deadline:
+            self.reason = "the time limit ran out while inferring dependencies"
+            raise BudgetExceeded(self.reason)
+
     def expired(self) -> bool:
         if self.reason:
             return True

@@ -94,8 +94,10 @@ class ListAppend:
         return w is not None and self.status[w] != "fail"
 
     def _index_appends(self) -> None:
+        poll = self.budget.poll
         writer = self.writer
         for t in self.txns:
+            poll()
             for f, k, v in t.mops:
                 if f != APPEND:
                     continue
@@ -116,9 +118,11 @@ class ListAppend:
                 self.appends_by_key.setdefault(k, []).append((v, t.id))
 
     def _check_transactions(self) -> None:
+        poll = self.budget.poll
         an = self.an
         reads = self.reads
         for t in self.txns:
+            poll()
             if t.status != "ok":
                 continue
             known: dict[Hashable, tuple[Any, ...]] = {}
@@ -176,6 +180,7 @@ class ListAppend:
                     reads.setdefault(k, []).append((t.id, ext, v))
 
     def _version_orders(self) -> None:
+        poll = self.budget.poll
         for k, rs in self.reads.items():
             longest = max((r[2] for r in rs), key=len)
             self.order[k] = longest
@@ -185,6 +190,7 @@ class ListAppend:
             self.pos[k] = pos
             bad: dict[tuple[Any, ...], int] = {}
             for tid, _ext, full in rs:
+                poll()
                 if full[: len(longest)] != longest[: len(full)] and full not in bad:
                     bad[full] = tid
             for full, tid in list(bad.items())[:3]:
@@ -204,10 +210,12 @@ class ListAppend:
                 self.unobserved[k] = un
 
     def _check_reads(self) -> None:
+        poll = self.budget.poll
         an = self.an
         txns = self.txns
         for k, rs in self.reads.items():
             for tid, ext, full in rs:
+                poll()
                 if not ext:
                     continue
                 t = txns[tid]
@@ -248,6 +256,7 @@ class ListAppend:
                     )
 
     def _edges(self) -> None:
+        poll = self.budget.poll
         g = self.g
         live = self._live
         for k, order in self.order.items():
@@ -264,6 +273,7 @@ class ListAppend:
             pos = self.pos[k]
             unobserved = self.unobserved.get(k, ())
             for tid, ext, _full in rs:
+                poll()
                 if ext:
                     w = self.writer.get((k, ext[-1]))
                     if w != tid and live(w):

@@ -89,7 +89,9 @@ class RwRegister:
                 raise BudgetExceeded("the time limit ran out while inferring dependencies")
 
     def _index_writes(self) -> None:
+        poll = self.budget.poll
         for t in self.txns:
+            poll()
             for f, k, v in t.mops:
                 if f != WRITE:
                     continue
@@ -109,8 +111,10 @@ class RwRegister:
                 self.final[(t.id, k)] = v
 
     def _check_transactions(self) -> None:
+        poll = self.budget.poll
         an = self.an
         for t in self.txns:
+            poll()
             if t.status != "ok":
                 continue
             known: dict[Hashable, Any] = {}
@@ -146,8 +150,10 @@ class RwRegister:
                 self.ext_reads[t.id] = ext
 
     def _check_reads(self) -> None:
+        poll = self.budget.poll
         an = self.an
         for tid, reads in self.ext_reads.items():
+            poll()
             t = self.txns[tid]
             for k, v in reads:
                 if v is None:
@@ -179,11 +185,13 @@ class RwRegister:
                     )
 
     def _version_graphs(self) -> None:
+        poll = self.budget.poll
         for k, ws in self.writes_by_key.items():
             self.succ[k] = {INIT: {self.final[(w, k)] for w in ws if self._live(w)}}
         if not self.wfr:
             return
         for tid, reads in self.ext_reads.items():
+            poll()
             for k, v in reads:
                 mine = self.final.get((tid, k))
                 if mine is None:
@@ -207,6 +215,7 @@ class RwRegister:
             )
 
     def _edges(self) -> None:
+        poll = self.budget.poll
         g = self.g
         live = self._live
         for k, succ in self.succ.items():
@@ -221,6 +230,7 @@ class RwRegister:
                     if live(b):
                         g.add(a, b, WW)  # type: ignore[arg-type]
         for tid, reads in self.ext_reads.items():
+            poll()
             for k, v in reads:
                 if v is not None:
                     w = self.writer.get((k, v))
