@@ -80,3 +80,22 @@ def print_run_summary(outcome: Any, run_dir: Any, replay_cmd: str) -> None:
         if report.exists():
             c.print(f"report:  {report}")
     c.print(f"replay:  {replay_cmd}")
+
+
+def print_isolation(result: dict[str, Any]) -> None:
+    """An isolation check: verdict, what it ruled out, then the explanation."""
+    c = console()
+    head = Text("isolation ")
+    head.append_text(verdict_text(result["verdict"]))
+    g = result["graph"]
+    head.append(
+        f"  model={result['model']}  consistency={result['consistency_model']}"
+        f"  txns={result['transactions']}  edges={g['edges']}  time={result['elapsed_s']:.3f}s"
+    )
+    if "file" in result:
+        head.append(f"  file={result['file']}")
+    c.print(head)
+    if result["anomaly_counts"]:
+        c.print("  anomalies: " + ", ".join(f"{t} x{n}" for t, n in result["anomaly_counts"].items()))
+    for s in result.get("explanation", []):
+        c.print(f"  - {s}")

@@ -18,12 +18,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     from analysis.models import model_names
 
     p.add_argument("file", help="a history file (jsonl, Jepsen EDN, Porcupine logs) or a run folder")
-    p.add_argument("--model", "-m", help=f"sequential model: {', '.join(model_names())}")
+    p.add_argument("--model", "-m", help=f"sequential model: {', '.join(model_names())}; "
+                   "or a transactional one: list-append, rw-register")
     p.add_argument("--format", "-f", default="auto", choices=("auto", *FORMATS), help="history format (default: auto)")
     p.add_argument("--init", help="initial model state as JSON (e.g. 0 for a cas-register)")
     p.add_argument("--timeout", type=float, default=60.0, help="time budget in seconds (default 60)")
     p.add_argument("--max-states", type=int, default=1_000_000, help="memoised-state budget (default 1,000,000)")
     p.add_argument("--json", action="store_true", help="print the machine-readable result")
+    p.add_argument("--consistency-model", metavar="M",
+                   help="with --model list-append|rw-register: the isolation level to judge "
+                   "against (default strict-serializable; see docs/isolation.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +45,10 @@ def _run(args: argparse.Namespace) -> int:
     from analysis.linearizability import check
     from analysis.models import get_model
 
+    if args.model in ("list-append", "rw-register"):
+        from splitbrain.commands import isolation_check
+
+        return isolation_check.run(args)
     path = Path(args.file)
     if path.is_dir():
         try:
@@ -48,6 +56,8 @@ def _run(args: argparse.Namespace) -> int:
         except ImportError as e:  # pragma: no cover
             raise UsageError(f"{path} is a folder, and run folders are not supported yet") from e
         return recheck(path, as_json=args.json, timeout_s=args.timeout)
+    if args.consistency_model is not None:
+        raise UsageError("--consistency-model applies to --model list-append or rw-register")
     if not args.model:
         raise UsageError("--model is required for a history file (e.g. --model cas-register)")
     if args.timeout is not None and args.timeout <= 0:
@@ -75,9 +85,10 @@ def _run(args: argparse.Namespace) -> int:
 
 COMMAND = Command(
     name="check",
-    summary="check a history for linearizability against a sequential model",
+    summary="check a history: linearizability against a model, or transactional isolation",
     example="splitbrain check history.jsonl --model kv-register\n"
     "splitbrain check etcd_002.log --model etcd --json\n"
+    "splitbrain check history.edn --model list-append --consistency-model serializable\n"
     "splitbrain check store/latest   # re-check a run folder",
     configure=configure,
     run=run,
