@@ -47,9 +47,7 @@ precommitted reads.
 from __future__ import annotations
 
 import bisect
-import gc
-from collections.abc import Hashable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -62,6 +60,7 @@ from analysis.log_history import (
     Record,
     decode,
     freeze,
+    gc_paused,
     plain,
     read_log_history,
     show,
@@ -138,22 +137,6 @@ def check_file(
         result = check(lh, trace)
     result["file"] = str(path)
     return result
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a history is decoded and checked.
-
-    Both build hundreds of thousands of small acyclic objects; the collector would rescan
-    them again and again (about 40% of the time at 100k operations) and has nothing to
-    free.  Reference counting still frees everything as usual."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 # --------------------------------------------------------------------------- version order
