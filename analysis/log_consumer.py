@@ -270,7 +270,8 @@ class _Context:
         a, b = bisect.bisect_left(self.crash_pos, lo), bisect.bisect_right(self.crash_pos, hi)
         crashed = sorted(self.crash_ops[a:b], key=lambda op: (op.process not in focus, op.id))
         for op in crashed[:MAX_CONTEXT]:
-            words.append(f"process {op.process} crashed ({op.label()})")
+            where = f", line {op.line}" if op.line is not None else ""
+            words.append(f"process {op.process} crashed (op {op.id}{where})")
         if len(crashed) > MAX_CONTEXT:
             words.append(f"{len(crashed) - MAX_CONTEXT} more client crash(es)")
         a, b = bisect.bisect_left(self.rebal_pos, lo), bisect.bisect_right(self.rebal_pos, hi)

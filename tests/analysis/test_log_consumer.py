@@ -149,6 +149,29 @@ def test_group_lost_write_when_a_commit_ran_ahead_of_processing() -> None:
     assert "outside the group did poll it" in c["text"]
 
 
+def test_lost_write_even_when_its_offset_is_contested() -> None:
+    # Jepsen's "inconsistent" case: b overwrote a at offset 0; a reader of b and c
+    # must still have seen a somewhere.
+    h = H().send(3, "x", "a", 0).op(0, "send", [["send", "x", "b"], ["send", "x", "c"]],
+                                    out=[["send", "x", [0, "b"]], ["send", "x", [2, "c"]]])
+    h.poll(1, {"x": [[0, "b"], [2, "c"]]})
+    r = h.check()
+    assert kinds(r) == ["lost-write", "inconsistent-offsets"]
+    assert [c["value"] for c in r["anomalies"]["lost-write"]["cases"]] == ["a"]
+
+
+@pytest.mark.parametrize("reset,lost", [(None, False), ("earliest", True)])
+def test_group_start_is_judged_only_with_earliest_reset(reset: str | None, lost: bool) -> None:
+    h = H().send(0, "x", "a", 0).send(0, "x", "b", 1)
+    h.subscribe(1, ["x"], "other").poll(1, {"x": [[0, "a"], [1, "b"]]})
+    extra = {"offset_reset": reset} if reset else {}
+    h.subscribe(2, ["x"], "late", **extra).poll(2, {"x": [[1, "b"]]})
+    r = h.check()
+    assert ("lost-write" in kinds(r)) is lost
+    if lost:
+        assert case(r, "lost-write")["group"] == "late"
+
+
 def test_group_reads_past_nothing_missing_is_valid() -> None:
     h = H().send(0, "x", "a", 0).send(0, "x", "b", 1)
     h.subscribe(1, ["x"], "g").poll(1, {"x": [[0, "a"]]}).poll(1, {"x": [[1, "b"]]})
