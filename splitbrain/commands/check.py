@@ -19,7 +19,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("file", help="a history file (jsonl, Jepsen EDN, Porcupine logs) or a run folder")
     p.add_argument("--model", "-m", help=f"sequential model: {', '.join(model_names())}; "
-                   "or a transactional one: list-append, rw-register")
+                   "or a transactional one: list-append, rw-register; "
+                   "or kafka / log-consumer: the consumer-side log checker (send/poll histories)")
     p.add_argument("--format", "-f", default="auto", choices=("auto", *FORMATS), help="history format (default: auto)")
     p.add_argument("--init", help="initial model state as JSON (e.g. 0 for a cas-register)")
     p.add_argument("--timeout", type=float, default=60.0, help="time budget in seconds (default 60)")
@@ -60,6 +61,10 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--consistency-model applies to --model list-append or rw-register")
     if not args.model:
         raise UsageError("--model is required for a history file (e.g. --model cas-register)")
+    from analysis.log_consumer import NAMES as LOG_CHECKERS
+
+    if args.model in LOG_CHECKERS:
+        return _log_check(args, path)
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be greater than 0")
     options: dict[str, Any] = {}
@@ -83,12 +88,29 @@ def _run(args: argparse.Namespace) -> int:
     return VERDICT_EXIT[verdict.verdict]
 
 
+def _log_check(args: argparse.Namespace, path: Path) -> int:
+    """``--model kafka``: the consumer-side log checker (analysis/log_consumer.py)."""
+    from analysis.log_consumer import check_file
+
+    if args.init is not None:
+        raise UsageError(f"--init does not apply to --model {args.model} (a log has no initial state)")
+    result = check_file(path, args.format)
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True, default=str))
+    else:
+        from splitbrain.terminal import print_results
+
+        print_results([result])
+    return VERDICT_EXIT[result["verdict"]]
+
+
 COMMAND = Command(
     name="check",
     summary="check a history: linearizability against a model, or transactional isolation",
     example="splitbrain check history.jsonl --model kv-register\n"
     "splitbrain check etcd_002.log --model etcd --json\n"
     "splitbrain check history.edn --model list-append --consistency-model serializable\n"
+    "splitbrain check kafka-history.edn --model kafka\n"
     "splitbrain check store/latest   # re-check a run folder",
     configure=configure,
     run=run,
