@@ -177,12 +177,22 @@ def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
         raise ScenarioError(f"{source}: {e}") from None
     from faults.registry import FaultSpecError
     from faults.registry import from_dict as fault_from_dict
+    from faults.targets import unknown_nodes
+    from scenarios.systems import node_ids
 
+    nodes = node_ids(sc.nodes)
     for i, item in enumerate(sc.faults):
         try:
-            fault_from_dict(item)
+            built = fault_from_dict(item)
         except FaultSpecError as e:
             raise ScenarioError(f"{source}: faults[{i}]: {e}") from None
+        bad_nodes = unknown_nodes(built, nodes)
+        if bad_nodes:
+            path, node = bad_nodes[0]
+            raise ScenarioError(
+                f"{source}: faults[{i}].{path}: unknown node {node!r}; this scenario has "
+                f"{sc.nodes} nodes ({', '.join(nodes)})"
+            )
 
 
 # ---------------------------------------------------------------------- the catalog
