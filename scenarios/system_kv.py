@@ -35,6 +35,29 @@ QUORUM_FAULTS: tuple[dict[str, Any], ...] = (
 )
 
 
+def raft_inert_flaw(flaw: str, config: RaftConfig, flaws: tuple[str, ...]) -> str | None:
+    """Why a Raft flaw changes nothing under ``config`` (see :mod:`scenarios.flawfit`)."""
+    mode = config.read_mode
+    if flaw == "lease_ignores_clock_skew":
+        if mode != "lease":
+            return (f"it changes how long a leader lease lasts, and read_mode = {mode!r} uses no lease "
+                    "(set config read_mode = \"lease\")")
+        if "leader_reads_without_quorum" in flaws:
+            return "leader_reads_without_quorum already answers every read without looking at the lease"
+    if flaw == "leader_reads_without_quorum" and mode == "log":
+        return "with read_mode = 'log' every read goes through the log, so the leader never answers one locally"
+    return None
+
+
+def quorum_inert_flaw(flaw: str, config: QuorumConfig, flaws: tuple[str, ...]) -> str | None:
+    """Why a quorum flaw changes nothing under ``config`` (see :mod:`scenarios.flawfit`)."""
+    if flaw == "sloppy_quorum" and config.r == 1 and config.w == 1:
+        return "it forces R = W = 1, and the config already has r = 1 and w = 1"
+    if flaw == "skip_write_back" and not config.write_back:
+        return "it skips the read write-back, and the config already has write_back = false"
+    return None
+
+
 def _raft_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
     def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
         return RaftNode(node_id, nodes, config, rng, durable=durable, flaws=flaws)
@@ -83,6 +106,7 @@ register_system(
         triggers=("leader-elected", "write-acked", "lease-read"),
         on_setup=_snapshot_leader_logs,
         on_finish=_final_logs,
+        inert_flaw=raft_inert_flaw,
     )
 )
 
@@ -97,5 +121,6 @@ register_system(
         check_workload=lambda spec: check_workload("quorum", spec),
         checkers=("linearizability",),
         fault_menu=QUORUM_FAULTS,
+        inert_flaw=quorum_inert_flaw,
     )
 )

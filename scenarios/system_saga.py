@@ -162,6 +162,13 @@ def final_state(sim: Any) -> None:
             sim.record("node-final", {"node": nid, "state": sim.node_state(nid)})
 
 
+def saga_inert_flaw(flaw: str, config: SagaConfig, flaws: tuple[str, ...]) -> str | None:
+    """Why a saga flaw changes nothing here (see :mod:`scenarios.flawfit`)."""
+    if flaw == "dedup_window_ttl" and "consumer_without_dedup" in flaws:
+        return "consumer_without_dedup keeps no inbox at all, so there is no dedup window to expire"
+    return None
+
+
 register_system(
     System(
         name="saga",
@@ -176,6 +183,7 @@ register_system(
         triggers=tuple(SAGA_TRIGGERS),
         build_client=build_client,
         on_finish=final_state,
+        inert_flaw=saga_inert_flaw,
         extra={"settle_ms": SETTLE_MS, "broker_node": lambda nodes: role_map(nodes)[BROKER], "ray_config": REAL_TIME_CONFIG},
     )
 )
