@@ -23,7 +23,7 @@ RAFT_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "pause", "node": "leader"},
     {"fault": "clock-skew", "node": "leader", "offset_ms": 0, "rate": 0.5},
     {"fault": "link", "src": "*", "dst": "*", "loss": 0.3},
-    {"fault": "link", "src": "*", "dst": "*", "delay_ms": 40, "jitter_ms": 40, "reorder": 0.3},
+    {"fault": "link", "src": "*", "dst": "*", "loss": 0.1, "delay_ms": 40, "jitter_ms": 40, "reorder": 0.3},
 )
 QUORUM_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "partition", "kind": "halves"},
@@ -31,7 +31,7 @@ QUORUM_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "partition", "kind": "majorities-ring"},
     {"fault": "crash", "node": "random"},
     {"fault": "pause", "node": "random"},
-    {"fault": "link", "src": "*", "dst": "*", "delay_ms": 40, "jitter_ms": 60, "reorder": 0.5},
+    {"fault": "link", "src": "*", "dst": "*", "loss": 0.1, "delay_ms": 40, "jitter_ms": 60, "reorder": 0.5},
 )
 
 

@@ -52,8 +52,8 @@ SAGA_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "pause", "node": "random"},
     {"fault": "clock-skew", "node": "random", "offset_ms": 10000},
     {"fault": "partition", "kind": "isolate", "target": "n1"},
-    {"fault": "link", "src": "n1", "dst": "*", "duplicate": 0.3, "delay_ms": 50, "jitter_ms": 200},
-    {"fault": "link", "src": "*", "dst": "*", "delay_ms": 100, "jitter_ms": 300, "reorder": 0.3},
+    {"fault": "link", "src": "n1", "dst": "*", "loss": 0.1, "duplicate": 0.3, "delay_ms": 50, "jitter_ms": 200},
+    {"fault": "link", "src": "*", "dst": "*", "loss": 0.1, "delay_ms": 100, "jitter_ms": 300, "reorder": 0.3},
 )
 
 # On the real engine (``--engine ray``) the broker is a real RabbitMQ or Tansu process and
