@@ -57,6 +57,9 @@ class Scenario:
     teaches: str = ""
     predict: str = ""
     ray: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    """The file this scenario was loaded from, as given (None for a catalog scenario), so a
+    results folder and its report can say how to run it again."""
 
     # ------------------------------------------------------------------ conversions
     def to_dict(self) -> dict[str, Any]:
@@ -260,6 +263,8 @@ def load(name_or_path: str) -> Scenario:
             base.pop("twin", None)
             base.update(d)
             d = base
+        if isinstance(d, dict):
+            d = {**d, "source": str(p)}
         return from_dict(d, source=str(p))
     raw = _raw_catalog()
     if name_or_path not in raw:
