@@ -69,3 +69,43 @@ def test_output_into_a_closed_pipe_is_not_an_error(argv: list[str]) -> None:
     os.close(write_end)
     assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 0
+
+
+def test_show_spells_out_every_fault_field(capsys: pytest.CaptureFixture[str]) -> None:
+    """A link fault that names only delay shows loss 0.0: no default is left unsaid."""
+    from splitbrain.cli import main
+
+    assert main(["show", "raft-follower-reads-correct"]) == 0
+    out = capsys.readouterr().out
+    assert "faults (every field, defaults included):" in out
+    assert "'fault': 'link', 'src': '*', 'dst': '*', 'loss': 0.0, 'delay_ms': 30.0, 'jitter_ms': 30.0" in out
+
+
+def test_show_marks_a_flaw_that_cannot_bite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from splitbrain.cli import main
+
+    path = tmp_path / "inert.toml"
+    path.write_text('name = "inert"\nextends = "raft-leader-partition"\nsummary = "s"\n'
+                    'flaws = ["lease_ignores_clock_skew"]\n')
+    assert main(["show", str(path)]) == 0
+    assert "has no effect here: it changes how long a leader lease lasts" in capsys.readouterr().out
+
+
+def test_explore_refuses_no_flaws_with_a_flaw(capsys: pytest.CaptureFixture[str]) -> None:
+    from splitbrain.cli import main
+
+    assert main(["explore", "raft-leader-partition", "--no-flaws", "--flaw", "ack_before_commit",
+                 "--budget", "1s"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--no-flaws" in err[0] and "--flaw ack_before_commit" in err[0]
+
+
+def test_explore_warns_once_about_a_flaw_that_cannot_bite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from splitbrain.cli import main
+
+    main(["explore", "raft-leader-partition", "--flaw", "lease_ignores_clock_skew", "--budget", "1s",
+          "--store", str(tmp_path), "--json"])
+    warnings = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    assert warnings == ["splitbrain: warning: flaw lease_ignores_clock_skew has no effect in raft-leader-partition: "
+                        "it changes how long a leader lease lasts, and read_mode = 'read_index' uses no lease "
+                        '(set config read_mode = "lease")']
