@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from analysis.idempotency import SETTLE_MS, Findings, settle_window
+from analysis.idempotency import SETTLE_MS, Copies, Findings, settle_window
 
 PROCESSING = ("effect", "dedup", "saga-reply", "orphan-reply")
 
@@ -28,6 +28,7 @@ PROCESSING = ("effect", "dedup", "saga-reply", "orphan-reply")
 def check_trace(records: Iterable[dict[str, Any]], settle_ms: int = SETTLE_MS) -> dict[str, Any]:
     recs = list(records)
     f = Findings("delivery", recs)
+    copies = Copies(recs)
     cutoff, quiet = settle_window(recs, settle_ms)
     committed_txns: set[str] = set()  # membership only
     rows: dict[str, tuple[int, str, str]] = {}  # row -> (t committed, node, msg_id), commit order
@@ -58,12 +59,14 @@ def check_trace(records: Iterable[dict[str, Any]], settle_ms: int = SETTLE_MS) -
                 n = applied_per_row.get(str(r["row"]), 0) + 1
                 applied_per_row[str(r["row"])] = n
                 if n == 2:
+                    d = copies.before(str(r["node"]), str(r["row"]), t)
+                    how = (f"this delivery was the {copies.label(d)}" if d is not None else
+                           f"this delivery was {'flagged' if r.get('redelivered') else 'not flagged'} as redelivered")
                     f.add(
                         "exactly-once",
                         t,
                         f"{r['node']} applied message {r['row']} ({r.get('action')} of {r.get('saga')}) a "
-                        f"second time (this delivery was {'flagged' if r.get('redelivered') else 'not flagged'} "
-                        "as redelivered). At-least-once delivery needs an inbox to be effectively once.",
+                        f"second time ({how}). At-least-once delivery needs an inbox to be effectively once.",
                         row=r["row"],
                         node=r["node"],
                     )

@@ -50,3 +50,82 @@ def active_at(windows: list[dict[str, Any]], t: int) -> list[dict[str, Any]]:
 
 def overlaps(windows: list[dict[str, Any]], start: int, end: int) -> list[dict[str, Any]]:
     return [w for w in windows if w["start"] <= end and start <= w["end"]]
+
+
+RECENT_MS = 3000
+"""How far back an explanation looks for a fault that had just ended when something broke."""
+
+SHORTLY_MS = 500
+"""Next to faults that are active, only faults that ended this recently are worth naming too."""
+
+
+def recently_ended(windows: list[dict[str, Any]], t: int, within_ms: int = RECENT_MS) -> list[dict[str, Any]]:
+    """Faults that ended at most ``within_ms`` before ``t`` (and not after it), newest end first.
+
+    A violation is often the after-effect of a fault that has just healed: a node resumed from
+    a pause acts on stale beliefs, a clock stepped back by a healed skew silences its timers, a
+    restarted node forgot what it had not persisted.  "No fault was active" would point the
+    learner away from the cause.
+    """
+    ended = [w for w in windows if w["end"] < t and t - w["end"] <= within_ms]
+    return sorted(ended, key=lambda w: (-int(w["end"]), int(w["start"])))
+
+
+def _heal_effect(w: dict[str, Any]) -> str:
+    if w.get("fault") == "clock-skew" and " ahead" in str(w.get("description", "")):
+        targets = w.get("targets") or []
+        who = f"{targets[0]}'s clock" if targets else "the clock"
+        return f"; healing it stepped {who} back"
+    return ""
+
+
+def _ended(w: dict[str, Any], t: int) -> str:
+    gap = t - int(w["end"])
+    return f"{w['description']} (ended at {w['end']} ms, {gap} ms before{_heal_effect(w)})"
+
+
+def fault_clause(windows: list[dict[str, Any]], t: int, *, end: int | None = None,
+                 nodes: tuple[str, ...] | list[str] = (), within_ms: int = RECENT_MS,
+                 subject: str = "then") -> str:
+    """One sentence on the faults behind a moment ``t`` (or the span ``t``..``end``).
+
+    Faults active at the time come first.  If none was, the faults that ended shortly before
+    are named with the gap, those that hit ``nodes`` (the nodes the violation involves) first;
+    only when nothing ended within ``within_ms`` does it say the run was quiet.
+    """
+    stop = t if end is None else end
+    active = overlaps(windows, t, stop) if end is not None else active_at(windows, t)
+    recent = recently_ended(windows, t, within_ms)
+    if active:
+        # Faults on the nodes the violation involves first: they are the likeliest cause.
+        touching = [w for w in active if set(w.get("targets") or ()) & set(nodes)]
+        ordered = touching + [w for w in active if w not in touching]
+        text = f"Faults active {subject}: " + "; ".join(dict.fromkeys(w["description"] for w in ordered)) + "."
+        described = {w["description"] for w in active}
+        mine = [w for w in recent if w["description"] not in described and t - int(w["end"]) <= SHORTLY_MS
+                and set(w.get("targets") or ()) & set(nodes)]
+        if mine:
+            text += " Ended just before, on the nodes involved: " + "; ".join(_ended(w, t) for w in mine[:3]) + "."
+        return text
+    if nodes:
+        mine = [w for w in recent if set(w.get("targets") or ()) & set(nodes)]
+        recent = mine + [w for w in recent if w not in mine]
+    if recent:
+        # The same fault repeating (a trigger firing again and again) is named once, newest first.
+        by_text: dict[str, list[dict[str, Any]]] = {}
+        for w in recent:
+            by_text.setdefault(str(w["description"]), []).append(w)
+        shown = list(by_text.values())[:3]
+        more = f" (and {len(by_text) - 3} other faults)" if len(by_text) > 3 else ""
+        lead = "this had ended shortly before" if len(by_text) == 1 else "these had ended shortly before"
+        parts = []
+        for ws in shown:
+            again = f", and {len(ws) - 1} more time(s) in the {within_ms / 1000:g} s before" if len(ws) > 1 else ""
+            parts.append(_ended(ws[0], t)[:-1] + again + ")")
+        return f"No fault was active {subject}, but {lead}: " + "; ".join(parts) + more + "."
+    earlier = [w for w in windows if w["end"] < t]
+    if earlier:
+        last = max(earlier, key=lambda w: int(w["end"]))
+        return (f"No fault was active {subject}, nor in the {within_ms / 1000:g} s before (the last one, "
+                f"{last['description']}, ended at {last['end']} ms).")
+    return f"No fault was active {subject}, nor before."

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from analysis.faultwindows import active_at, fault_windows
+from analysis.faultwindows import active_at, fault_clause, fault_windows
 
 MAX_VIOLATIONS = 20
 SETTLE_MS = 4000
@@ -25,7 +25,13 @@ UNDO_OF = {"cancel-flight": "reserve-flight", "cancel-hotel": "reserve-hotel", "
 
 
 class Findings:
-    """Violations with their evidence and the faults active at the time."""
+    """Violations with their evidence and the faults behind them.
+
+    The explanation leads with the failure, grouped by property and counted, one full example
+    per property and the rest listed briefly, so a run with ten double charges reads as one
+    problem seen ten times, not ten paragraphs.  Each example names the faults active then, or
+    the ones that had just ended (with the gap) when none was.
+    """
 
     def __init__(self, checker: str, records: list[dict[str, Any]]) -> None:
         self.checker = checker
@@ -33,23 +39,35 @@ class Findings:
         self.violations: list[dict[str, Any]] = []
         self.unsettled: list[str] = []
         self.total = 0
+        self.counts: dict[str, int] = {}
 
     def add(self, invariant: str, t: int, text: str, **extra: Any) -> None:
         self.total += 1
+        self.counts[invariant] = self.counts.get(invariant, 0) + 1
         if len(self.violations) >= MAX_VIOLATIONS:
             return
         faults = [w["description"] for w in active_at(self.windows, t)]
-        v: dict[str, Any] = {"invariant": invariant, "t": t, "text": text, "faults_active": faults}
+        nodes = [str(n) for n in (extra.get("nodes") or [extra.get("node")]) if n]
+        v: dict[str, Any] = {"invariant": invariant, "t": t, "text": text, "faults_active": faults,
+                             "fault_context": fault_clause(self.windows, t, nodes=nodes)}
         v.update(extra)
         self.violations.append(v)
 
     def result(self, ok_text: str, stats: dict[str, Any]) -> dict[str, Any]:
         if self.violations:
-            words = [f"{self.total} violation(s) found."]
-            for v in self.violations[:5]:
-                faults = v["faults_active"]
-                tail = (" Faults active then: " + "; ".join(faults) + ".") if faults else " No fault was active then."
-                words.append(f"At {v['t']} ms: {v['text']}{tail}")
+            groups = ", ".join(f"{n} {inv}" for inv, n in self.counts.items())
+            words = [f"{self.total} violation(s) found: {groups}."]
+            for inv in self.counts:
+                mine = [v for v in self.violations if v["invariant"] == inv]
+                if not mine:
+                    continue
+                first = mine[0]
+                words.append(f"At {first['t']} ms: {first['text']} {first['fault_context']}")
+                rest = self.counts[inv] - 1
+                if rest:
+                    shown = ", ".join(f"{v['t']} ms{_subject(v)}" for v in mine[1:7])
+                    more = "" if rest <= len(mine[1:7]) else f" and {rest - len(mine[1:7])} more"
+                    words.append(f"{rest} more {inv} violation(s) like it: at {shown}{more}.")
             verdict = "invalid"
         else:
             verdict = "valid"
@@ -68,9 +86,58 @@ class Findings:
             "explanation": words,
             "violations": self.violations,
             "violation_count": self.total,
+            "violation_counts": dict(self.counts),
             "unsettled": self.unsettled[:50],
             "stats": stats,
         }
+
+
+def _subject(v: dict[str, Any]) -> str:
+    """What a violation is about, briefly (the saga, key, document or row it names)."""
+    for field in ("saga", "doc", "key", "row"):
+        if v.get(field) is not None:
+            return f" ({field} {v[field]})"
+    return ""
+
+
+class Copies:
+    """Which copy of an outbox row a delivery carried: the first publish, a relay republish, or
+    a broker redelivery of either.
+
+    A relay that crashed after publishing but before marking its row publishes the row again:
+    that is a *new* broker message (a new offset), so the broker rightly delivers it unflagged.
+    Calling it a "first delivery" hides why a consumer without an inbox applied it twice.
+    """
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.appends: dict[tuple[str, int, int], tuple[str, int, int]] = {}  # (topic, part, offset) -> (row, n, t)
+        per_row: dict[str, int] = {}
+        self.consumes: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (node, row) -> consume records
+        for r in records:
+            kind = r.get("kind")
+            if kind == "broker-append" and r.get("row") is not None:
+                row = str(r["row"])
+                n = per_row.get(row, 0) + 1
+                per_row[row] = n
+                self.appends[(str(r.get("topic")), int(r.get("partition", 0)), int(r.get("offset", -1)))] = (
+                    row, n, int(r.get("t", 0)))
+            elif kind == "consume" and r.get("row") is not None:
+                self.consumes.setdefault((str(r["node"]), str(r["row"])), []).append(r)
+
+    def label(self, d: dict[str, Any]) -> str:
+        """``"first delivery"``, ``"redelivered"``, ``"relay republish #2 (published again at 400 ms)"``..."""
+        got = self.appends.get((str(d.get("topic")), int(d.get("partition", 0)), int(d.get("offset", -1))))
+        redelivered = bool(d.get("redelivered"))
+        if got is None or got[1] == 1:
+            return "redelivered" if redelivered else "first delivery"
+        _, n, t = got
+        copy = f"relay republish #{n - 1}, published again at {t} ms"
+        return f"{copy}, redelivered" if redelivered else copy
+
+    def before(self, node: str, row: str, t: int) -> dict[str, Any] | None:
+        """The last delivery of ``row`` to ``node`` at or before ``t``."""
+        got = [c for c in self.consumes.get((node, row), []) if int(c.get("t", 0)) <= t]
+        return got[-1] if got else None
 
 
 def settle_window(records: list[dict[str, Any]], settle_ms: int = SETTLE_MS) -> tuple[int, bool]:
@@ -91,6 +158,7 @@ def settle_window(records: list[dict[str, Any]], settle_ms: int = SETTLE_MS) -> 
 def check_trace(records: Iterable[dict[str, Any]], history: Any = None) -> dict[str, Any]:
     recs = list(records)
     f = Findings("idempotency", recs)
+    copies = Copies(recs)
     deliveries: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in recs:
         if r.get("kind") == "consume":
@@ -110,10 +178,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None) -> dict[
         if len(applied[key]) == 2:
             first = applied[key][0]
             ds = deliveries.get((str(r["node"]), key), [])
-            shown = ", ".join(
-                f"{d['t']} ms ({'redelivered' if d.get('redelivered') else 'first delivery'}, row {d.get('row')})"
-                for d in ds[:6]
-            )
+            shown = ", ".join(f"{d['t']} ms ({copies.label(d)}, row {d.get('row')})" for d in ds[:6])
             f.add(
                 "at-most-once",
                 int(r["t"]),

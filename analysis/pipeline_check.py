@@ -5,8 +5,11 @@ From the trace (records in ``docs/pipeline.md``) and the client history:
 * **no stale overwrite** (safety) -- the vector store never replaced a document's chunks with
   ones computed from an *older* version (a ``vs-write`` applied with ``version`` below the
   doc's head before).  Even if a later version repairs it, readers got stale text meanwhile.
-* **no duplicate chunks** (safety) -- at the end, no document holds two points for the same
-  chunk index of the same version (a re-embedded version whose chunk ids were not stable).
+* **no duplicate chunks** (safety) -- at no time does a document hold more points of one
+  version than that version's text has chunks (a re-embedded version whose chunk ids were not
+  stable).  Judged over time from the vector store's ``vs-write`` records, not only at the end:
+  a newer version replaces the duplicates and hides them from the final state, but every
+  search in between returned the same passage several times.
 * **nothing lost, nothing stale** (liveness, judged only once settled, see
   :func:`analysis.idempotency.settle_window`) -- every document in the document store at the
   end is in the vector store at exactly its latest version, with exactly the chunks the
@@ -49,6 +52,68 @@ def cost_line(c: dict[str, Any]) -> str:
             "correctness error; the worker's inbox is what avoids it.")
 
 
+def _chunks(n: int) -> str:
+    return "1 chunk" if n == 1 else f"{n} chunks"
+
+
+def duplicate_episodes(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stretches of time in which the vector store held extra copies of a version's chunks.
+
+    Replays the store's applied ``vs-write`` records per document: an upsert of version ``v``
+    deletes ``removed`` points of other versions (older ones; every other one under
+    ``last_write_wins``) and adds ``added`` points of ``v``.  The chunk count of ``v`` comes
+    from the worker's ``embed`` record.  A document whose replayed size disagrees with the
+    record's ``points`` (a store crash lost unsynced points) is no longer judged.  The store
+    applies one upsert request's writes in one step, so extra copies added and removed again
+    within one request were never visible to a search and do not count.
+    Returns ``[{doc, version, chunks, copies, start, end}]`` with ``end`` None while still held.
+    """
+    chunks_of: dict[tuple[str, int], int] = {}
+    held: dict[str, dict[int, int]] = {}
+    untracked: set[str] = set()
+    open_: dict[tuple[str, int], dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    for r in records:
+        kind = r.get("kind")
+        if kind == "embed":
+            chunks_of.setdefault((str(r["doc"]), int(r["version"])), int(r.get("chunks", 0)))
+            continue
+        if kind != "vs-write" or r.get("outcome") != "applied":
+            continue
+        doc, version, t, req = str(r["doc"]), int(r["version"]), int(r["t"]), r.get("req")
+        if doc in untracked:
+            continue
+        versions = held.setdefault(doc, {})
+        removed = int(r.get("removed", 0))
+        older = [v for v in versions if v < version]
+        others = [v for v in versions if v != version]
+        gone = older if sum(versions[v] for v in older) == removed else others
+        for v in gone:
+            del versions[v]
+        versions[version] = versions.get(version, 0) + int(r.get("added", 0))
+        if "points" in r and sum(versions.values()) != int(r["points"]):
+            untracked.add(doc)
+            continue
+        for v in sorted({*versions, *(k[1] for k in open_ if k[0] == doc)}):
+            key = (doc, v)
+            need = chunks_of.get(key)
+            have = versions.get(v, 0)
+            episode = open_.get(key)
+            if need and have > need:
+                if episode is None:
+                    episode = {"doc": doc, "version": v, "chunks": need, "copies": have, "start": t,
+                               "end": None, "req": req}
+                    open_[key] = episode
+                    out.append(episode)
+                episode["copies"] = max(episode["copies"], have)
+            elif episode is not None:
+                episode["end"] = t
+                del open_[key]
+                if episode["req"] == req and req is not None:
+                    out.remove(episode)
+    return out
+
+
 def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
                 settle_ms: int = SETTLE_MS) -> dict[str, Any]:
     recs = list(records)
@@ -86,6 +151,23 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
                     "was computed from is not older than the stored one.",
                     doc=r["doc"], version=r["version"], head_before=before,
                 )
+    for ep in duplicate_episodes(recs):
+        if ep["end"] is None:
+            continue  # still there at the end: the final-state check below names the chunk ids
+        copies = ep["copies"] / ep["chunks"]
+        times = f"{copies:.0f} times" if copies.is_integer() else f"{ep['copies']} points for {ep['chunks']} chunks"
+        f.add(
+            "no-duplicate-chunks",
+            ep["start"],
+            f"from {ep['start']} ms to {ep['end']} ms the vector store held {ep['copies']} points for "
+            f"{ep['doc']} version {ep['version']}, whose text gives {_chunks(ep['chunks'])}: every passage "
+            f"of it was stored {times}, and a search in that time returned duplicates. A newer version "
+            f"replaced them at {ep['end']} ms, so the final state hides it. The version was embedded "
+            "again with different chunk ids; ids must be doc:version:index so a retry overwrites instead "
+            "of adding.",
+            doc=ep["doc"], version=ep["version"], copies=ep["copies"], chunks=ep["chunks"],
+            until=ep["end"],
+        )
     docs: dict[str, list[Any]] = final.get("docs", {})
     store: dict[str, list[list[Any]]] = final.get("store", {})
     if history is not None:

@@ -13,7 +13,11 @@ results folder can be re-checked later:
 * **State machine safety** -- no two nodes apply different commands at the same index
   (from ``apply`` records).
 
-Each violation names the nodes, terms, time and the faults active then, in plain words.
+Each violation names the nodes, terms, time and the faults active then (or, if none was, the
+ones that had just ended), in plain words, and says *why* it could happen: the cause is read
+from the trace (a voter that had the entry voted for a candidate without it; a voter lost
+unsynced writes in a crash; an older term's entry was committed by counting replicas) and,
+when the run says which flaws were switched on, from the flaw -- never assumed.
 """
 
 from __future__ import annotations
@@ -22,17 +26,45 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from analysis.faultwindows import active_at, fault_windows
+from analysis.faultwindows import active_at, fault_clause, fault_windows
 
 MAX_VIOLATIONS = 20
+
+FLAW_CAUSES: dict[str, str] = {
+    "skip_up_to_date_check": (
+        "voters grant their vote without comparing logs (flaw skip_up_to_date_check), and the vote's "
+        "up-to-date check is what carries every committed entry to the next leader"
+    ),
+    "no_fsync_log": (
+        "logs are never synced (flaw no_fsync_log): nodes that crashed lost entries they had "
+        "acknowledged, and voted as if they had never had them"
+    ),
+    "commit_old_terms_by_count": (
+        "a leader counted replicas of an entry from an older term and called it committed (flaw "
+        "commit_old_terms_by_count); a candidate with a newer last term can still win without it "
+        "(Raft paper, Figure 8): only entries of the leader's own term may be committed by counting"
+    ),
+    "vote_twice_in_term": (
+        "nodes grant a second vote in a term (flaw vote_twice_in_term), so two leaders of one term "
+        "overwrite each other's entries"
+    ),
+    "no_persist_vote": (
+        "votes are not persisted (flaw no_persist_vote), so a restarted node votes again in the same "
+        "term and two leaders of one term overwrite each other's entries"
+    ),
+}
+"""What each Raft flaw does to leader completeness, for when the trace alone cannot tell."""
 
 
 def _cmd_key(cmd: Any) -> str:
     return json.dumps(cmd, sort_keys=True, default=str)
 
 
-def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) -> dict[str, Any]:
+    """Check the four properties on a trace; ``flaws`` (the run's switched-on flaws, if known)
+    only sharpens the explanation of a cause the trace cannot show by itself."""
     recs = list(records)
+    flaws = tuple(flaws)
     windows = fault_windows(recs)
     violations: list[dict[str, Any]] = []
 
@@ -40,13 +72,18 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         if len(violations) >= MAX_VIOLATIONS:
             return
         faults = [w["description"] for w in active_at(windows, t)]
-        v = {"invariant": invariant, "t": t, "nodes": nodes, "text": text, "faults_active": faults}
+        v = {"invariant": invariant, "t": t, "nodes": nodes, "text": text, "faults_active": faults,
+             "fault_context": fault_clause(windows, t, nodes=nodes)}
         v.update(extra)
         violations.append(v)
 
     leaders: dict[int, tuple[str, int]] = {}
     votes: dict[int, dict[str, list[tuple[str, int]]]] = {}  # term -> voter -> [(candidate, t)]
     crashes: dict[str, list[int]] = {}
+    lossy_crashes: dict[str, list[tuple[int, int]]] = {}  # node -> [(t, unsynced writes lost)]
+    applied_by: dict[int, dict[str, int]] = {}  # index -> node -> first time it applied it
+    commit_records: list[tuple[int, int, str, int]] = []  # (index, leader term, node, t)
+    roles: dict[str, tuple[str, int]] = {}  # node -> (role, term) as last recorded
     applied: dict[int, tuple[int, str, str, int]] = {}  # index -> (term, cmd key, node, t)
     committed_terms: dict[int, int] = {}  # index -> entry term, of entries known applied (committed)
     commit_term: dict[int, int] = {}  # index -> the term in which it was first known committed
@@ -61,6 +98,12 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 (str(r.get("candidate")), t))
         elif kind == "crash":
             crashes.setdefault(str(r.get("node")), []).append(t)
+            if int(r.get("lost_writes", 0) or 0) > 0:
+                lossy_crashes.setdefault(str(r.get("node")), []).append((t, int(r["lost_writes"])))
+        if kind == "role":
+            roles[str(r.get("node"))] = (str(r.get("role")), int(r.get("term", -1)))
+        if kind == "crash":
+            roles.pop(str(r.get("node")), None)
         if kind == "role" and r.get("role") == "leader":
             term = int(r["term"])
             node = str(r["node"])
@@ -74,7 +117,8 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
                     [prev[0], node],
                     f"two leaders in term {term}: {prev[0]} became leader at {prev[1]} ms and "
                     f"{node} at {t} ms. A node must vote at most once per term, and remember it."
-                    + _double_voters(votes.get(term, {}), crashes),
+                    + _double_voters(votes.get(term, {}), crashes)
+                    + _term_reused(term, [prev[0], node], votes.get(term, {}), lossy_crashes, t),
                     term=term,
                 )
         elif kind == "apply":
@@ -82,6 +126,7 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
             term = int(r.get("term", -1))
             key = _cmd_key(r.get("command"))
             node = str(r["node"])
+            applied_by.setdefault(idx, {}).setdefault(node, t)
             prev_a = applied.get(idx)
             if prev_a is None:
                 applied[idx] = (term, key, node, t)
@@ -101,6 +146,10 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
             for i in range(max_committed + 1, idx + 1):
                 commit_term[i] = int(r.get("term", 0))
             max_committed = max(max_committed, idx)
+            # Only a leader's commit index says what it counted; a follower's may rest on an
+            # older-term entry legitimately (it has not received the leader's newer ones yet).
+            if roles.get(str(r.get("node"))) == ("leader", int(r.get("term", 0))):
+                commit_records.append((idx, int(r.get("term", 0)), str(r.get("node")), t))
         elif kind == "leader-log":
             n_leader_logs += 1
             node = str(r["node"])
@@ -117,13 +166,21 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
             if missing:
                 i, ct = missing[0]
                 have = f"term {terms[i - 1]}" if i <= len(terms) else "nothing"
+                # The snapshot is taken after the new leader appended its no-op; the vote judged
+                # the log without it.
+                voted_log = terms[:-1] if terms and terms[-1] == lterm else terms
+                cause = _completeness_cause(
+                    i, ct, node, voted_log, t, votes.get(lterm, {}), applied_by, lossy_crashes,
+                    _old_term_commit(i, commit_records, committed_terms), flaws,
+                )
+                voters = sorted(v for v, c in votes.get(lterm, {}).items() if any(x == node for x, _ in c))
                 add(
                     "leader-completeness",
                     t,
-                    [node],
+                    [node, *voters],
                     f"{node} became leader of term {r.get('term')} at {t} ms without committed entry {i} "
                     f"(term {ct}); its log has {have} there ({len(missing)} committed entries missing). "
-                    "The vote's up-to-date check exists to prevent exactly this.",
+                    + cause,
                     index=i,
                     term=r.get("term"),
                 )
@@ -149,7 +206,7 @@ def check_trace(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 )
     verdict = "invalid" if violations else "valid"
     if violations:
-        explanation = [v["text"] + _faults_clause(v["faults_active"]) for v in violations[:5]]
+        explanation = [v["text"] + " " + v["fault_context"] for v in violations[:5]]
     else:
         explanation = [
             f"Raft safety held: {len(leaders)} terms had a leader, each exactly one; "
@@ -179,7 +236,83 @@ def _double_voters(term_votes: dict[str, list[tuple[str, int]]], crashes: dict[s
     return (" " + "; ".join(parts) + ".") if parts else ""
 
 
-def _faults_clause(faults: list[str]) -> str:
-    if not faults:
-        return " No fault was active at that moment."
-    return " Active faults: " + "; ".join(faults) + "."
+def _term_reused(term: int, leaders: list[str], term_votes: dict[str, list[tuple[str, int]]],
+                 lossy: dict[str, list[tuple[int, int]]], t: int) -> str:
+    """Name the nodes whose crash lost unsynced writes (term and vote among them) before ``t``."""
+    involved = sorted(set(leaders) | set(term_votes))
+    lost = [(n, ct, k) for n in involved for ct, k in lossy.get(n, []) if ct <= t]
+    if not lost:
+        return ""
+    shown = "; ".join(f"{n} crashed at {ct} ms and lost {k} unsynced writes" for n, ct, k in lost[:4])
+    return (f" {shown}: a node that forgets its term and vote can take part in term {term} a second time."
+            " Term and vote must be synced before the node answers.")
+
+
+def _old_term_commit(index: int, commits: list[tuple[int, int, str, int]],
+                     entry_terms: dict[int, int]) -> tuple[int, int, str, int] | None:
+    """The commit that covered ``index`` by counting an entry of an older term, if any:
+    ``(entry index, leader term, leader, t)``.  In correct Raft a leader's commit index always
+    points at an entry of its own term."""
+    for idx, term, node, t in commits:
+        if idx >= index and entry_terms.get(idx) is not None and entry_terms[idx] < term:
+            return idx, term, node, t
+    return None
+
+
+def _completeness_cause(index: int, entry_term: int, leader: str, leader_log: list[int], t: int,
+                        term_votes: dict[str, list[tuple[str, int]]], applied_by: dict[int, dict[str, int]],
+                        lossy: dict[str, list[tuple[int, int]]],
+                        old_commit: tuple[int, int, str, int] | None, flaws: tuple[str, ...]) -> str:
+    """Why a leader could be elected without a committed entry, from the trace, then the flaws."""
+    voters = sorted(v for v, cands in term_votes.items() if any(c == leader and vt <= t for c, vt in cands))
+    had = applied_by.get(index, {})
+    reasons: list[str] = []
+    if old_commit is not None:
+        idx, lterm, lnode, ct = old_commit
+        reasons.append(
+            f"Entry {index} was counted as committed at {ct} ms by {lnode}, leader of term {lterm}, when its "
+            f"commit index reached entry {idx} of the older term {entry_term}: it was on a majority, but a "
+            f"majority of an old term's entry is not safe (Raft paper, Figure 8); a leader may commit by "
+            f"counting only entries of its own term."
+        )
+    forgot = []
+    for v in voters:
+        first = had.get(v)
+        vote_t = min(vt for c, vt in term_votes[v] if c == leader)
+        losses = [(ct, k) for ct, k in lossy.get(v, []) if (first is None or ct >= first) and ct <= vote_t]
+        if losses:
+            forgot.append(f"{v} (crashed at {losses[-1][0]} ms, losing {losses[-1][1]} unsynced writes)")
+    if forgot:
+        reasons.append(
+            f"Voters that lost entries they had acknowledged: {', '.join(forgot)}; their restarted logs "
+            f"looked no longer than {leader}'s, so their votes were honest and the entry was gone. "
+            "Acknowledging an entry must mean it is on stable storage (fsync)."
+        )
+    holders = [v for v in voters if v in had and had[v] <= t and not any(f.startswith(v + " ") for f in forgot)]
+    last_term = leader_log[-1] if leader_log else 0
+    # A voter holding entry (index, entry_term) has a last log term >= entry_term, and a log at
+    # least that long if equal; a candidate below that cannot pass a working up-to-date check.
+    behind = last_term < entry_term or (last_term == entry_term and len(leader_log) < index)
+    if holders and behind:
+        reasons.append(
+            f"{', '.join(holders)} had applied entry {index} yet voted for {leader}, whose log ended at "
+            f"term {last_term}, index {len(leader_log)}: the vote's up-to-date check (compare last log "
+            "term, then length) should have refused it and did not."
+        )
+    elif holders:
+        reasons.append(
+            f"{', '.join(holders)} had applied entry {index} and still voted for {leader}, rightly: "
+            f"{leader}'s log ended with term {last_term}, newer than the entry's term {entry_term}, and "
+            "the up-to-date check compares last terms first. The check worked; the entry should never "
+            "have counted as committed."
+        )
+    known = [FLAW_CAUSES[f] for f in flaws if f in FLAW_CAUSES]
+    if known:
+        reasons.append("Switched-on flaw: " + "; ".join(known) + ".")
+    if not reasons:
+        reasons.append(
+            "A leader must hold every committed entry: the vote's up-to-date check, synced logs and "
+            "committing only current-term entries by counting are what guarantee it; the trace does not "
+            "show which of them failed here."
+        )
+    return " ".join(reasons)

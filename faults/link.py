@@ -26,6 +26,9 @@ from faults.registry import register
 
 _HEALTHY = {"loss": 0.0, "delay_ms": 0.0, "jitter_ms": 0.0, "duplicate": 0.0, "reorder": 0.0}
 
+BARE_LOSS = 0.1
+"""The loss of a link fault that names no effect at all (see :class:`LinkFault`)."""
+
 
 def _ends(engine: Engine, target: str) -> Resolved:
     """``"*"`` is every node; anything else is a node id or selector."""
@@ -39,19 +42,28 @@ class LinkFault(FaultBase):
 
     ``loss``, ``duplicate`` and ``reorder`` are probabilities per message; ``delay_ms`` and
     ``jitter_ms`` add latency (delay +- jitter).  Links from a node to itself are skipped.
+
+    Every effect defaults to none, with one exception: a link fault that names no effect at
+    all (``{fault = "link"}``, or ``"link"`` in a random schedule's kinds) is a lossy link,
+    10% loss (:data:`BARE_LOSS`).  A fault that names any effect gets exactly the effects it
+    names -- a description of delay alone never hides loss.  ``to_dict`` writes every field, so
+    a saved scenario and a report show the loss that was applied.
     """
 
     name: ClassVar[str] = "link"
 
     src: str = "*"
     dst: str = "*"
-    loss: float = 0.1
+    loss: float | None = None
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
     duplicate: float = 0.0
     reorder: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.loss is None:
+            bare = not (self.delay_ms or self.jitter_ms or self.duplicate or self.reorder)
+            object.__setattr__(self, "loss", BARE_LOSS if bare else 0.0)
         for field_name in ("loss", "duplicate", "reorder"):
             value = getattr(self, field_name)
             if not 0.0 <= value <= 1.0:
@@ -67,7 +79,7 @@ class LinkFault(FaultBase):
 
     def settings(self) -> dict[str, float]:
         return {
-            "loss": self.loss,
+            "loss": float(self.loss or 0.0),
             "delay_ms": self.delay_ms,
             "jitter_ms": self.jitter_ms,
             "duplicate": self.duplicate,

@@ -51,6 +51,7 @@ def _load_builtin() -> None:
 @register_checker("linearizability")
 def _linearizability(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
     from analysis.explain import verdict_json
+    from analysis.kv_context import add_protocol_context
     from analysis.linearizability import check
     from analysis.models import get_model
 
@@ -64,75 +65,4 @@ def _linearizability(sc: Any, history: History, trace: list[dict[str, Any]], tim
 def _raft_safety(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
     from analysis.raft_safety import check_trace
 
-    return check_trace(trace)
-
-
-def add_protocol_context(result: dict[str, Any], trace: list[dict[str, Any]]) -> None:
-    """Say who led which term and which faults were active around the counterexample."""
-    from analysis.faultwindows import fault_windows, overlaps
-
-    ce = result.get("counterexample")
-    if not ce or not ce.get("ops"):
-        return
-    times = [t for o in ce["ops"] for t in (o.get("call_time"), o.get("ret_time")) if t is not None]
-    if not times:
-        return
-    lo, hi = min(times) // 1_000_000, max(times) // 1_000_000
-    leaders: list[tuple[int, int, str]] = []
-    for r in trace:
-        if r.get("kind") == "role" and r.get("role") == "leader" and r.get("t", 0) <= hi:
-            leaders.append((int(r["t"]), int(r["term"]), str(r["node"])))
-    before = [x for x in leaders if x[0] < lo][-1:]
-    during = [x for x in leaders if x[0] >= lo]
-    shown = before + during
-    active = sorted({w["description"] for w in overlaps(fault_windows(trace), lo, hi)})
-    ce["context"] = {
-        "window_ms": [lo, hi],
-        "leaders": [{"t": t, "term": term, "node": n} for t, term, n in shown],
-        "faults_active": active,
-    }
-    words = []
-    if shown:
-        words.append(
-            "Leaders around then: " + ", ".join(f"{n} (term {term}, from {t} ms)" for t, term, n in shown) + "."
-        )
-    served = _served_by(ce, trace)
-    if served:
-        words.append(served)
-    if active:
-        words.append("Faults active during these operations: " + "; ".join(active) + ".")
-    else:
-        words.append("No fault was active during these operations.")
-    result["explanation"].extend(words)
-
-
-def _served_by(ce: dict[str, Any], trace: list[dict[str, Any]]) -> str:
-    """Which node answered the operation that could not be placed, and what it believed then."""
-    blocker = next((o for o in ce["ops"] if o["id"] == ce.get("blocker")), None)
-    if blocker is None or blocker.get("ret_time") is None:
-        return ""
-    t_ret = blocker["ret_time"] // 1_000_000
-    node = None
-    for r in trace:
-        if (r.get("kind") == "client-complete" and r.get("t") == t_ret
-                and r.get("process") == blocker["process"] and r.get("f") == blocker["f"]):
-            node = r.get("node")
-            break
-    if not node:
-        return ""
-    ce["served_by"] = node
-    role = term = None
-    for r in trace:
-        if r.get("t", 0) > t_ret:
-            break
-        if r.get("kind") == "role" and r.get("node") == node:
-            role, term = r.get("role"), r.get("term")
-    newer = [r for r in trace if r.get("kind") == "role" and r.get("role") == "leader"
-             and r.get("t", 0) <= t_ret and term is not None and r.get("term", 0) > term]
-    text = f"Op {blocker['id']} was answered by {node}"
-    if role is not None:
-        text += f", which believed it was {role} of term {term}"
-    if newer:
-        last = newer[-1]
-        text += f", although {last['node']} had been elected leader of term {last['term']} at {last['t']} ms"
-    return text + "."
+    return check_trace(trace, flaws=getattr(sc, "flaws", ()))

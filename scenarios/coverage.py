@@ -1,9 +1,11 @@
 """Did the faults matter?  A pass is only evidence if the faults actually bit.
 
 For each fault window we count what happened inside it: operations invoked, operations
-that ended with an unknown outcome, elections started, leadership changes, lease reads.
-A window in which nothing happened is said out loud ("no election happened while n2 was
-isolated"), so a learner does not mistake a quiet run for coverage.
+that ended with an unknown outcome, and what the protocol did -- elections started,
+leadership changes and lease reads for a system that elects leaders; messages delivered and
+redelivered for a message-passing system (sagas, the pipeline), which has no elections to
+speak of.  A window in which nothing happened is said out loud ("no election happened while
+n2 was isolated"), so a learner does not mistake a quiet run for coverage.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def window_stats(history: History, trace: list[dict[str, Any]]) -> list[dict[str
         elections = sum(1 for r in trace if r.get("kind") == "election" and lo <= r.get("t", -1) <= hi)
         leaders = [r["node"] for r in trace if r.get("kind") == "role" and r.get("role") == "leader" and lo <= r.get("t", -1) <= hi]
         lease_reads = sum(1 for r in trace if r.get("kind") == "read" and r.get("mode") == "lease" and lo <= r.get("t", -1) <= hi)
+        delivered = [r for r in trace if r.get("kind") == "consume" and lo <= r.get("t", -1) <= hi]
         out.append({
             **w,
             "ops": len(ops),
@@ -32,6 +35,8 @@ def window_stats(history: History, trace: list[dict[str, Any]]) -> list[dict[str
             "elections": elections,
             "new_leaders": leaders,
             "lease_reads": lease_reads,
+            "delivered": len(delivered),
+            "redelivered": sum(1 for r in delivered if r.get("redelivered")),
         })
     return out
 
@@ -40,11 +45,18 @@ def fault_coverage(history: History, trace: list[dict[str, Any]]) -> list[str]:
     stats = window_stats(history, trace)
     if not stats:
         return ["No faults were injected in this run."]
+    leaders = any(r.get("kind") == "election" or (r.get("kind") == "role" and r.get("role") in ("leader", "candidate"))
+                  for r in trace)
     lines = []
     for s in stats:
         head = f"{s['description']} ({s['start']}-{s['end']} ms)"
         parts = [f"{s['ops']} operations invoked during it ({s['ok']} ok, {s['fail']} fail, {s['info']} unknown)"]
-        if s["elections"]:
+        if not leaders:
+            if s["delivered"]:
+                parts.append(f"{s['delivered']} message(s) delivered ({s['redelivered']} redelivered)")
+            else:
+                parts.append("no message was delivered while it was active")
+        elif s["elections"]:
             moved = " -> ".join(s["new_leaders"]) if s["new_leaders"] else "no new leader"
             parts.append(f"{s['elections']} election(s) started; new leaders: {moved}")
         else:

@@ -57,6 +57,9 @@ class Scenario:
     teaches: str = ""
     predict: str = ""
     ray: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    """The file this scenario was loaded from, as given (None for a catalog scenario), so a
+    results folder and its report can say how to run it again."""
 
     # ------------------------------------------------------------------ conversions
     def to_dict(self) -> dict[str, Any]:
@@ -177,12 +180,22 @@ def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
         raise ScenarioError(f"{source}: {e}") from None
     from faults.registry import FaultSpecError
     from faults.registry import from_dict as fault_from_dict
+    from faults.targets import unknown_nodes
+    from scenarios.systems import node_ids
 
+    nodes = node_ids(sc.nodes)
     for i, item in enumerate(sc.faults):
         try:
-            fault_from_dict(item)
+            built = fault_from_dict(item)
         except FaultSpecError as e:
             raise ScenarioError(f"{source}: faults[{i}]: {e}") from None
+        bad_nodes = unknown_nodes(built, nodes)
+        if bad_nodes:
+            path, node = bad_nodes[0]
+            raise ScenarioError(
+                f"{source}: faults[{i}].{path}: unknown node {node!r}; this scenario has "
+                f"{sc.nodes} nodes ({', '.join(nodes)})"
+            )
 
 
 # ---------------------------------------------------------------------- the catalog
@@ -250,6 +263,8 @@ def load(name_or_path: str) -> Scenario:
             base.pop("twin", None)
             base.update(d)
             d = base
+        if isinstance(d, dict):
+            d = {**d, "source": str(p)}
         return from_dict(d, source=str(p))
     raw = _raw_catalog()
     if name_or_path not in raw:

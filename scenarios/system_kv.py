@@ -23,7 +23,7 @@ RAFT_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "pause", "node": "leader"},
     {"fault": "clock-skew", "node": "leader", "offset_ms": 0, "rate": 0.5},
     {"fault": "link", "src": "*", "dst": "*", "loss": 0.3},
-    {"fault": "link", "src": "*", "dst": "*", "delay_ms": 40, "jitter_ms": 40, "reorder": 0.3},
+    {"fault": "link", "src": "*", "dst": "*", "loss": 0.1, "delay_ms": 40, "jitter_ms": 40, "reorder": 0.3},
 )
 QUORUM_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "partition", "kind": "halves"},
@@ -31,8 +31,31 @@ QUORUM_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "partition", "kind": "majorities-ring"},
     {"fault": "crash", "node": "random"},
     {"fault": "pause", "node": "random"},
-    {"fault": "link", "src": "*", "dst": "*", "delay_ms": 40, "jitter_ms": 60, "reorder": 0.5},
+    {"fault": "link", "src": "*", "dst": "*", "loss": 0.1, "delay_ms": 40, "jitter_ms": 60, "reorder": 0.5},
 )
+
+
+def raft_inert_flaw(flaw: str, config: RaftConfig, flaws: tuple[str, ...]) -> str | None:
+    """Why a Raft flaw changes nothing under ``config`` (see :mod:`scenarios.flawfit`)."""
+    mode = config.read_mode
+    if flaw == "lease_ignores_clock_skew":
+        if mode != "lease":
+            return (f"it changes how long a leader lease lasts, and read_mode = {mode!r} uses no lease "
+                    "(set config read_mode = \"lease\")")
+        if "leader_reads_without_quorum" in flaws:
+            return "leader_reads_without_quorum already answers every read without looking at the lease"
+    if flaw == "leader_reads_without_quorum" and mode == "log":
+        return "with read_mode = 'log' every read goes through the log, so the leader never answers one locally"
+    return None
+
+
+def quorum_inert_flaw(flaw: str, config: QuorumConfig, flaws: tuple[str, ...]) -> str | None:
+    """Why a quorum flaw changes nothing under ``config`` (see :mod:`scenarios.flawfit`)."""
+    if flaw == "sloppy_quorum" and config.r == 1 and config.w == 1:
+        return "it forces R = W = 1, and the config already has r = 1 and w = 1"
+    if flaw == "skip_write_back" and not config.write_back:
+        return "it skips the read write-back, and the config already has write_back = false"
+    return None
 
 
 def _raft_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
@@ -83,6 +106,7 @@ register_system(
         triggers=("leader-elected", "write-acked", "lease-read"),
         on_setup=_snapshot_leader_logs,
         on_finish=_final_logs,
+        inert_flaw=raft_inert_flaw,
     )
 )
 
@@ -97,5 +121,6 @@ register_system(
         check_workload=lambda spec: check_workload("quorum", spec),
         checkers=("linearizability",),
         fault_menu=QUORUM_FAULTS,
+        inert_flaw=quorum_inert_flaw,
     )
 )

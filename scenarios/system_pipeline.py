@@ -51,8 +51,8 @@ PIPELINE_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "pause", "node": "leader"},
     {"fault": "pause", "node": "n3"},
     {"fault": "partition", "kind": "isolate", "target": "n1"},
-    {"fault": "link", "src": "n3", "dst": "n5", "delay_ms": 100, "jitter_ms": 400, "duplicate": 0.3, "reorder": 0.5},
-    {"fault": "link", "src": "n1", "dst": "*", "duplicate": 0.3, "delay_ms": 50, "jitter_ms": 200},
+    {"fault": "link", "src": "n3", "dst": "n5", "loss": 0.1, "delay_ms": 100, "jitter_ms": 400, "duplicate": 0.3, "reorder": 0.5},
+    {"fault": "link", "src": "n1", "dst": "*", "loss": 0.1, "duplicate": 0.3, "delay_ms": 50, "jitter_ms": 200},
 )
 
 VOCAB = (

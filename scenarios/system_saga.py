@@ -52,8 +52,8 @@ SAGA_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "pause", "node": "random"},
     {"fault": "clock-skew", "node": "random", "offset_ms": 10000},
     {"fault": "partition", "kind": "isolate", "target": "n1"},
-    {"fault": "link", "src": "n1", "dst": "*", "duplicate": 0.3, "delay_ms": 50, "jitter_ms": 200},
-    {"fault": "link", "src": "*", "dst": "*", "delay_ms": 100, "jitter_ms": 300, "reorder": 0.3},
+    {"fault": "link", "src": "n1", "dst": "*", "loss": 0.1, "duplicate": 0.3, "delay_ms": 50, "jitter_ms": 200},
+    {"fault": "link", "src": "*", "dst": "*", "loss": 0.1, "delay_ms": 100, "jitter_ms": 300, "reorder": 0.3},
 )
 
 # On the real engine (``--engine ray``) the broker is a real RabbitMQ or Tansu process and
@@ -162,6 +162,13 @@ def final_state(sim: Any) -> None:
             sim.record("node-final", {"node": nid, "state": sim.node_state(nid)})
 
 
+def saga_inert_flaw(flaw: str, config: SagaConfig, flaws: tuple[str, ...]) -> str | None:
+    """Why a saga flaw changes nothing here (see :mod:`scenarios.flawfit`)."""
+    if flaw == "dedup_window_ttl" and "consumer_without_dedup" in flaws:
+        return "consumer_without_dedup keeps no inbox at all, so there is no dedup window to expire"
+    return None
+
+
 register_system(
     System(
         name="saga",
@@ -176,6 +183,7 @@ register_system(
         triggers=tuple(SAGA_TRIGGERS),
         build_client=build_client,
         on_finish=final_state,
+        inert_flaw=saga_inert_flaw,
         extra={"settle_ms": SETTLE_MS, "broker_node": lambda nodes: role_map(nodes)[BROKER], "ray_config": REAL_TIME_CONFIG},
     )
 )

@@ -16,6 +16,8 @@ from cluster.core.types import Core
 
 CoreFactory = Callable[[str, Mapping[str, Any] | None, random.Random], Core]
 ClientFactory = Callable[[str, random.Random], Any]
+InertFlawRule = Callable[[str, Any, tuple[str, ...]], str | None]
+"""``(flaw, config, every flaw switched on) -> why the flaw changes nothing here, or None``."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class System:
     build_client: Callable[[tuple[str, ...], Mapping[str, Any]], ClientFactory] | None = None
     on_setup: Callable[[Any], None] | None = None  # e.g. install trace snapshot hooks on the engine
     on_finish: Callable[[Any], None] | None = None  # e.g. record final logs
+    inert_flaw: InertFlawRule | None = None  # see scenarios.flawfit
     extra: dict[str, Any] = field(default_factory=dict)
 
 

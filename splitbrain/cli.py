@@ -15,8 +15,10 @@ exit   meaning
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from splitbrain import __version__
 from splitbrain.errors import EXIT_USAGE, UsageError
@@ -28,7 +30,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that exits 3 (usage error) with one line instead of 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"splitbrain: error: {message} (see 'splitbrain {self.prog.split()[-1]} --help')\n")
+        words = self.prog.split()
+        command = " ".join(["splitbrain", *words[1:]])
+        sys.stderr.write(f"splitbrain: error: {message} (see '{command} --help')\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -60,6 +64,50 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _PipeSafeStdout:
+    """``sys.stdout`` that stops writing, silently, once the reader has gone away.
+
+    ``splitbrain run X --json | head`` closes the pipe early.  Without this the next write
+    raises ``BrokenPipeError`` in whichever command is printing, and the exit code says
+    nothing about the verdict.  Here the first broken write points the file descriptor at
+    ``/dev/null`` (so the interpreter's final flush cannot fail either) and later output is
+    dropped, so the command finishes and its exit code still follows the contract above.
+    """
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+        self.broken = False
+
+    def _gone(self) -> None:
+        self.broken = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._inner.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # no real descriptor (a test's capture buffer)
+            pass
+
+    def write(self, text: str) -> int:
+        if self.broken:
+            return len(text)
+        try:
+            return self._inner.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        if self.broken:
+            return
+        try:
+            self._inner.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,14 +115,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
+    real_stdout = sys.stdout
+    sys.stdout = _PipeSafeStdout(real_stdout)  # type: ignore[assignment]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()
+        return code
     except UsageError as e:
         sys.stderr.write(f"splitbrain: error: {e}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("splitbrain: interrupted\n")
         return 130
+    finally:
+        sys.stdout = real_stdout
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,8 +34,11 @@ from analysis.report.data import (
     counterexample,
     describe_op,
     involved_ids,
+    leader_based,
     load_detail,
     load_run,
+    natural_key,
+    node_roles,
     select_ops,
     short,
 )
@@ -123,13 +126,23 @@ def render(folder: Path) -> str:
                                         roles, texts, clients, span, protocol_first=not ce and bool(markers))
     # -- the page
     sections: list[str] = []
+    leaders = leader_based(data)
+    roles_of = node_roles(data)
+    if leaders:
+        node_words = ("Node lanes show who led each term (coloured, labelled T<i>term</i>), candidates "
+                      "(yellow), crashes and pauses.")
+    elif roles_of:
+        node_words = ("Node lanes are labelled with each node's role ("
+                      + esc(", ".join(f"{n} {r}" for n, r in sorted(roles_of.items(), key=lambda x: natural_key(x[0]))))
+                      + ") and show its crashes and pauses; these nodes elect no leader.")
+    else:
+        node_words = "Node lanes show crashes and pauses; these nodes elect no leader."
     sections.append(_section("timeline", "Timeline", (
         f'<p class="note">{esc(sel.note())}. Client lanes show operations from invocation to completion '
         "(green ok, orange failed, hatched unknown outcome: it may take effect at any time after it "
-        "started, so a dotted tail runs to the end). Node lanes show who led each term (coloured, "
-        "labelled T<i>term</i>), candidates (yellow), crashes and pauses. Red bands are fault windows. "
+        f"started, so a dotted tail runs to the end). {node_words} Red bands are fault windows. "
         "Hover for details; click an operation for its messages.</p>"
-        + _legend(bool(ce)) + f'<div class="figure">{overview}</div>')))
+        + _legend(bool(ce), leaders) + f'<div class="figure">{overview}</div>')))
     if ce:
         sections.append(_section("counterexample", "Counterexample", _ce_section(
             ce, by_id, roles, texts, letters, close_html, close_lo, close_hi)))
@@ -155,9 +168,10 @@ def render(folder: Path) -> str:
                            + (f'<div class="figure">{svg}</div>' if svg else ""))
     sections.append(_section("charts", "Charts", "".join(chart_parts)))
     sections.append(_section("invariants", "Invariants and checkers", text.invariants(data)))
+    bite = "no operation ran, or no election happened," if leaders else "no operation ran and no message moved"
     sections.append(_section("coverage", "Did the faults matter?", (
-        "<p class='note'>A pass is only evidence if the faults bit: a fault window in which no operation "
-        "ran, or no election happened, tested nothing.</p>" + text.coverage(data))))
+        f"<p class='note'>A pass is only evidence if the faults bit: a fault window in which {bite} "
+        "tested nothing.</p>" + text.coverage(data))))
 
     strip_ids = list(roles) + list((ce.get("prefix") or [])[-30:]) if ce else []
     for i in strip_ids:
@@ -208,10 +222,12 @@ def _section(sid: str, title: str, body: str) -> str:
     return f'<section id="{sid}"><h2>{esc(title)}</h2>{body}</section>'
 
 
-def _legend(highlights: bool) -> str:
+def _legend(highlights: bool, leaders: bool = True) -> str:
+    """The timeline's colour key; leader and candidate chips only for systems that elect."""
     items = [("var(--ok)", "ok"), ("var(--fail)", "failed"), ("#b9bccb", "unknown outcome (hatched)"),
-             ("rgba(229,62,62,.25)", "fault window"), ("#2b6cb0", "leader (colour per term)"),
-             ("#ecc94b", "candidate")]
+             ("rgba(229,62,62,.25)", "fault window")]
+    if leaders:
+        items += [("#2b6cb0", "leader (colour per term)"), ("#ecc94b", "candidate")]
     hl = [("var(--blocker)", "blocked operation"), ("var(--concurrent)", "concurrent with it"),
           ("var(--preceding)", "finished before it")]
     chips = "".join(f'<span><i style="background:{c}"></i>{esc(t)}</span>' for c, t in items)

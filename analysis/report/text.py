@@ -11,7 +11,14 @@ import json
 import shlex
 from typing import Any
 
-from analysis.report.data import Op, RunData, describe_op, leaders_by_term, window_stats
+from analysis.report.data import (
+    Op,
+    RunData,
+    describe_op,
+    leader_based,
+    leaders_by_term,
+    window_stats,
+)
 from analysis.report.svg import esc, fmt_ms
 
 VERDICT_WORD = {"valid": "VALID", "invalid": "INVALID", "unknown": "UNKNOWN"}
@@ -29,8 +36,10 @@ def badge(verdict: Any, label: str = "") -> str:
 
 
 def replay_command(sc: dict[str, Any]) -> str:
-    """The command that reruns this exact run (same as ``splitbrain run`` prints)."""
-    parts = ["splitbrain", "run", str(sc.get("name", "SCENARIO")), "--seed", str(sc.get("seed", 1))]
+    """The command that reruns this exact run (same as ``splitbrain run`` prints): the scenario
+    file's path when the run came from a file (``source``), else the catalog name."""
+    what = sc.get("source") or sc.get("name", "SCENARIO")
+    parts = ["splitbrain", "run", str(what), "--seed", str(sc.get("seed", 1))]
     flaws = sc.get("flaws") or []
     if flaws:
         for f in flaws:
@@ -47,7 +56,7 @@ def _ms(v: float) -> str:
 def leaders_sentence(data: RunData, limit: int = 8) -> str:
     terms = leaders_by_term(data)
     if not terms:
-        if data.scenario.get("system", "raft-kv") == "raft-kv":
+        if data.scenario.get("system", "raft-kv") == "raft-kv" and leader_based(data):
             return "No node became leader in this run."
         return ""
     shown = [f"{esc(n)} led term {term} (from {_ms(t)})" for term, n, t in terms[:limit]]
@@ -112,41 +121,71 @@ def header(data: RunData, shown_note: str) -> str:
 
 
 def explanation(data: RunData) -> str:
-    """The plain-language paragraph: what each checker found, who led, which faults."""
+    """The plain-language paragraph: the failure first (grouped and counted, per checker), then
+    separately what passed, then who led and which faults ran."""
     overall = str(data.results.get("verdict", "unknown"))
-    sentences: list[str] = []
+    failing = [c for c in data.checkers if c.get("verdict") == "invalid"]
+    undecided = [c for c in data.checkers if c.get("verdict") == "unknown"]
+    passing = [c for c in data.checkers if c.get("verdict") == "valid"]
+    paragraphs: list[str] = []
     if overall == "invalid":
-        bad = [str(c.get("checker")) for c in data.checkers if c.get("verdict") == "invalid"]
-        sentences.append(f"<b>Something broke.</b> {esc(', '.join(bad) or 'a checker')} found a violation.")
+        counted = ", ".join(f"{esc(c.get('checker'))} ({_count(c)})" for c in failing)
+        paragraphs.append(f"<b>Something broke.</b> {len(failing)} of {len(data.checkers)} checkers found "
+                          f"violations: {counted or 'a checker'}.")
     elif overall == "valid":
-        sentences.append("<b>Nothing broke.</b> Every checker accepted this run.")
+        paragraphs.append("<b>Nothing broke.</b> Every checker accepted this run.")
     else:
-        sentences.append("<b>Undecided.</b> A checker ran out of budget before reaching a verdict.")
-    for c in data.checkers:
-        ex = c.get("explanation") or []
-        if isinstance(ex, str):
-            ex = [ex]
-        take = ex if c.get("verdict") != "valid" else ex[:1]
-        if c.get("checker") == "linearizability":  # the runner's leader/fault context is said below
-            take = [s for s in take if not str(s).startswith(("Leaders around then", "Faults active during",
-                                                               "No fault was active during"))]
-        for s in take[:8]:
-            sentences.append(esc(s))
+        paragraphs.append("<b>Undecided.</b> A checker ran out of budget before reaching a verdict.")
+    for c in failing + undecided:
+        ex = _sentences(c)
+        if c.get("checker") == "linearizability":  # said once, below, for the whole run
+            ex = [s for s in ex if not s.startswith("Leaders around then")]
+        body = " ".join(esc(s) for s in ex[:10])
+        paragraphs.append(f'<p class="failing"><b>{esc(c.get("checker"))}:</b> {body}</p>')
+    if passing and overall != "valid":
+        held = "; ".join(f"<b>{esc(c.get('checker'))}</b>: {esc((_sentences(c) or ['passed'])[0])}"
+                         for c in passing)
+        paragraphs.append(f'<p class="passing">Passed: {held}</p>')
+    elif passing:
+        paragraphs.extend(f'<p class="passing"><b>{esc(c.get("checker"))}:</b> {esc((_sentences(c) or ["passed"])[0])}</p>'
+                          for c in passing)
     lin = data.checker("linearizability")
     ce = lin.get("counterexample") if lin else None
     if isinstance(ce, dict) and isinstance(ce.get("context"), dict):
-        ctx = ce["context"]
-        ls = ctx.get("leaders") or []
+        ls = ce["context"].get("leaders") or []
         if ls:
-            sentences.append("Around the counterexample the leaders were " + ", ".join(
+            paragraphs.append('<p class="context">Around the counterexample the leaders were ' + ", ".join(
                 f"{esc(x.get('node'))} (term {esc(x.get('term'))}, from {_ms(float(x.get('t', 0)))})"
-                for x in ls if isinstance(x, dict)) + ".")
-        fa = ctx.get("faults_active") or []
-        sentences.append("Faults active then: " + "; ".join(esc(f) for f in fa) + "." if fa
-                         else "No fault was active during those operations.")
-    paragraph = " ".join(sentences)
+                for x in ls if isinstance(x, dict)) + ".</p>")
+    head = paragraphs[0]
+    rest = "".join(p if p.startswith("<p") else f"<p>{p}</p>" for p in paragraphs[1:])
     extra = [s for s in (leaders_sentence(data), faults_sentence(data)) if s]
-    return f"<p>{paragraph}</p>" + "".join(f'<p class="context">{s}</p>' for s in extra)
+    return f"<p>{head}</p>" + rest + "".join(f'<p class="context">{s}</p>' for s in extra)
+
+
+def _sentences(c: dict[str, Any]) -> list[str]:
+    ex = c.get("explanation") or []
+    return [str(ex)] if isinstance(ex, str) else [str(s) for s in ex]
+
+
+def _count(c: dict[str, Any]) -> str:
+    """``"12: 10 ends-consistently, 2 no-double-charge"``, or what a checker without counts has."""
+    counts = c.get("violation_counts")
+    if isinstance(counts, dict) and counts:
+        total = sum(int(v) for v in counts.values())
+        return f"{total}: " + ", ".join(f"{int(v)} {esc(k)}" for k, v in counts.items())
+    viol = c.get("violations")
+    if isinstance(viol, list) and viol:
+        kinds: dict[str, int] = {}
+        for v in viol:
+            if isinstance(v, dict):
+                kinds[str(v.get("invariant", "violation"))] = kinds.get(str(v.get("invariant", "violation")), 0) + 1
+        return f"{len(viol)}: " + ", ".join(f"{n} {esc(k)}" for k, n in kinds.items())
+    if c.get("checker") == "linearizability":
+        parts = c.get("partitions")
+        if isinstance(parts, dict) and parts.get("invalid"):
+            return f"{parts['invalid']} key(s) not linearizable"
+    return "1"
 
 
 def op_row(o: Op, role: str, texts: dict[int, str], letter: str = "") -> str:
@@ -278,18 +317,21 @@ def coverage(data: RunData) -> str:
             f"<li class='{'quiet' if 'tested nothing' in str(s) or 'no election' in str(s) else ''}'>"
             f"{esc(s)}</li>" for s in cov) + "</ul>")
     stats = window_stats(data)
+    leaders = leader_based(data)
     if stats:
+        elect_head = "<th>elections</th><th>new leaders</th>" if leaders else ""
         out.append('<table class="evidence windows" id="window-table"><thead><tr><th>fault</th><th>window</th>'
-                   "<th>ops invoked</th><th>ok</th><th>failed</th><th>unknown</th><th>elections</th>"
-                   "<th>new leaders</th><th>effect</th></tr></thead><tbody>")
+                   f"<th>ops invoked</th><th>ok</th><th>failed</th><th>unknown</th>{elect_head}"
+                   "<th>effect</th></tr></thead><tbody>")
         for s in stats:
             quiet = s["ops"] == 0
             bite = "tested nothing" if quiet else (
                 "clients felt it" if s["fail"] + s["info"] > 0 or s["elections"] else "no visible effect")
+            elect = (f'<td>{s["elections"]}</td><td>{esc(" → ".join(s["new_leaders"][:8]) or "none")}</td>'
+                     if leaders else "")
             out.append(f'<tr class="{"quiet" if quiet else ""}"><td>{esc(s["description"])}</td>'
                        f'<td>{_ms(s["start"])}–{_ms(s["end"])}</td><td>{s["ops"]:,}</td><td>{s["ok"]:,}</td>'
-                       f'<td>{s["fail"]:,}</td><td>{s["info"]:,}</td><td>{s["elections"]}</td>'
-                       f'<td>{esc(" → ".join(s["new_leaders"][:8]) or "none")}</td><td>{bite}</td></tr>')
+                       f'<td>{s["fail"]:,}</td><td>{s["info"]:,}</td>{elect}<td>{bite}</td></tr>')
         out.append("</tbody></table>")
     elif not out:
         out.append("<p>No faults were injected in this run, so a pass says little about fault tolerance.</p>")
@@ -297,7 +339,7 @@ def coverage(data: RunData) -> str:
     if isinstance(stats_m, dict) and stats_m:
         keys = [k for k in ("operations", "ok", "fail", "info", "elections", "leader_changes",
                             "faults_applied", "simulated_ms", "wall_s", "speedup", "trace_records")
-                if k in stats_m]
+                if k in stats_m and (leaders or k not in ("elections", "leader_changes"))]
         out.append('<table class="facts run-stats"><tbody>' + "".join(
             f"<tr><th>{esc(k.replace('_', ' '))}</th><td>{esc(stats_m[k])}</td></tr>" for k in keys)
             + "</tbody></table>")

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.report.data import Op, RunData, describe_op, leader_segments, outages
+from analysis.report.data import Op, RunData, describe_op, leader_segments, node_roles, outages
 from analysis.report.svg import STATUS_COLOUR, Scale, esc, fmt_ms, num, term_colour, time_axis
 
 WIDTH = 1240
@@ -109,10 +109,12 @@ def render(data: RunData, spec: TimelineSpec, processes: Iterable[int | str]) ->
     if nodes:
         segs = leader_segments(data)
         outs = outages(data)
+        roles = node_roles(data)
         parts.append('<g class="nodes">')
         for i, node in enumerate(nodes):
             y = nodes_y + i * node_h
-            parts.append(f'<text class="lane-label" x="{LEFT - 8}" y="{num(y + 12)}">{esc(node)}</text>'
+            lane_label = f"{node} {roles[node]}" if node in roles else node
+            parts.append(f'<text class="lane-label" x="{LEFT - 8}" y="{num(y + 12)}">{esc(lane_label)}</text>'
                          f'<line class="lane-line" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{num(y + 8)}" '
                          f'y2="{num(y + 8)}"/>')
             for t0, t1, role, term in segs.get(node, []):

@@ -252,3 +252,51 @@ def describe_op(o: Op, texts: dict[int, str] | None = None) -> str:
 def short(v: Any, limit: int = 40) -> str:
     s = v if isinstance(v, str) else json.dumps(v, default=str)
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+ROLE_OF_KIND: dict[str, str] = {
+    "broker-append": "broker",
+    "broker-deliver": "broker",
+    "saga-step": "orchestrator",
+    "doc-write": "docstore",
+    "batch-start": "worker",
+    "embed": "worker",
+    "vs-write": "vector store",
+}
+"""Trace kinds only one role emits: the node that emits one plays that role."""
+
+SERVICE_ROLES = {"embedder": "worker"}
+"""``effect`` records name their service; these names map to a broader role."""
+
+
+def node_roles(data: RunData) -> dict[str, str]:
+    """Node -> the role it plays (``broker``, ``orchestrator``, ``flight``, ``docstore``...),
+    read from what each node did in the trace, so it holds for any layout and any system
+    whose cores emit these events.  Empty for symmetric systems (Raft, the quorum register),
+    where every node is a replica and the lanes show terms instead."""
+    if "node_roles" in data._cache:
+        return dict(data._cache["node_roles"])
+    roles: dict[str, str] = {}
+    for r in data.kinds(*ROLE_OF_KIND, "effect"):
+        node = r.get("node")
+        if not isinstance(node, str) or node in roles:
+            continue
+        kind = str(r.get("kind"))
+        if kind == "effect":
+            service = r.get("service")
+            if isinstance(service, str) and service:
+                roles[node] = SERVICE_ROLES.get(service, service)
+        else:
+            roles[node] = ROLE_OF_KIND[kind]
+    data._cache["node_roles"] = roles
+    return dict(roles)
+
+
+def leader_based(data: RunData) -> bool:
+    """Whether nodes elect leaders in this run (Raft): only then do terms, elections and
+    leaders belong in the report's lanes, legend and tables."""
+    if "leader_based" not in data._cache:
+        data._cache["leader_based"] = bool(data.kinds("election")) or any(
+            r.get("role") in ("leader", "candidate") for r in data.kinds("role"))
+    return bool(data._cache["leader_based"])
+

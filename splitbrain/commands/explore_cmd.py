@@ -51,8 +51,12 @@ def _explore(args: argparse.Namespace) -> int:
 
     budget = parse_budget(args.budget)
     sc = load(args.name)
-    flaws = () if args.no_flaws else (tuple(args.flaw) if args.flaw else None)
+    from scenarios.flawfit import flaw_flags, inert_flaws
+
+    flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)
     sc = effective(sc, seed=None, flaws=flaws, time_limit_s=None)
+    for notice in inert_flaws(sc):
+        sys.stderr.write(notice.line() + "\n")
     c = console()
     status = None
     if not args.json and sys.stderr.isatty():

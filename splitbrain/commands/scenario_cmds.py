@@ -74,12 +74,18 @@ def _show_run(args: argparse.Namespace) -> int:
     c.print(f"duration: {sc.duration_ms} ms simulated; time limit {sc.time_limit_s:g} s; seed {sc.seed}")
     c.print(f"config: {sc.config or 'defaults'}")
     c.print(f"checkers: {', '.join(sc.checkers)} (model {sc.model}); expected verdict: {sc.expect}")
-    c.print("faults:")
-    for item in sc.faults or ({"none": True},):
-        c.print(f"  - {item}")
+    from faults.registry import item_from_dict
+    from scenarios.flawfit import inert_flaws
+
+    c.print("faults (every field, defaults included):" + ("" if sc.faults else " none"))
+    for item in sc.faults:
+        c.print(f"  - {_spelled_out(item_from_dict(item).to_dict())}", markup=False)
     c.print("flaws switched on:" + ("" if sc.flaws else " none (this is the correct design)"))
+    inert = {n.flaw: n.reason for n in inert_flaws(sc)}
     for f in sc.flaws:
         c.print(f"  - {f}: {describe_flaw(sc.system, f)}")
+        if f in inert:
+            c.print(f"    [yellow]has no effect here[/yellow]: {inert[f]}")
     others = [f for f in flaw_names(sc.system) if f not in sc.flaws]
     c.print(f"other flaws you can switch on with --flaw: {', '.join(others)}")
     if sc.twin:
@@ -89,6 +95,17 @@ def _show_run(args: argparse.Namespace) -> int:
         for k, v in sc.ray.items():
             c.print(f"  - {k}: {v}")
     return 0
+
+
+def _spelled_out(d: dict[str, object]) -> dict[str, object]:
+    """A fault item with every default written out (a link's loss 0.0 included), minus the
+    fields that are unset (None) or empty, which only add noise."""
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if v is None or v == []:
+            continue
+        out[k] = _spelled_out(v) if isinstance(v, dict) else v
+    return out
 
 
 COMMANDS = [

@@ -27,7 +27,7 @@ def cli(*argv: str, cwd: Path = ROOT, env_store: Path | None = None) -> subproce
 def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "raft-leader-partition" in out and "quorum-sloppy" in out
+    assert "raft-leader-partition" in out and "quorum-partial-r1w1" in out
     assert main(["show", "raft-split-brain-reads"]) == 0
     out = capsys.readouterr().out
     assert "leader_reads_without_quorum" in out and "teaches" in out
@@ -115,7 +115,7 @@ def test_malformed_scenario_file_exit_3(fname: str, tmp_path: Path) -> None:
 
 
 def test_explore_finds_and_shrinks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["explore", "quorum-sloppy", "--budget", "40s", "--store", str(tmp_path), "--json"])
+    code = main(["explore", "quorum-partial-r1w1", "--budget", "40s", "--store", str(tmp_path), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 1 and data["found"]
     saved = Path(data["scenario_file"])

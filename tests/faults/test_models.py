@@ -368,3 +368,17 @@ def test_ledgers_are_per_engine() -> None:
 
 def test_applied_equality_ignores_live_state() -> None:
     assert Applied(("n1",), 1, state=object()) == Applied(("n1",), 1, state=object())
+
+
+def test_a_link_fault_gets_only_the_effects_it_names() -> None:
+    """A delay-only link fault has no hidden loss; only a bare link fault is lossy (10%)."""
+    from faults.registry import fault_from_dict
+
+    delay_only = fault_from_dict({"fault": "link", "delay_ms": 30, "jitter_ms": 30})
+    assert delay_only.to_dict()["loss"] == 0.0
+    bare = fault_from_dict({"fault": "link"})
+    assert bare.to_dict()["loss"] == 0.1
+    assert fault_from_dict(delay_only.to_dict()) == delay_only
+    applied = Applied(targets=("n1", "n2"), token=1, groups=(("n1",), ("n2",)))
+    assert delay_only.describe(applied) == "degraded every link: 30 ms +- 30 ms delay"
+    assert bare.describe(applied) == "degraded every link: 10% loss"

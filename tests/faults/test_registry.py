@@ -108,7 +108,7 @@ def test_dict_specs_from_the_brief() -> None:
         ({"fault": "crash", "nodes": "n1"}, "fault 'crash': unknown field 'nodes'; known: node"),
         (
             {"fault": "link", "loss": "high"},
-            "fault 'link': field 'loss' must be a number, got 'high'",
+            "fault 'link': field 'loss' must be a number or null, got 'high'",
         ),
         ({"fault": "crash", "node": 3}, "fault 'crash': field 'node' must be a string, got 3"),
         (
