@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cluster.core.flaws import Flaws
-from cluster.core.service import SagaConfig
+from cluster.core.saga_config import SagaConfig
 from cluster.core.types import Message
 
 EmbedFn = Callable[[Sequence[str]], Sequence[Sequence[float]]]
