@@ -371,6 +371,17 @@ class NetMachine(RuleBasedStateMachine):
         self.net.wait()
         self.done()
 
+    @when("calm", lambda self: self.net.up())
+    @rule(ms=st.sampled_from([100, 500, 2000]))
+    def calm(self, ms: int) -> None:
+        """The system runs undisturbed for ``ms``: time passes, and whatever is sent is
+        delivered in order, until ``ms`` have passed."""
+        until = self.net.now + ms
+        while self.net.now < until and self.net.up():
+            self.net.wait(limit_ms=until - self.net.now)
+            self.settle()
+        self.done()
+
     @when("crash", lambda self: len(self.net.up()) > 1)
     @rule(node=st.none() | st.integers(0, 4), keep=st.integers(0, 3))
     def crash(self, node: int | None, keep: int) -> None:
