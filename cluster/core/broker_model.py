@@ -45,7 +45,7 @@ from cluster.core.saga_messages import Ack, CommitFailed, Deliver, Publish, Publ
 from cluster.core.types import CoreEvent, Message, Put, Ready, ReadyBuilder, Splice
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stored:
     """A message as the broker stores it."""
 

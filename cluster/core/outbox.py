@@ -27,7 +27,7 @@ from cluster.core.types import CoreEvent, Put, ReadyBuilder
 __all__ = ["OutboxRelay", "OutboxRow", "RelayTimings"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OutboxRow:
     """A message waiting in the outbox: committed with the change it announces."""
 

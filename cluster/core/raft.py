@@ -233,9 +233,8 @@ class RaftNode:
 
     def ready(self) -> Ready:
         out = self._out
-        writes = self._log.take_writes()
-        if writes:
-            out.persist.extend(writes)
+        if self._log.has_writes:
+            out.persist.extend(self._log.take_writes())
         if self._hard_state_dirty:
             self._hard_state_dirty = False
             vote = None if self.flaws.no_persist_vote else self._voted_for
@@ -268,7 +267,8 @@ class RaftNode:
 
     def _reset_election_timer(self) -> None:
         lo, hi = self.config.election_timeout_ms
-        self._election_deadline = self._mono + self._rng.randint(lo, hi)
+        # randrange(lo, hi + 1) is randint(lo, hi) without one call layer: the same draw.
+        self._election_deadline = self._mono + self._rng.randrange(lo, hi + 1)
 
     def _set_role(self, role: str) -> None:
         if role != self._role:
@@ -461,16 +461,11 @@ class RaftNode:
     def _send_append(self, peer: str) -> None:
         progress = self._progress
         prev = progress.next_index(peer) - 1
-        entries = self._log.slice_after(prev, self.config.max_batch)
-        self._send(
+        log = self._log
+        prev_term, entries = log.after(prev, self.config.max_batch)
+        self._out.messages.append(
             AppendEntries(
-                self.node_id,
-                peer,
-                self._term,
-                prev,
-                self._log.term_at(prev),
-                entries,
-                self._log.commit,
+                self.node_id, peer, self._term, prev, prev_term, entries, log.commit,
                 self._reads.round,
             )
         )
@@ -498,8 +493,10 @@ class RaftNode:
         progress.heard_from(peer, self._mono)
         self._reads.acked(peer, m.round)
         if m.success:
-            progress.succeeded(peer, m.match_index)
-            self._maybe_commit()
+            # A match that did not move cannot move the committed index: every other input
+            # of _maybe_commit (our log, our term) is followed by a call of its own.
+            if progress.succeeded(peer, m.match_index):
+                self._maybe_commit()
             if self._role == "leader" and progress.needs_entries(peer, self._log.last_index):
                 self._send_append(peer)
         else:

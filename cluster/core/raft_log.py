@@ -79,9 +79,12 @@ class RaftLog:
             self._view = tuple(self._entries)
         return self._view
 
-    def slice_after(self, prev: int, limit: int) -> tuple[Entry, ...]:
-        """At most ``limit`` entries following index ``prev`` (what one AppendEntries carries)."""
-        return tuple(self._entries[prev : prev + limit])
+    def after(self, prev: int, limit: int) -> tuple[int, tuple[Entry, ...]]:
+        """What one AppendEntries from index ``prev`` carries: the term at ``prev`` and at
+        most ``limit`` entries following it."""
+        entries = self._entries
+        prev_term = entries[prev - 1].term if 0 < prev <= len(entries) else 0
+        return prev_term, tuple(entries[prev : prev + limit])
 
     def matches(self, index: int, term: int) -> bool:
         """The Log Matching check: do we hold entry ``index`` with ``term``?"""
@@ -139,11 +142,13 @@ class RaftLog:
             return cut
         return None
 
+    @property
+    def has_writes(self) -> bool:
+        return bool(self._writes)
+
     def take_writes(self) -> list[Splice]:
         """The durable writes since the last call, in the order they happened."""
-        writes = self._writes
-        if writes:
-            self._writes = []
+        writes, self._writes = self._writes, []
         return writes
 
     def commit_to(self, index: int) -> None:

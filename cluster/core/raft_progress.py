@@ -96,12 +96,16 @@ class ProgressTracker:
     def heard_from(self, peer: str, now: int) -> None:
         self._last_heard[peer] = now
 
-    def succeeded(self, peer: str, match_index: int) -> None:
+    def succeeded(self, peer: str, match_index: int) -> bool:
         """``peer`` acknowledged entries through ``match_index``; acks may arrive out of
-        order or twice, so neither index ever moves back."""
-        match = max(self._match[peer], match_index)
+        order or twice, so neither index ever moves back.  Returns whether its match index
+        advanced (only then can the committed index have moved)."""
+        old = self._match[peer]
+        match = match_index if match_index > old else old
         self._match[peer] = match
-        self._next[peer] = max(self._next[peer], match + 1)
+        if self._next[peer] <= match:
+            self._next[peer] = match + 1
+        return match > old
 
     def rejected(self, peer: str, hint: int) -> None:
         """``peer`` did not match; retry after ``hint`` but never at or below its match."""
