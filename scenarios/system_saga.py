@@ -18,15 +18,15 @@ from typing import Any
 from analysis.idempotency import SETTLE_MS
 from cluster.core.broker_model import make_broker
 from cluster.core.saga import PLANS, Orchestrator
-from cluster.core.service import (
+from cluster.core.saga_config import (
     BROKER,
     ORCHESTRATOR,
     SERVICES,
     SagaConfig,
     SagaFlaws,
-    ServiceNode,
     role_map,
 )
+from cluster.core.saga_services import ServiceNode
 from cluster.core.types import Core
 from faults.schedule import EventTrigger, register_triggers
 from scenarios.systems import CoreFactory, System, register_system

@@ -40,12 +40,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.core.saga_config import SagaConfig
 from cluster.core.saga_messages import Ack, CommitFailed, Deliver, Publish, PublishAck, Subscribe
-from cluster.core.service import SagaConfig
 from cluster.core.types import CoreEvent, Message, Put, Ready, ReadyBuilder, Splice
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stored:
     """A message as the broker stores it."""
 

@@ -1,74 +1,107 @@
-"""The consumer: at-least-once delivery made effectively-once by an inbox.
+"""The consumer: the broker-facing half of at-least-once delivery.
 
-Correct design, per delivery: look the message id up in the inbox; if new, apply the effect
-and write the inbox row **in the same transaction**; then (on the next tick, i.e. after the
-commit returned) ack the delivery (queue) or commit the offset (log, batched every
-``commit_interval_ms``).  A crash anywhere before the ack makes the broker deliver again,
-and the inbox turns the second delivery into a no-op (``dedup``) that re-sends the stored
-reply.
+Per delivery it records ``consume``, drops a log record that arrived after a lost one
+(see :meth:`Consumer._gap`), hands the delivery to its :class:`DeliveryHandler` (the node
+whose business logic applies it), and acknowledges it: the queue gets an ``Ack`` with the
+delivery tag, the log an offset commit, batched every ``commit_interval_ms``.  It also
+heartbeats its subscription (``Subscribe`` every ``heartbeat_ms``); a restarted consumer
+has a new session id, which tells the broker to requeue / rewind what the previous
+incarnation held.
 
-The consumer also heartbeats its subscription (``Subscribe`` every ``heartbeat_ms``); a
-restarted consumer has a new session id, which tells the broker to requeue / rewind what
-the previous incarnation held.
+When to ack is what makes delivery safe, and there are two correct answers:
 
-Flaws it implements: ``ack_before_processing`` (ack on receipt, apply on the next tick),
-``consumer_without_dedup`` (no inbox lookup) and ``dedup_window_ttl`` (inbox rows expire
-after ``dedup_ttl_ms`` of *local* clock time, so a clock jump empties the inbox).
+* ``ack_after_processing=True`` -- the handler applied the effect in a local transaction
+  (with its inbox row) before :meth:`DeliveryHandler.process` returned, so the consumer
+  acks on the next tick, after the driver persisted that transaction;
+* ``ack_after_processing=False`` -- the effect becomes durable later (an embedding batch
+  confirmed by the vector store), so the handler calls :meth:`Consumer.ack` itself.
 
-Trace events: ``deliver``, ``dedup``, ``msg-ack`` (see ``docs/sagas.md``).
+Either way a crash before the ack makes the broker deliver again, and the handler's inbox
+turns the second delivery into a no-op.  The consumer knows nothing of that inbox: it
+depends only on the handler interface, not on the node that owns it.
+
+Flaw it implements: ``ack_early`` (``ack_before_processing``): ack (or commit the offset) on
+receipt and hand the delivery to the handler on the next tick, so a crash in between loses
+it for good.
+
+Trace events: ``consume``, ``gap``, ``msg-ack``, ``commit-failed`` (see ``docs/sagas.md``).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cluster.core.saga_messages import Ack, CommitFailed, Deliver, Subscribe
-from cluster.core.types import CoreEvent, Put, ReadyBuilder
+from cluster.core.types import CoreEvent, ReadyBuilder
 
-if TYPE_CHECKING:
-    from cluster.core.service import SagaConfig, SagaFlaws, TransactionalNode
+__all__ = ["Consumer", "ConsumerTimings", "DeliveryHandler"]
+
+
+class DeliveryHandler(Protocol):
+    """What a consumer hands each delivery to."""
+
+    def process(self, d: Deliver, now_ms: int, *, acked: bool) -> None:
+        """Apply (or start applying) ``d``; ``acked`` says the consumer already acked it."""
+
+
+class ConsumerTimings(Protocol):
+    """The broker kind and timings the consumer reads (``SagaConfig`` has them)."""
+
+    @property
+    def broker(self) -> str:
+        """``"queue"`` (acks by tag) or ``"log"`` (offset commits)."""
+
+    @property
+    def heartbeat_ms(self) -> int:
+        """How often the subscription is renewed."""
+
+    @property
+    def commit_interval_ms(self) -> int:
+        """How often offsets are committed (log broker)."""
 
 
 class Consumer:
+    """One subscription to one topic, acking what its handler has applied."""
+
     def __init__(
         self,
         node_id: str,
         broker: str,
         topic: str,
-        config: SagaConfig,
-        flaws: SagaFlaws,
+        config: ConsumerTimings,
         *,
         session: str,
         out: ReadyBuilder,
-        dedup: bool = True,
+        handler: DeliveryHandler,
+        ack_early: bool = False,
+        ack_after_processing: bool = True,
     ) -> None:
         self.node_id = node_id
         self.broker = broker
         self.topic = topic
         self.config = config
-        self.flaws = flaws
         self.session = session
         self.out = out
-        self.dedup = dedup
         self.log_mode = config.broker == "log"
+        self._handler = handler
+        self._ack_early = ack_early
+        self._ack_after_processing = ack_after_processing
         self._last_hb: int | None = None
         self._acks: list[Deliver] = []  # processed, ack on the next tick
-        self._work: deque[Deliver] = deque()  # ack_before_processing: acked, not yet applied
+        self._work: deque[Deliver] = deque()  # ack_early: acked, not yet handed over
         self._commit: dict[int, tuple[int, int, list[Deliver]]] = {}  # partition -> (next, gen, ds)
         self._last_commit = 0
         self._expect: dict[int, tuple[int, int]] = {}  # log: partition -> (generation, next offset)
 
     # --- inputs -------------------------------------------------------------------------------
 
-    def tick(self, now_ms: int, node: TransactionalNode) -> None:
+    def tick(self, now_ms: int) -> None:
         if self._last_hb is None or now_ms - self._last_hb >= self.config.heartbeat_ms:
             self._last_hb = now_ms
             self.out.messages.append(Subscribe(self.node_id, self.broker, self.topic, self.session))
-        if self.flaws.dedup_window_ttl and self.dedup:
-            self._expire(now_ms, node)
         while self._work:
-            self._process(self._work.popleft(), node)
+            self._handler.process(self._work.popleft(), now_ms, acked=True)
         if self._acks:
             acks, self._acks = self._acks, []
             for d in acks:
@@ -76,7 +109,7 @@ class Consumer:
         if self._commit and now_ms - self._last_commit >= self.config.commit_interval_ms:
             self._flush_commits(now_ms)
 
-    def on_deliver(self, d: Deliver, now_ms: int, node: TransactionalNode) -> None:
+    def on_deliver(self, d: Deliver, now_ms: int) -> None:
         self.out.events.append(
             CoreEvent(
                 self.node_id,
@@ -95,14 +128,30 @@ class Consumer:
         )
         if self.log_mode and self._gap(d):
             return
-        if self.flaws.ack_before_processing:
+        if self._ack_early:
             self._ack(d, early=True)
             if self.log_mode:
                 self._flush_commits(now_ms)
             self._work.append(d)
             return
-        self._process(d, node)
-        self._acks.append(d)
+        self._handler.process(d, now_ms, acked=False)
+        if self._ack_after_processing:
+            self._acks.append(d)
+
+    def on_commit_failed(self, m: CommitFailed) -> None:
+        """The partition was rebalanced away from our generation: forget pending commits."""
+        self._commit.pop(m.partition, None)
+        self.out.events.append(
+            CoreEvent(self.node_id, "commit-failed", {"topic": m.topic, "partition": m.partition,
+                                                      "generation": m.generation})
+        )
+
+    def ack(self, d: Deliver) -> None:
+        """The handler's effect for ``d`` is durable: ack it now (queue) or with the next
+        offset commit (log).  Only for ``ack_after_processing=False``."""
+        self._ack(d)
+
+    # --- internals ----------------------------------------------------------------------------
 
     def _gap(self, d: Deliver) -> bool:
         """Log mode: a record after a lost one is dropped, so no commit can skip the loss.
@@ -121,41 +170,6 @@ class Consumer:
             return True
         self._expect[d.partition] = (gen, max(nxt, d.offset + 1))
         return False
-
-    def on_commit_failed(self, m: CommitFailed) -> None:
-        """The partition was rebalanced away from our generation: forget pending commits."""
-        self._commit.pop(m.partition, None)
-        self.out.events.append(
-            CoreEvent(self.node_id, "commit-failed", {"topic": m.topic, "partition": m.partition,
-                                                      "generation": m.generation})
-        )
-
-    # --- internals ----------------------------------------------------------------------------
-
-    def _process(self, d: Deliver, node: TransactionalNode) -> None:
-        inbox = node.inbox()
-        skip = getattr(node, "skip_dedup", None)
-        bypass = bool(skip(d)) if skip is not None else False
-        if self.dedup and not bypass and d.msg_id in inbox:
-            self.out.events.append(
-                CoreEvent(self.node_id, "dedup", {"msg_id": d.msg_id, "row": d.row, "redelivered": d.redelivered})
-            )
-            node.on_duplicate(d)
-            return
-        txn = node.begin()
-        node.handle(d, txn)
-        if self.dedup:
-            txn.put("inbox", d.msg_id, node.now)
-        node.commit(txn)
-
-    def _expire(self, now_ms: int, node: TransactionalNode) -> None:
-        inbox = node.inbox()
-        old = [k for k, at in inbox.items() if now_ms - int(at) > self.config.dedup_ttl_ms]
-        for k in old:
-            del inbox[k]
-            self.out.persist.append(Put(f"inbox/{k}", None))
-        if old:
-            self.out.events.append(CoreEvent(self.node_id, "inbox-expire", {"count": len(old), "local_ms": now_ms}))
 
     def _ack(self, d: Deliver, early: bool = False) -> None:
         if self.log_mode:
@@ -177,7 +191,7 @@ class Consumer:
                     generation=gen, session=self.session)
             )
             for d in ds:
-                self._ack_event(d, self.flaws.ack_before_processing)
+                self._ack_event(d, self._ack_early)
         self._commit.clear()
 
     def _ack_event(self, d: Deliver, early: bool) -> None:

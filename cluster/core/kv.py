@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.core.frozen import fast_init
+
 __all__ = ["OPS", "Command", "KVStore", "Result", "STALE", "freeze", "jsonable"]
 
 OPS: tuple[str, ...] = ("get", "put", "cas")
@@ -42,7 +44,8 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Command:
     """One client operation as it travels through the log.
 
@@ -65,7 +68,8 @@ class Command:
         }
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Result:
     """What applying a command produced.
 

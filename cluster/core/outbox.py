@@ -8,7 +8,8 @@ the mark means the row is published *again* after restart: that is the point, an
 consumer needs an inbox.  An unconfirmed publish is retried after ``confirm_timeout_ms``.
 
 The relay is a sans-IO component owned by a node: it writes into the node's ``ReadyBuilder``
-and never reads a clock.  Trace events:
+and never reads a clock.  It knows the rows it publishes (:class:`OutboxRow`) and two
+timings, nothing of the node or the store that holds the rows.  Trace events:
 
 * ``publish``   {row, msg_id, topic, key, attempt, direct} -- sent to the broker;
 * ``published`` {row, msg_id} -- confirmed and marked (durably) in the outbox.
@@ -17,17 +18,43 @@ and never reads a clock.  Trace events:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Protocol
 
-from cluster.core.saga_messages import Publish, PublishAck
+from cluster.core.saga_messages import Payload, Publish, PublishAck
 from cluster.core.types import CoreEvent, Put, ReadyBuilder
 
-if TYPE_CHECKING:
-    from cluster.core.service import OutboxRow, SagaConfig
+__all__ = ["OutboxRelay", "OutboxRow", "RelayTimings"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A message waiting in the outbox: committed with the change it announces."""
+
+    row: str
+    topic: str
+    key: str
+    msg_id: str
+    payload: Payload
+    txn: str
+
+
+class RelayTimings(Protocol):
+    """The two timings the relay reads (``SagaConfig`` has them)."""
+
+    @property
+    def relay_interval_ms(self) -> int:
+        """How often the outbox is polled for unpublished rows."""
+
+    @property
+    def confirm_timeout_ms(self) -> int:
+        """How long a publish may go unconfirmed before it is sent again."""
 
 
 class OutboxRelay:
-    def __init__(self, node_id: str, broker: str, config: SagaConfig, out: ReadyBuilder) -> None:
+    """Publishes one node's outbox rows until the broker confirms each."""
+
+    def __init__(self, node_id: str, broker: str, config: RelayTimings, out: ReadyBuilder) -> None:
         self.node_id = node_id
         self.broker = broker
         self.config = config
@@ -37,12 +64,13 @@ class OutboxRelay:
         self._attempts: dict[str, int] = {}
         self._last_poll: int | None = None
 
-    def load(self, rows: Iterable[Any]) -> None:
+    def load(self, rows: Iterable[OutboxRow]) -> None:
         """Rows found in the durable outbox at restart (published ones are stored as None)."""
         for row in sorted(rows, key=lambda r: (r.txn, r.row)):
             self.pending[row.row] = row
 
     def add(self, row: OutboxRow) -> None:
+        """A row just committed: publish it at the next poll."""
         self.pending[row.row] = row
 
     def poll(self, now_ms: int) -> None:
@@ -56,7 +84,7 @@ class OutboxRelay:
             self._sent_at[rid] = now_ms
             self._publish(row, direct=False)
 
-    def publish_direct(self, row: OutboxRow, now_ms: int) -> None:
+    def publish_direct(self, row: OutboxRow) -> None:
         """Dual write: publish without an outbox row (nothing to retry, nothing to mark)."""
         self._publish(row, direct=True)
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cluster.core.flaws import Flaws
-from cluster.core.service import SagaConfig
+from cluster.core.saga_config import SagaConfig
 from cluster.core.types import Message
 
 EmbedFn = Callable[[Sequence[str]], Sequence[Sequence[float]]]
@@ -197,7 +197,7 @@ def hash_embed(dim: int) -> EmbedFn:
 # --------------------------------------------------------------------------- messages
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Point:
     """One chunk's embedding as the vector store keeps it, with the version it came from."""
 
@@ -209,7 +209,7 @@ class Point:
     vector: tuple[float, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DocWrite:
     """All chunks of one document version (``msg_id`` names the outbox message)."""
 
@@ -219,7 +219,7 @@ class DocWrite:
     points: tuple[Point, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Upsert(Message):
     """worker -> vector store.  ``req`` is stable across resends of the same batch."""
 
@@ -227,7 +227,7 @@ class Upsert(Message):
     writes: tuple[DocWrite, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpsertAck(Message):
     """vector store -> worker, after the writes are durable: ``(msg_id, outcome)`` each."""
 
@@ -238,7 +238,7 @@ class UpsertAck(Message):
 # --------------------------------------------------------------------------- the store's rule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpsertPlan:
     """What the store does with one :class:`DocWrite`.
 

@@ -1,13 +1,13 @@
 """The pipeline's cores: document store, embedding worker, vector store (all sans-IO).
 
-* :class:`DocStore` -- a :class:`~cluster.core.service.TransactionalNode`: a client's
+* :class:`DocStore` -- a :class:`~cluster.core.transactional.TransactionalNode`: a client's
   ``write(doc, text)`` bumps the doc's version and commits the doc row *and* the outbox row
   announcing ``(doc, version, text)`` in one transaction; the shared
   :class:`~cluster.core.outbox.OutboxRelay` publishes it keyed by doc id.
-* :class:`EmbeddingWorker` -- consumes its topic through :class:`BatchConsumer` (the shared
-  :class:`~cluster.core.consumer.Consumer`, with the ack deferred until the vector store has
-  confirmed), batches documents, chunks them, embeds them with an injected function, sends
-  one :class:`Upsert` per batch, and on :class:`UpsertAck` writes its inbox rows and acks
+* :class:`EmbeddingWorker` -- consumes its topic through the shared
+  :class:`~cluster.core.consumer.Consumer` (as its delivery handler, with the ack deferred
+  until the vector store has confirmed: ``ack_after_processing=False``), batches documents,
+  chunks them, embeds them with an injected function, sends one :class:`Upsert` per batch, and on :class:`UpsertAck` writes its inbox rows and acks
   in delivery order (so a Kafka offset commit never skips an unfinished record).
 * :class:`VectorStoreNode` -- applies :func:`~cluster.core.pipeline.plan_upsert` to each
   document write, persists points (synced) before it confirms.
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cluster.core.consumer import Consumer
+from cluster.core.local_store import LocalStore
 from cluster.core.pipeline import (
     DOCSTORE_TOPIC,
     DocWrite,
@@ -40,8 +41,9 @@ from cluster.core.pipeline import (
     plan_upsert,
     topic_of,
 )
+from cluster.core.saga_config import SagaFlaws
 from cluster.core.saga_messages import CommitFailed, Deliver, payload_get, payload_of
-from cluster.core.service import LocalStore, SagaFlaws, TransactionalNode
+from cluster.core.transactional import TransactionalNode
 from cluster.core.types import (
     ClientReply,
     ClientRequest,
@@ -95,35 +97,6 @@ class DocStore(TransactionalNode):
 # --------------------------------------------------------------------------- worker
 
 
-class BatchConsumer(Consumer):
-    """The shared consumer, with the ack deferred until the worker says the effect is durable.
-
-    Subscription heartbeats, log-gap detection, offset-commit batching and the
-    ``ack_before_processing`` flaw (here: ``ack_before_embed``) are the base class's; the
-    only change is that a delivery is handed to the worker instead of processed and acked
-    on the next tick, because embedding takes time and happens in batches.
-    """
-
-    def on_deliver(self, d: Deliver, now_ms: int, node: Any) -> None:
-        if self.flaws.ack_before_processing:
-            super().on_deliver(d, now_ms, node)  # acks at once, hands d to _process next tick
-            return
-        self.out.events.append(CoreEvent(self.node_id, "consume", {
-            "topic": d.topic, "partition": d.partition, "offset": d.offset, "tag": d.tag,
-            "msg_id": d.msg_id, "row": d.row, "redelivered": d.redelivered, "generation": d.generation,
-        }))
-        if self.log_mode and self._gap(d):
-            return
-        node.accept(d, acked=False)
-
-    def _process(self, d: Deliver, node: Any) -> None:
-        node.accept(d, acked=True)
-
-    def ack_after_effect(self, d: Deliver) -> None:
-        """Queue: ack now.  Log: the offset is committed with the next commit flush."""
-        self._ack(d)
-
-
 @dataclass
 class _Entry:
     d: Deliver
@@ -168,10 +141,11 @@ class EmbeddingWorker:
         self.local = LocalStore(durable)
         self.now = 0
         self._n = 0
-        self.consumer = BatchConsumer(
-            node_id, broker, topic, config,
-            SagaFlaws(ack_before_processing=self.flaws.ack_before_embed),
-            session=f"{node_id}-{self.epoch}", out=self.out, dedup=not self.flaws.no_dedup,
+        self.uses_inbox = not self.flaws.no_dedup
+        # The ack waits for the vector store's confirm (``_ack_in_order``), not the next tick.
+        self.consumer = Consumer(
+            node_id, broker, topic, config, session=f"{node_id}-{self.epoch}", out=self.out,
+            handler=self, ack_early=self.flaws.ack_before_embed, ack_after_processing=False,
         )
         self.entries: list[_Entry] = []  # delivery order, for in-order acks
         self.collecting: list[_Entry] = []
@@ -190,7 +164,7 @@ class EmbeddingWorker:
 
     def tick(self, now_ms: int) -> None:
         self.now = now_ms
-        self.consumer.tick(now_ms, self)  # type: ignore[arg-type]  # duck-typed: only _process is used
+        self.consumer.tick(now_ms)
         self._maybe_start_batch()
         if self.embedding is not None and now_ms >= self.embedding.ready_at:
             self._finish_batch()
@@ -204,7 +178,7 @@ class EmbeddingWorker:
 
     def step(self, message: Message) -> None:
         if isinstance(message, Deliver):
-            self.consumer.on_deliver(message, self.now, self)
+            self.consumer.on_deliver(message, self.now)
         elif isinstance(message, UpsertAck):
             self._on_upsert_ack(message)
         elif isinstance(message, CommitFailed):
@@ -213,13 +187,13 @@ class EmbeddingWorker:
     def ready(self) -> Ready:
         return self.out.take()
 
-    # --- called by the consumer ---------------------------------------------------------------
+    # --- called by the consumer (DeliveryHandler) ------------------------------------------------
 
-    def accept(self, d: Deliver, *, acked: bool) -> None:
+    def process(self, d: Deliver, now_ms: int, *, acked: bool) -> None:
         """A delivery to embed (``acked``: the flawed consumer already acked it)."""
         e = _Entry(d, acked)
         self.entries.append(e)
-        if self.consumer.dedup and d.msg_id in self.inbox():
+        if self.uses_inbox and d.msg_id in self.inbox():
             self._emit("dedup", msg_id=d.msg_id, row=d.row, redelivered=d.redelivered)
             e.done = True
             self._ack_in_order()
@@ -228,7 +202,8 @@ class EmbeddingWorker:
             self._first_at = self.now
         self.collecting.append(e)
 
-    def inbox(self) -> dict[str, Any]:
+    def inbox(self) -> Mapping[str, Any]:
+        """Message id -> local time its embedding was confirmed by the vector store."""
         return self.local.table("inbox")
 
     # --- batches ------------------------------------------------------------------------------
@@ -288,9 +263,8 @@ class EmbeddingWorker:
         for e in p.entries:
             d = e.d
             doc, version = payload_get(d.payload, "doc"), payload_get(d.payload, "version")
-            if self.consumer.dedup:
-                self.local.table("inbox")[d.msg_id] = self.now
-                self.out.persist.append(Put(f"inbox/{d.msg_id}", self.now))
+            if self.uses_inbox:
+                self.out.persist.append(self.local.put("inbox", d.msg_id, self.now))
             self._emit("effect", service="embedder", action="embed", saga=f"{doc}@v{version}", doc=doc,
                        version=version, key=d.msg_id, row=d.row, redelivered=d.redelivered,
                        outcome=outcomes.get(d.msg_id, "unknown"), compensation=False)
@@ -302,7 +276,7 @@ class EmbeddingWorker:
         while self.entries and self.entries[0].done:
             e = self.entries.pop(0)
             if not e.acked:
-                self.consumer.ack_after_effect(e.d)
+                self.consumer.ack(e.d)
 
     def _emit(self, kind: str, **data: Any) -> None:
         self.out.events.append(CoreEvent(self.node_id, kind, data))
@@ -370,4 +344,4 @@ class VectorStoreNode:
                 for doc, pts in sorted(self.points.items()) if pts}
 
 
-__all__ = ["BatchConsumer", "DocStore", "EmbeddingWorker", "VectorStoreNode"]
+__all__ = ["DocStore", "EmbeddingWorker", "VectorStoreNode"]

@@ -123,7 +123,11 @@ QuorumFlaws.DOCS = _FLAW_DOCS
 
 @dataclass
 class _Request:
-    """One client request this node coordinates (mutable, private to the core)."""
+    """One client request this node coordinates, through its query and store phases.
+
+    Private to the core; the coordinator changes it only through the methods below, so a
+    phase's deadline, answers and acks always start together.
+    """
 
     rid: int
     reply_to: str
@@ -138,6 +142,34 @@ class _Request:
     answers: dict[str, tuple[Version, Any]] = field(default_factory=dict)
     acks: dict[str, Version] = field(default_factory=dict)
     version: Version = ZERO_VERSION
+
+    def begin_query(self, deadline_ms: int, own: str, own_answer: tuple[Version, Any]) -> None:
+        """Ask for versions; the coordinator's own replica answers at once."""
+        self.phase = "query"
+        self.deadline_ms = deadline_ms
+        self.answers[own] = own_answer
+
+    def answered(self, src: str, version: Version, value: Any) -> None:
+        self.answers[src] = (version, value)
+
+    def newest(self) -> tuple[Version, Any]:
+        """The newest answer.  Taken in replica-id order so ties (equal versions, equal
+        values) resolve the same way on every run."""
+        return max((self.answers[src] for src in sorted(self.answers)), key=lambda a: a[0])
+
+    def settle(self, version: Version, value: Any) -> None:
+        """The outcome is known without a store phase (a read without write-back)."""
+        self.version, self.value = version, value
+
+    def begin_store(self, deadline_ms: int, own: str, version: Version, value: Any) -> None:
+        """Store ``value`` at ``version``; the coordinator's own replica already has it."""
+        self.phase = "store"
+        self.deadline_ms = deadline_ms
+        self.version, self.value = version, value
+        self.acks[own] = version
+
+    def acked(self, src: str, version: Version) -> None:
+        self.acks[src] = version
 
 
 class QuorumNode:
@@ -301,11 +333,10 @@ class QuorumNode:
         self._start_query(req)
 
     def _start_query(self, req: _Request) -> None:
-        req.phase = "query"
-        req.deadline_ms = self._now + self.config.request_timeout_ms
         # Ask everyone, wait for the first R.  Our own replica answers at once, which is
         # also what makes R = 1 so dangerous: the coordinator only ever asks itself.
-        req.answers[self.node_id] = self._local(req.key)
+        deadline = self._now + self.config.request_timeout_ms
+        req.begin_query(deadline, self.node_id, self._local(req.key))
         for peer in self.members:
             if peer != self.node_id:
                 self._send(QueryVersion(self.node_id, peer, self.epoch, req.rid, req.key))
@@ -315,17 +346,13 @@ class QuorumNode:
         req = self._match(msg.epoch, msg.rid, msg.src, "query")
         if req is None or msg.key != req.key:
             return
-        req.answers[msg.src] = (_as_version(msg.version), msg.value)
+        req.answered(msg.src, _as_version(msg.version), msg.value)
         self._check_query(req)
 
     def _check_query(self, req: _Request) -> None:
         if len(req.answers) < self.r:
             return
-        # Sorted by replica id so ties (equal versions, equal values) resolve the same way
-        # on every run.
-        best_version, best_value = max(
-            (req.answers[src] for src in sorted(req.answers)), key=lambda a: a[0]
-        )
+        best_version, best_value = req.newest()
         if req.is_write:
             # Also above our own replica's version: two concurrent writes coordinated here
             # saw the same max, and the first already stored (max+1, us) locally -- the
@@ -335,15 +362,13 @@ class QuorumNode:
         elif self.write_back:
             self._start_store(req, best_version, best_value)
         else:
-            req.version, req.value = best_version, best_value
+            req.settle(best_version, best_value)
             self._finish(req)
 
     def _start_store(self, req: _Request, version: Version, value: Any) -> None:
-        req.phase = "store"
-        req.deadline_ms = self._now + self.config.request_timeout_ms
-        req.version, req.value = version, value
+        deadline = self._now + self.config.request_timeout_ms
+        req.begin_store(deadline, self.node_id, version, value)
         self._apply_store(req.key, version, value)
-        req.acks[self.node_id] = version
         for peer in self.members:
             if peer != self.node_id:
                 self._send(
@@ -355,7 +380,7 @@ class QuorumNode:
         req = self._match(msg.epoch, msg.rid, msg.src, "store")
         if req is None or msg.key != req.key:
             return
-        req.acks[msg.src] = _as_version(msg.version)
+        req.acked(msg.src, _as_version(msg.version))
         self._check_store(req)
 
     def _check_store(self, req: _Request) -> None:

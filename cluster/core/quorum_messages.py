@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.core.frozen import fast_init
 from cluster.core.types import Message
 
 Version = tuple[int, str]
@@ -24,7 +25,8 @@ ZERO_VERSION: Version = (0, "")
 """The version of a key that was never written; older than any real write."""
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class QueryVersion(Message):
     """Coordinator -> replica: "what is the newest version of ``key`` you hold?"."""
 
@@ -33,7 +35,8 @@ class QueryVersion(Message):
     key: str
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class QueryVersionReply(Message):
     """Replica -> coordinator: the replica's newest ``version`` and ``value`` of ``key``."""
 
@@ -44,7 +47,8 @@ class QueryVersionReply(Message):
     value: Any
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class StoreValue(Message):
     """Coordinator -> replica: keep ``value`` at ``version`` unless you hold a newer one."""
 
@@ -55,7 +59,8 @@ class StoreValue(Message):
     value: Any
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class StoreAck(Message):
     """Replica -> coordinator: ``key`` is durably at ``version`` or newer on this replica.
 

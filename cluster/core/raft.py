@@ -33,18 +33,28 @@ Reads (``config.read_mode``):
   it; so the leader answers locally until ``t + election_min*(1-d)/(1+d) - heartbeat``.
   Without a valid lease it falls back to ReadIndex (mode ``read_index`` in the event).
 
-The node is assembled from mixins, one responsibility each: :mod:`~cluster.core.raft_state`
-(fields, constructor, helpers), :mod:`~cluster.core.raft_election`,
-:mod:`~cluster.core.raft_replication` and :mod:`~cluster.core.raft_requests` (client
-requests and reads).  This module keeps the public face: the ``Core`` interface and
-inspection.
+How the node is built (as etcd's ``raft`` is): :class:`RaftNode` is the one state machine
+-- roles, terms, votes, timers, the step/tick dispatch, client requests, applying to the
+KV and assembling each :class:`Ready` -- and it uses three parts that each own their
+state and are changed only through their methods:
+
+* :class:`~cluster.core.raft_log.RaftLog` -- the entries, their durable ``Splice``
+  writes, term lookups and the commit/applied indexes;
+* :class:`~cluster.core.raft_progress.ProgressTracker` -- a leader's per-follower
+  next/match indexes, liveness and the commit-index arithmetic;
+* :class:`~cluster.core.raft_read.ReadOnly` -- heartbeat rounds and their acks, the
+  ReadIndex queue, deferred reads and the lease's start.
 """
 
 from __future__ import annotations
 
-from cluster.core.kv import KVStore
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from cluster.core.kv import OPS, Command, KVStore, Result, freeze
 from cluster.core.raft_config import RaftConfig, RaftFlaws
-from cluster.core.raft_election import ElectionMixin
+from cluster.core.raft_log import LOG, RaftLog
 from cluster.core.raft_messages import (
     AppendEntries,
     AppendEntriesResponse,
@@ -52,20 +62,85 @@ from cluster.core.raft_messages import (
     RequestVote,
     RequestVoteResponse,
 )
-from cluster.core.raft_replication import ReplicationMixin
-from cluster.core.raft_requests import RequestMixin
-from cluster.core.raft_state import HARD_STATE, LOG, ROLES
-from cluster.core.types import ClientRequest, Message, Put, Ready
+from cluster.core.raft_progress import ProgressTracker
+from cluster.core.raft_read import ReadOnly
+from cluster.core.types import (
+    ClientReply,
+    ClientRequest,
+    CoreEvent,
+    Message,
+    Put,
+    Ready,
+    ReadyBuilder,
+)
 
 __all__ = ["HARD_STATE", "LOG", "ROLES", "RaftConfig", "RaftFlaws", "RaftNode"]
 
+HARD_STATE = "hard_state"
+"""Durable key of ``(term, voted_for)``."""
+ROLES: tuple[str, ...] = ("follower", "precandidate", "candidate", "leader")
 
-class RaftNode(ElectionMixin, ReplicationMixin, RequestMixin):
+_WRITE_OPS = ("put", "cas")
+
+
+class RaftNode:
     """One Raft server; satisfies :class:`cluster.core.types.Core`.
 
-    Constructed as ``RaftNode(node_id, peers, config, rng, durable=None, flaws=RaftFlaws())``
-    (see :class:`~cluster.core.raft_state.RaftState`).
+    ``durable`` is what :meth:`Storage.load` returned at restart (``None`` for a fresh
+    node); ``rng`` draws the election timeouts, so a seed fixes the node's behaviour.
     """
+
+    def __init__(
+        self,
+        node_id: str,
+        peers: tuple[str, ...],
+        config: RaftConfig,
+        rng: random.Random,
+        durable: Mapping[str, Any] | None = None,
+        flaws: RaftFlaws = RaftFlaws(),  # noqa: B008 - frozen, so a shared default is safe
+    ) -> None:
+        if node_id not in peers:
+            raise ValueError(f"peers must include the node itself ({node_id!r})")
+        self.node_id = node_id
+        self.peers = tuple(peers)
+        self.config = config
+        self.flaws = flaws
+        self._rng = rng
+        self._others = tuple(p for p in peers if p != node_id)
+        self._quorum = len(peers) // 2 + 1
+        self._out = ReadyBuilder()
+
+        image = dict(durable or {})
+        term, voted_for = image.get(HARD_STATE, (0, None))
+        self._term: int = term
+        self._voted_for: str | None = voted_for
+        self._hard_state_dirty = False
+        self._log = RaftLog(image.get(LOG, ()))
+        self._progress = ProgressTracker(self._others, self._quorum)
+        self._reads = ReadOnly(self._others, self._quorum)
+        self._kv = KVStore()
+        self._role = "follower"
+        self._leader_id: str | None = None
+        self._votes: dict[str, bool] = {}
+        # Leader state: whether an entry of this term has committed yet (until then the
+        # commit index may lag, so no read can be served), and the client writes waiting
+        # for their entry to apply.
+        self._committed_in_term = False
+        self._pending: dict[int, list[ClientRequest]] = {}
+        self._pending_ids: dict[tuple[str, int], int] = {}
+
+        # Clocks: raw local reading (leases) and monotonic elapsed time (timers).
+        self._started = False
+        self._now = 0
+        self._mono = 0
+        self._election_deadline = 0
+        self._heartbeat_deadline = 0
+        # When we last heard a live leader (monotonic).  A *restarted* node (term > 0)
+        # counts its boot as such a moment: it may have acked a lease round just before
+        # crashing, and voting at once after a quick restart would break that lease.
+        self._last_leader_contact: int | None = 0 if self._term > 0 else None
+
+        self._emit("role", {"role": self._role, "term": self._term})
 
     # --- inspection -----------------------------------------------------------------
 
@@ -87,18 +162,16 @@ class RaftNode(ElectionMixin, ReplicationMixin, RequestMixin):
 
     @property
     def commit_index(self) -> int:
-        return self._commit
+        return self._log.commit
 
     @property
     def last_applied(self) -> int:
-        return self._applied
+        return self._log.applied
 
     @property
     def log(self) -> tuple[Entry, ...]:
         """The whole log (entry ``i`` is ``log[i - 1]``); cached until it changes."""
-        if self._log_view is None:
-            self._log_view = tuple(self._log)
-        return self._log_view
+        return self._log.entries()
 
     @property
     def kv(self) -> KVStore:
@@ -107,7 +180,7 @@ class RaftNode(ElectionMixin, ReplicationMixin, RequestMixin):
     @property
     def match_index(self) -> dict[str, int]:
         """The leader's view of each follower's match index (empty when not leader)."""
-        return dict(self._match)
+        return self._progress.match_index()
 
     def lease_valid(self) -> bool:
         """Whether a lease read would be served locally right now."""
@@ -116,7 +189,7 @@ class RaftNode(ElectionMixin, ReplicationMixin, RequestMixin):
     def __repr__(self) -> str:
         return (
             f"RaftNode({self.node_id} {self._role} term={self._term} "
-            f"log={len(self._log)} commit={self._commit})"
+            f"log={self._log.last_index} commit={self._log.commit})"
         )
 
     # --- Core interface -------------------------------------------------------------
@@ -127,10 +200,13 @@ class RaftNode(ElectionMixin, ReplicationMixin, RequestMixin):
             self._now = now_ms
             self._reset_election_timer()
             return
-        self._mono += max(0, now_ms - self._now)
+        if now_ms > self._now:
+            self._mono += now_ms - self._now
         self._now = now_ms
         if self._role == "leader":
-            if self.config.check_quorum and not self._quorum_active():
+            if self.config.check_quorum and not self._progress.quorum_active(
+                self._mono, self.config.election_min
+            ):
                 self._become_follower(self._term, None)
             elif self._mono >= self._heartbeat_deadline:
                 self._broadcast(rewind=True)
@@ -141,12 +217,13 @@ class RaftNode(ElectionMixin, ReplicationMixin, RequestMixin):
                 self._become_candidate()
 
     def step(self, message: Message) -> None:
-        if isinstance(message, ClientRequest):
-            self._on_client(message)
-        elif isinstance(message, AppendEntries):
+        # Replication traffic dominates, so it is tested first.
+        if isinstance(message, AppendEntries):
             self._on_append(message)
         elif isinstance(message, AppendEntriesResponse):
             self._on_append_response(message)
+        elif isinstance(message, ClientRequest):
+            self._on_client(message)
         elif isinstance(message, RequestVote):
             self._on_vote(message)
         elif isinstance(message, RequestVoteResponse):
@@ -155,10 +232,397 @@ class RaftNode(ElectionMixin, ReplicationMixin, RequestMixin):
             raise TypeError(f"RaftNode cannot handle {type(message).__name__}")
 
     def ready(self) -> Ready:
+        out = self._out
+        if self._log.has_writes:
+            out.persist.extend(self._log.take_writes())
         if self._hard_state_dirty:
             self._hard_state_dirty = False
             vote = None if self.flaws.no_persist_vote else self._voted_for
-            self._out.persist.insert(0, Put(HARD_STATE, (self._term, vote)))
+            out.persist.insert(0, Put(HARD_STATE, (self._term, vote)))
         if self.flaws.no_fsync_log:
-            self._out.sync = False
-        return self._out.take()
+            out.sync = False
+        return out.take()
+
+    # --- output helpers ---------------------------------------------------------------
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        self._out.events.append(CoreEvent(self.node_id, kind, data))
+
+    def _send(self, message: Message) -> None:
+        self._out.messages.append(message)
+
+    def _reply(self, req: ClientRequest, status: str, value: Any = None) -> None:
+        hint = self._leader_id if status == "redirect" else None
+        self._out.replies.append(
+            ClientReply(self.node_id, req.src, req.client_id, req.seq, status, value, hint)
+        )
+        if status == "ok" and req.op in _WRITE_OPS:
+            self._emit("ack", {"client_id": req.client_id, "seq": req.seq, "op": req.op})
+
+    def _persist_hard_state(self) -> None:
+        """Mark term/vote for persisting; :meth:`ready` writes one ``Put`` per batch."""
+        self._hard_state_dirty = True
+
+    # --- roles ------------------------------------------------------------------------
+
+    def _reset_election_timer(self) -> None:
+        lo, hi = self.config.election_timeout_ms
+        # randrange(lo, hi + 1) is randint(lo, hi) without one call layer: the same draw.
+        self._election_deadline = self._mono + self._rng.randrange(lo, hi + 1)
+
+    def _set_role(self, role: str) -> None:
+        if role != self._role:
+            self._role = role
+            self._emit("role", {"role": role, "term": self._term})
+
+    def _become_follower(self, term: int, leader: str | None) -> None:
+        was_leader = self._role == "leader"
+        if term > self._term:
+            self._term = term
+            self._voted_for = None
+            self._persist_hard_state()
+        self._leader_id = leader
+        if was_leader:
+            self._abandon_client_requests()
+        self._set_role("follower")
+        self._reset_election_timer()
+
+    def _become_precandidate(self) -> None:
+        """PreVote: poll with ``term + 1`` without touching term or vote, so a node that
+        cannot win (partitioned, stale log) never forces a term change on the others."""
+        self._set_role("precandidate")
+        self._leader_id = None
+        self._votes = {self.node_id: True}
+        self._reset_election_timer()
+        self._emit("election", {"term": self._term + 1, "prevote": True})
+        self._request_votes(self._term + 1, prevote=True)
+        if len(self._votes) >= self._quorum:
+            self._become_candidate()
+
+    def _become_candidate(self) -> None:
+        self._term += 1
+        self._voted_for = self.node_id
+        self._persist_hard_state()
+        self._set_role("candidate")
+        self._leader_id = None
+        self._votes = {self.node_id: True}
+        self._reset_election_timer()
+        self._emit("election", {"term": self._term, "prevote": False})
+        self._request_votes(self._term, prevote=False)
+        if len(self._votes) >= self._quorum:
+            self._become_leader()
+
+    def _request_votes(self, term: int, prevote: bool) -> None:
+        last, last_term = self._log.last_index, self._log.last_term
+        for peer in self._others:
+            self._send(RequestVote(self.node_id, peer, term, last, last_term, prevote))
+
+    def _become_leader(self) -> None:
+        self._set_role("leader")
+        self._leader_id = self.node_id
+        self._progress.reset(self._log.last_index, self._mono)
+        self._reads.reset()
+        self._committed_in_term = False
+        # The no-op lets this leader commit an entry of its own term, which is what
+        # commits everything before it (Figure 8) and unblocks ReadIndex reads.
+        self._log.append(Entry(self._term, None))
+        self._broadcast(rewind=False)
+        self._maybe_commit()
+
+    def _abandon_client_requests(self) -> None:
+        """Stepping down: we can no longer tell whether our uncommitted entries will
+        commit (a new leader may keep them), so writes get ``unknown``, never ``fail``.
+        Reads had no effect, so ``unavailable`` is definite and safe to retry."""
+        for index in sorted(self._pending):
+            for req in self._pending[index]:
+                self._reply(req, "unknown")
+        deferred, waiting = self._reads.clear()
+        for req in deferred:
+            self._reply(req, "unavailable")
+        for req in waiting:
+            self._reply(req, "unavailable")
+        self._pending.clear()
+        self._pending_ids.clear()
+        self._progress.clear()
+        self._committed_in_term = False
+
+    # --- elections --------------------------------------------------------------------
+
+    def _sticky(self) -> bool:
+        """Whether to refuse (pre)votes because a leader is known to be live.
+
+        Only with check_quorum or lease reads (see :attr:`RaftConfig.sticky`).  A leader
+        counts itself as live: with check_quorum it steps down once it is not.
+        """
+        if not self.config.sticky:
+            return False
+        if self._role == "leader":
+            return True
+        return (
+            self._last_leader_contact is not None
+            and self._mono - self._last_leader_contact < self.config.election_min
+        )
+
+    def _candidate_log_ok(self, m: RequestVote) -> bool:
+        if self.flaws.skip_up_to_date_check:
+            return True
+        return self._log.is_up_to_date(m.last_log_term, m.last_log_index)
+
+    def _on_vote(self, m: RequestVote) -> None:
+        if m.prevote:
+            granted = m.term > self._term and not self._sticky() and self._candidate_log_ok(m)
+            term = m.term if granted else self._term
+            self._send(RequestVoteResponse(self.node_id, m.src, term, granted, prevote=True))
+            return
+        if m.term > self._term:
+            if self._sticky():
+                # Ignore the higher term: a live leader must not be deposed by a node
+                # that merely lost touch (and a lease holder relies on this).
+                self._send(RequestVoteResponse(self.node_id, m.src, self._term, False))
+                return
+            self._become_follower(m.term, None)
+        granted = False
+        if m.term == self._term:
+            free = self._voted_for in (None, m.src) or self.flaws.vote_twice_in_term
+            if free and self._candidate_log_ok(m):
+                granted = True
+                if self._voted_for != m.src:
+                    self._voted_for = m.src
+                    self._persist_hard_state()
+                self._reset_election_timer()
+                self._emit("vote", {"term": self._term, "candidate": m.src})
+        self._send(RequestVoteResponse(self.node_id, m.src, self._term, granted))
+
+    def _on_vote_response(self, m: RequestVoteResponse) -> None:
+        if m.prevote:
+            if m.granted:
+                if self._role == "precandidate" and m.term == self._term + 1:
+                    self._votes[m.src] = True
+                    if len(self._votes) >= self._quorum:
+                        self._become_candidate()
+            elif m.term > self._term:
+                self._become_follower(m.term, None)
+            return
+        if m.term > self._term:
+            self._become_follower(m.term, None)
+            return
+        if self._role == "candidate" and m.term == self._term and m.granted:
+            self._votes[m.src] = True
+            if len(self._votes) >= self._quorum:
+                self._become_leader()
+
+    # --- replication: follower side ----------------------------------------------------
+
+    def _on_append(self, m: AppendEntries) -> None:
+        term = self._term
+        if m.term < term:
+            # Tell a stale leader about the newer term so it steps down.
+            self._send(AppendEntriesResponse(self.node_id, m.src, term, False, round=m.round))
+            return
+        if m.term > term or self._role != "follower":
+            self._become_follower(m.term, m.src)
+        self._leader_id = m.src
+        self._last_leader_contact = self._mono
+        self._reset_election_timer()
+
+        log = self._log
+        prev = m.prev_log_index
+        if not log.matches(prev, m.prev_log_term):
+            self._send(
+                AppendEntriesResponse(
+                    self.node_id,
+                    m.src,
+                    self._term,
+                    False,
+                    reject_hint=log.reject_hint(prev),
+                    round=m.round,
+                )
+            )
+            return
+        if m.entries:
+            cut = log.merge(prev, m.entries)
+            if cut is not None:
+                # In correct Raft the cut is above the commit index; the event lets the
+                # safety checker see a committed entry vanish under a flaw.
+                self._emit(
+                    "truncate",
+                    {"index": cut.start, "removed": cut.removed, "commit_index": log.commit},
+                )
+        match = prev + len(m.entries)
+        commit = min(m.leader_commit, match)
+        if commit > log.commit:
+            self._advance_commit(commit)
+        self._send(
+            AppendEntriesResponse(self.node_id, m.src, self._term, True, match, round=m.round)
+        )
+
+    # --- replication: leader side ------------------------------------------------------
+
+    def _send_append(self, peer: str) -> None:
+        progress = self._progress
+        prev = progress.next_index(peer) - 1
+        log = self._log
+        prev_term, entries = log.after(prev, self.config.max_batch)
+        self._out.messages.append(
+            AppendEntries(
+                self.node_id, peer, self._term, prev, prev_term, entries, log.commit,
+                self._reads.round,
+            )
+        )
+        progress.sent(peer, prev + len(entries))
+
+    def _broadcast(self, rewind: bool) -> None:
+        """Start a heartbeat round.  ``rewind`` (periodic heartbeats) resends everything
+        not yet acknowledged, which is how lost AppendEntries are retransmitted."""
+        self._reads.start_round(self._now)
+        progress = self._progress
+        for peer in self._others:
+            if rewind:
+                progress.rewind(peer)
+            self._send_append(peer)
+        self._heartbeat_deadline = self._mono + self.config.heartbeat_ms
+
+    def _on_append_response(self, m: AppendEntriesResponse) -> None:
+        if m.term > self._term:
+            self._become_follower(m.term, None)
+            return
+        progress = self._progress
+        peer = m.src
+        if self._role != "leader" or m.term != self._term or not progress.tracks(peer):
+            return
+        progress.heard_from(peer, self._mono)
+        self._reads.acked(peer, m.round)
+        if m.success:
+            # A match that did not move cannot move the committed index: every other input
+            # of _maybe_commit (our log, our term) is followed by a call of its own.
+            if progress.succeeded(peer, m.match_index):
+                self._maybe_commit()
+            if self._role == "leader" and progress.needs_entries(peer, self._log.last_index):
+                self._send_append(peer)
+        else:
+            progress.rejected(peer, m.reject_hint)
+            self._send_append(peer)
+        self._process_reads()
+
+    def _maybe_commit(self) -> None:
+        log = self._log
+        n = self._progress.committed(log.last_index)
+        if n <= log.commit:
+            return
+        # Only an entry of the current term is committed by counting replicas; earlier
+        # entries commit with it (Raft paper section 5.4.2, Figure 8).
+        if log.term_at(n) == self._term or self.flaws.commit_old_terms_by_count:
+            self._advance_commit(n)
+
+    def _advance_commit(self, index: int) -> None:
+        self._log.commit_to(index)
+        self._emit("commit", {"index": index, "term": self._term})
+        self._apply_committed()
+        if self._role != "leader":
+            return
+        if not self._committed_in_term and self._log.term_at(index) == self._term:
+            self._committed_in_term = True
+            self._serve_reads(self._reads.take_deferred())
+        self._process_reads()
+
+    def _apply_committed(self) -> None:
+        log = self._log
+        pending = self._pending
+        while (step := log.next_to_apply()) is not None:
+            index, entry = step
+            cmd = entry.command
+            as_json = None if cmd is None else cmd.to_json()
+            self._emit("apply", {"index": index, "term": entry.term, "command": as_json})
+            if cmd is None:
+                continue
+            result = self._kv.apply(cmd)
+            if cmd.op == "get" and result.status == "ok":
+                self._emit("read", {"mode": "log", "key": cmd.key, "read_index": index})
+            waiting = pending.pop(index, None)
+            if waiting:
+                for req in waiting:
+                    self._pending_ids.pop((req.client_id, req.seq), None)
+                    self._reply_result(req, result)
+
+    def _reply_result(self, req: ClientRequest, result: Result) -> None:
+        if result.status in ("ok", "fail"):
+            self._reply(req, result.status, result.value)
+        else:  # a stale duplicate: the client has moved on; say nothing definite
+            self._reply(req, "unknown")
+
+    # --- client requests ----------------------------------------------------------------
+
+    def _on_client(self, req: ClientRequest) -> None:
+        if req.op not in OPS or not isinstance(req.key, str):
+            self._reply(req, "fail", f"bad request: op {req.op!r} key {req.key!r}")
+            return
+        if req.op == "cas" and not (isinstance(req.value, list | tuple) and len(req.value) == 2):
+            self._reply(req, "fail", "cas value must be (expected, new)")
+            return
+        if self._role != "leader":
+            if req.op == "get" and self.flaws.read_from_any_node:
+                self._answer_read(req, "any_node", self._log.applied)
+            else:
+                self._reply(req, "redirect")
+            return
+        if req.op == "get" and self.config.read_mode != "log":
+            self._serve_reads([req])
+            return
+        ident = (req.client_id, req.seq)
+        if ident in self._pending_ids:  # a retry of an entry already in our log
+            self._pending[self._pending_ids[ident]].append(req)
+            return
+        cmd = Command(req.client_id, req.seq, req.op, req.key, freeze(req.value))
+        index = self._log.append(Entry(self._term, cmd))
+        if self.flaws.ack_before_commit and req.op in _WRITE_OPS:
+            self._reply(req, "ok")
+        else:
+            self._pending[index] = [req]
+            self._pending_ids[ident] = index
+        for peer in self._others:
+            self._send_append(peer)
+        self._maybe_commit()
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def _answer_read(self, req: ClientRequest, mode: str, read_index: int) -> None:
+        assert req.key is not None
+        self._emit("read", {"mode": mode, "key": req.key, "read_index": read_index})
+        self._reply(req, "ok", self._kv.read(req.key))
+
+    def _serve_reads(self, reqs: list[ClientRequest]) -> None:
+        """Leader, non-log reads: answer, or start one ReadIndex round for them all."""
+        if not reqs:
+            return
+        if self.flaws.leader_reads_without_quorum:
+            for req in reqs:
+                self._answer_read(req, "leader_local", self._log.applied)
+            return
+        if not self._committed_in_term:
+            self._reads.defer(reqs)
+            return
+        if self.config.read_mode == "lease" and self._lease_holds():
+            for req in reqs:
+                self._answer_read(req, "lease", self._log.commit)
+            return
+        self._reads.wait_for_next_round(reqs, self._log.commit)
+        self._broadcast(rewind=False)
+        self._process_reads()
+
+    def _process_reads(self) -> None:
+        reads = self._reads
+        if not reads.has_pending:
+            return
+        for read in reads.take_confirmed(self._log.applied):
+            self._answer_read(read.request, "read_index", read.read_index)
+
+    def _lease_length(self) -> float:
+        lo = self.config.election_min
+        if self.flaws.lease_ignores_clock_skew:
+            return float(lo)
+        d = self.config.max_clock_drift
+        return lo * (1 - d) / (1 + d) - self.config.heartbeat_ms
+
+    def _lease_holds(self) -> bool:
+        """Lease start = local send time of the newest round a majority acknowledged."""
+        return self._committed_in_term and self._reads.lease_holds(self._now, self._lease_length())

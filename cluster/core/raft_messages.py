@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cluster.core.frozen import fast_init
 from cluster.core.kv import Command
 from cluster.core.types import Message
 
@@ -27,7 +28,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One log entry: the leader's term when it was appended and its command.
 
@@ -39,7 +41,8 @@ class Entry:
     command: Command | None = None
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class RequestVote(Message):
     """Candidate -> voter.  With ``prevote`` it is only a poll: ``term`` is the term the
     candidate *would* campaign in, and the voter changes nothing."""
@@ -50,7 +53,8 @@ class RequestVote(Message):
     prevote: bool = False
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class RequestVoteResponse(Message):
     """Voter -> candidate.  ``term`` is the voter's term, or for a granted prevote the
     polled term (so the candidate can match the answer to its poll)."""
@@ -60,7 +64,8 @@ class RequestVoteResponse(Message):
     prevote: bool = False
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class AppendEntries(Message):
     """Leader -> follower: entries after ``prev_log_index``; empty for a pure heartbeat."""
 
@@ -72,7 +77,8 @@ class AppendEntries(Message):
     round: int = 0
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class AppendEntriesResponse(Message):
     """Follower -> leader.
 

@@ -35,15 +35,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cluster.core.local_store import Txn
+from cluster.core.saga_config import REPLY_TOPIC, SagaConfig, SagaFlaws
 from cluster.core.saga_messages import Deliver, payload_get, payload_of
-from cluster.core.service import (
-    REPLY_TOPIC,
-    SagaConfig,
-    SagaFlaws,
-    TransactionalNode,
-    Txn,
-)
-from cluster.core.types import ClientReply, ClientRequest, Message
+from cluster.core.transactional import TransactionalNode
+from cluster.core.types import ClientReply, ClientRequest, CoreEvent, Message
 
 STEPS: tuple[tuple[str, str, str], ...] = (
     ("flight", "reserve-flight", "cancel-flight"),
@@ -217,7 +213,5 @@ class Orchestrator(TransactionalNode):
         if s.client is not None:
             self.out.replies.append(ClientReply(self.node_id, s.client, s.client, s.seq, "ok", s.phase))
 
-    def _event(self, kind: str, **data: Any) -> Any:
-        from cluster.core.types import CoreEvent
-
+    def _event(self, kind: str, **data: Any) -> CoreEvent:
         return CoreEvent(self.node_id, kind, data)

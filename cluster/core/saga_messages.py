@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.core.frozen import fast_init
 from cluster.core.types import Message
 
 Payload = tuple[tuple[str, Any], ...]
@@ -42,7 +43,8 @@ def payload_get(payload: Payload, name: str, default: Any = None) -> Any:
     return default
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Publish(Message):
     topic: str
     key: str
@@ -51,19 +53,22 @@ class Publish(Message):
     payload: Payload
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class PublishAck(Message):
     row: str
     ok: bool = True
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Subscribe(Message):
     topic: str
     session: str
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Deliver(Message):
     topic: str
     partition: int
@@ -79,7 +84,8 @@ class Deliver(Message):
     """Log broker: the group's committed offset when sent, so a consumer can spot a gap."""
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Ack(Message):
     topic: str
     tag: str
@@ -89,7 +95,8 @@ class Ack(Message):
     session: str = ""
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class CommitFailed(Message):
     topic: str
     partition: int

@@ -20,10 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from cluster.core.frozen import fast_init
+
 NodeId = str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     """Base class of every message a core sends.  ``src``/``dst`` are node or client ids."""
 
@@ -34,7 +36,8 @@ class Message:
 # --- durable writes ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Put:
     """Durably set ``key`` to ``value`` (values are immutable: tuples, frozen dataclasses)."""
 
@@ -42,7 +45,8 @@ class Put:
     value: Any
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Splice:
     """Truncate the durable list ``key`` to ``start`` items, then append ``items``.
 
@@ -61,7 +65,8 @@ PersistOp = Put | Splice
 # --- what a core hands back ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ClientRequest(Message):
     """A client operation.  ``(client_id, seq)`` identifies it across retries."""
 
@@ -72,7 +77,8 @@ class ClientRequest(Message):
     value: Any
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ClientReply(Message):
     """The answer to a :class:`ClientRequest`.
 
@@ -94,7 +100,8 @@ class ClientReply(Message):
     leader_hint: str | None = None
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class CoreEvent:
     """Something a core wants recorded in the trace, e.g. a role change.
 
@@ -108,7 +115,8 @@ class CoreEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Ready:
     """One batch of outputs.  The driver does them in field order."""
 

@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from cluster.core.saga import PLANS
-from cluster.core.service import SagaFlaws
+from cluster.core.saga_config import SagaFlaws
 from cluster.runtime.brokers import RabbitMQNode, TansuBroker
 from cluster.runtime.brokers.pipeline import check, real_broker_config, run_sagas
 

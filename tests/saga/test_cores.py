@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 
 from cluster.core.broker_model import LogBroker, QueueBroker
+from cluster.core.outbox import OutboxRow
 from cluster.core.saga import Orchestrator, step_key
+from cluster.core.saga_config import SagaConfig, SagaFlaws
 from cluster.core.saga_messages import (
     Ack,
     CommitFailed,
@@ -16,7 +18,7 @@ from cluster.core.saga_messages import (
     payload_get,
     payload_of,
 )
-from cluster.core.service import OutboxRow, SagaConfig, SagaFlaws, ServiceNode
+from cluster.core.saga_services import ServiceNode
 from cluster.core.storage import MemoryStorage
 from cluster.core.types import ClientReply, ClientRequest, Put, Ready
 

@@ -14,7 +14,7 @@ TWINS = sorted(n for n, s in SAGA.items() if not s.flaws)
 
 
 def test_every_flaw_has_a_scenario_and_every_scenario_a_twin() -> None:
-    from cluster.core.service import SagaFlaws
+    from cluster.core.saga_config import SagaFlaws
 
     used = {f for n in FLAWED for f in SAGA[n].flaws}
     assert used == set(SagaFlaws.names())

@@ -24,17 +24,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cluster.core.saga import Orchestrator
-from cluster.core.saga_messages import Ack, Publish, Subscribe
-from cluster.core.service import (
+from cluster.core.saga_config import (
     BROKER,
     ORCHESTRATOR,
     SERVICES,
     SagaConfig,
     SagaFlaws,
-    ServiceNode,
-    TransactionalNode,
     role_map,
 )
+from cluster.core.saga_messages import Ack, Publish, Subscribe
+from cluster.core.saga_services import ServiceNode
+from cluster.core.transactional import TransactionalNode
 from cluster.core.types import ClientReply, ClientRequest, CoreEvent, Message
 
 from .adapters import normalize_kind

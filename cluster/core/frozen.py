@@ -1,0 +1,69 @@
+"""A faster constructor for the frozen, slotted dataclasses that cores create per message.
+
+Messages, log entries, events and ``Ready`` batches are frozen dataclasses (design
+principle 9), and a simulated minute builds several hundred thousand of them.  The
+``__init__`` that ``dataclasses`` generates for a frozen class stores each field with
+``object.__setattr__(self, name, value)``, which looks the name up through the class again
+for every field; that lookup is most of the cost of building a small message (about 2 us
+for seven fields here).  :func:`fast_init` replaces it with one that stores each field
+through its slot's own descriptor, which is what the lookup finds anyway: the object that
+comes out is the same (same fields, same equality, hash, repr and pickling, still frozen
+afterwards), built in well under half the time.
+
+Only for classes declared ``@dataclass(frozen=True, slots=True)`` with plain fields (no
+``__post_init__``, no ``init=False`` or keyword-only fields); anything else is refused at
+import time rather than built differently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+__all__ = ["fast_init"]
+
+T = TypeVar("T")
+
+
+def fast_init(cls: type[T]) -> type[T]:
+    """Give the frozen, slotted dataclass ``cls`` an ``__init__`` that stores through slots."""
+    params = getattr(cls, "__dataclass_params__", None)
+    if params is None or not params.frozen or "__slots__" not in cls.__dict__:
+        raise TypeError(f"fast_init needs a @dataclass(frozen=True, slots=True), not {cls.__name__}")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"fast_init does not run __post_init__ ({cls.__name__} has one)")
+    namespace: dict[str, Any] = {"_NO_ARG": object()}
+    args: list[str] = []
+    body: list[str] = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not f.init or f.kw_only:
+            raise TypeError(f"fast_init: field {cls.__name__}.{f.name} is not a plain field")
+        namespace[f"_set_{f.name}"] = _slot(cls, f.name).__set__
+        if f.default is not dataclasses.MISSING:
+            namespace[f"_default_{f.name}"] = f.default
+            args.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            namespace[f"_factory_{f.name}"] = f.default_factory
+            args.append(f"{f.name}=_NO_ARG")
+            body.append(f"    if {f.name} is _NO_ARG:\n        {f.name} = _factory_{f.name}()")
+        else:
+            args.append(f.name)
+        body.append(f"    _set_{f.name}(self, {f.name})")
+    source = f"def __init__(self, {', '.join(args)}):\n" + ("\n".join(body) or "    pass") + "\n"
+    # Generated from the class's own field list, as dataclasses generates its __init__.
+    exec(compile(source, f"<fast_init {cls.__qualname__}>", "exec"), namespace)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[misc,method-assign]
+    return cls
+
+
+def _slot(cls: type, name: str) -> Any:
+    """The member descriptor that stores field ``name`` (it may live on a base class)."""
+    for klass in cls.__mro__:
+        descriptor = klass.__dict__.get(name)
+        if descriptor is not None and hasattr(descriptor, "__set__"):
+            return descriptor
+    raise TypeError(f"fast_init: {cls.__name__}.{name} has no slot")
