@@ -8,6 +8,7 @@ import pytest
 
 from analysis.history import History
 from cluster.core.types import ClientRequest
+from cluster.sim.workload import Op
 from tests.sim import Ping, RandomRegister, core, make_sim, scripted
 
 
@@ -196,7 +197,7 @@ def test_messages_to_a_crashed_node_are_dropped() -> None:
 
 
 def test_prefix_mode_keeps_a_seeded_prefix_of_unsynced_writes() -> None:
-    ops = [("putu", f"u{i}", i) for i in range(10)]
+    ops: list[Op] = [("putu", f"u{i}", i) for i in range(10)]
     kept = set()
     for seed in range(8):
         sim = make_sim(seed=seed, clients=1, workload=scripted({0: ops}, 1), lose_unsynced="prefix",
