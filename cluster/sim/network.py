@@ -146,7 +146,8 @@ class SimNetwork:
         rnd = self._random
         key = (src, dst)
         at = now + self._lo + int(rnd() * self._span)
-        st = self._links.get(key)
+        links = self._links
+        st = links.get(key) if links else None
         last = self._last
         if st is None:
             prev = last.get(key, 0)

@@ -6,7 +6,8 @@ machine's clock outlives the process), the inbox that fills while the process is
 and the incarnation count.  The lifecycle faults (crash, restart, pause, resume) and the
 clock faults of the :class:`~faults.engine.Engine` interface act here.
 
-Every input to the core (a tick or a message) is followed by :func:`cluster.driver.drain`
+Every input to the core (a tick or a message) is followed by the shared driver
+(:func:`cluster.driver.drain_ready` of ``core.ready()``)
 with the process as the :class:`~cluster.driver.ReadySink`: persist (and sync) to the
 disk, then send, then reply, then record -- the order crash safety rests on, shared with
 the real runtime.  A crash can therefore only lose what the core chose not to sync.
@@ -25,7 +26,7 @@ from typing import Any
 from cluster.clock import ClockModel
 from cluster.core.storage import MemoryStorage
 from cluster.core.types import ClientReply, Core, CoreEvent, Message, PersistOp
-from cluster.driver import drain
+from cluster.driver import drain_ready
 from cluster.sim.recorder import Recorder
 from cluster.sim.scheduler import Scheduler
 from cluster.sim.transport import Transport
@@ -116,7 +117,7 @@ class NodeProcess:
             core = self.core
             assert core is not None  # UP implies a core
             core.step(msg)
-            drain(core, self)
+            drain_ready(core.ready(), self)
         elif state is PAUSED:
             self.inbox.append((msg, mid))
         else:
@@ -129,7 +130,7 @@ class NodeProcess:
         assert core is not None
         now = self._scheduler.now
         core.tick(self.clock.read_ms(now))
-        drain(core, self)
+        drain_ready(core.ready(), self)
         if gen == self.gen and self.state is UP:
             self._scheduler.at(now + self._tick_ms, self._on_tick, gen, None)
 
@@ -151,7 +152,7 @@ class NodeProcess:
         self.core = core
         self.state = UP
         self.gen += 1
-        drain(core, self)
+        drain_ready(core.ready(), self)
         if self.core is core and self.state is UP:
             self._schedule_tick()
 

@@ -38,17 +38,19 @@ class Recorder:
         self.trace: list[dict[str, Any]] = []
         self.wire_on = trace_messages
         self.on_event: Callable[[CoreEvent], None] | None = None
-        self._hooks: list[Hook] = []
+        self._hooks: tuple[Hook, ...] = ()  # replaced, never mutated: safe to iterate while hooks add hooks
         self._clock = clock
         self._summaries: dict[type, tuple[str, tuple[str, ...]]] = {}
 
     # --- hooks ----------------------------------------------------------------------------------
 
     def add_hook(self, fn: Hook) -> None:
-        self._hooks.append(fn)
+        self._hooks = (*self._hooks, fn)
 
     def remove_hook(self, fn: Hook) -> None:
-        self._hooks.remove(fn)
+        hooks = list(self._hooks)
+        hooks.remove(fn)
+        self._hooks = tuple(hooks)
 
     # --- records --------------------------------------------------------------------------------
 
@@ -61,7 +63,7 @@ class Recorder:
         self.trace.append(rec)
         if hooks and self._hooks:
             shared = dict(rec)
-            for fn in list(self._hooks):
+            for fn in self._hooks:
                 fn(kind, shared)
 
     def append(self, rec: dict[str, Any]) -> None:
@@ -73,7 +75,6 @@ class Recorder:
         then to the hooks.  (A hook may record in turn; its record follows the event's.)"""
         now = self._clock.now
         trace = self.trace
-        hooks = self._hooks
         on_event = self.on_event
         for ev in events:
             rec = dict(ev.data)
@@ -83,9 +84,10 @@ class Recorder:
             trace.append(rec)
             if on_event is not None:
                 on_event(ev)
+            hooks = self._hooks  # per event: a hook may have added one
             if hooks:
                 shared = dict(rec)
-                for fn in list(hooks):
+                for fn in hooks:
                     fn(ev.kind, shared)
 
     # --- wire records (only when wire_on) -------------------------------------------------------

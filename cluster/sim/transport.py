@@ -30,7 +30,7 @@ DROP_NO_RECEIVER = "no-client"
 class Transport:
     """Sends through the network and delivers to attached receivers."""
 
-    __slots__ = ("network", "_scheduler", "_recorder", "_receivers", "_cuts", "_mid")
+    __slots__ = ("network", "_scheduler", "_recorder", "_receivers", "_cuts", "_mid", "_plan", "_at", "_wire_on")
 
     def __init__(self, network: SimNetwork, scheduler: Scheduler, recorder: Recorder) -> None:
         self.network = network
@@ -39,6 +39,10 @@ class Transport:
         self._receivers: dict[str, Receiver] = {}
         self._cuts = network.cuts
         self._mid = 0
+        # Bound once: send runs for every message of a run.
+        self._plan = network.plan
+        self._at = scheduler.at
+        self._wire_on = recorder.wire_on
 
     def attach(self, address: str, receiver: Receiver) -> None:
         self._receivers[address] = receiver
@@ -53,19 +57,17 @@ class Transport:
         """Send ``msg`` now: record it, and either drop it or schedule its arrival(s)."""
         mid = self._mid
         self._mid = mid + 1
-        rec = self._recorder
-        plan = self.network.plan(self._scheduler.now, msg.src, msg.dst)
-        if rec.wire_on:
-            rec.wire("send", msg, mid)
+        plan = self._plan(self._scheduler.now, msg.src, msg.dst)
+        if self._wire_on:
+            self._recorder.wire("send", msg, mid)
         if isinstance(plan, str):
-            rec.drop(msg, mid, plan)
+            self._recorder.drop(msg, mid, plan)
             return
-        at = self._scheduler.at
-        at(plan[0], self._arrive, msg, mid)
+        self._at(plan[0], self._arrive, msg, mid)
         if len(plan) > 1:
-            if rec.wire_on:
-                rec.wire("dup", msg, mid)["at"] = plan[1]
-            at(plan[1], self._arrive, msg, mid)
+            if self._wire_on:
+                self._recorder.wire("dup", msg, mid)["at"] = plan[1]
+            self._at(plan[1], self._arrive, msg, mid)
 
     def _arrive(self, msg: Message, mid: Any) -> None:
         receiver = self._receivers.get(msg.dst)

@@ -82,7 +82,6 @@ class Simulation:
         self.seed = seed
         self.tick_ms = tick_ms
         self.lose_unsynced = lose_unsynced
-        self.trace_messages = trace_messages
         self._node_ids = tuple(node_ids)
         self._faults_rng = self._stream("faults")
 
@@ -122,6 +121,11 @@ class Simulation:
         for nid in self._node_ids:
             self._nodes[nid].start(None)
         self._clients.start()
+
+    @property
+    def trace_messages(self) -> bool:
+        """Whether wire records (send/deliver/drop/dup/store) are traced; fixed at construction."""
+        return self._recorder.wire_on
 
     def _stream(self, name: str) -> random.Random:
         """An independent random stream named ``name`` (string seeding is stable)."""

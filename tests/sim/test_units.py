@@ -76,15 +76,21 @@ def test_scheduler_runs_by_time_then_insertion_and_skips_cancelled() -> None:
     def note(label: str, _: object) -> None:
         seen.append((s.now, label))
 
+    def again(label: str, _: object) -> None:
+        note(label, None)
+        s.at(s.now, note, label + " (added while running)", None)
+
     s.at(20, note, "late", None)
-    s.at(10, note, "first", None)
-    skipped = s.at(10, note, "cancelled", None)
+    s.at(10, again, "first", None)
+    skipped = s.call_at(10, lambda: note("cancelled", None))
     s.at(10, note, "second", None)
     s.cancel(skipped)
-    s.call_at(-5, lambda: seen.append((s.now, "clamped to now")))
+    s.call_at(-5, lambda: note("clamped to now", None))
     assert s.run_until(20) is False
-    assert seen == [(0, "clamped to now"), (10, "first"), (10, "second")]
+    assert seen == [(0, "clamped to now"), (10, "first"), (10, "second"), (10, "first (added while running)")]
     assert s.now == 20 and s.pending() == 1  # due at 20: the next run's first entry
+    s.run_until(21)
+    assert seen[-1] == (20, "late") and s.pending() == 0
 
 
 def test_scheduler_should_stop_is_asked_every_so_many_entries() -> None:
@@ -100,6 +106,18 @@ def test_scheduler_should_stop_is_asked_every_so_many_entries() -> None:
     assert s.run_until(10 * STOP_CHECK_EVERY, stop) is True
     assert asked == [STOP_CHECK_EVERY - 1, 2 * STOP_CHECK_EVERY - 1]
     assert s.now == 2 * STOP_CHECK_EVERY - 1  # stopped where it was, not at the end
+    assert s.pending() == STOP_CHECK_EVERY
+
+
+def test_a_stop_inside_a_millisecond_leaves_the_rest_of_it_for_the_next_run() -> None:
+    s = Scheduler()
+    ran: list[int] = []
+    for i in range(STOP_CHECK_EVERY + 5):
+        s.at(7, lambda a, b: ran.append(a), i, None)
+    assert s.run_until(100, lambda: True) is True
+    assert len(ran) == STOP_CHECK_EVERY and s.now == 7
+    assert s.run_until(100) is False
+    assert ran == list(range(STOP_CHECK_EVERY + 5)) and s.now == 100
 
 
 # --- network ------------------------------------------------------------------------------------
