@@ -186,13 +186,27 @@ class NodeProcess:
         self._recorder.emit("pause", {"node": self.id})
 
     def resume(self) -> None:
-        """Process what queued up, in arrival order, then tick again on the node's grid."""
+        """Wake up: tick the core at the current time, then process what queued up, in
+        arrival order, then tick again on the node's grid.
+
+        The tick comes first because a real process that wakes from SIGSTOP or a GC pause
+        reads the clock before it acts on anything: its timers fire and its notion of "now"
+        jumps by the length of the pause.  Handing it the backlog first would let it judge
+        every queued message by the time at which it was frozen -- a lease that expired
+        during the pause would still look valid and a correct lease design would serve
+        stale reads.  The extra tick is off the grid but at a time fixed by the schedule,
+        so runs stay deterministic.
+        """
         if self.state is not PAUSED:
             return
         self.state = UP
         self.gen += 1
         self._recorder.emit("resume", {"node": self.id, "queued": len(self.inbox)})
         gen = self.gen
+        core = self.core
+        assert core is not None  # PAUSED keeps the core
+        core.tick(self.clock.read_ms(self._scheduler.now))
+        drain_ready(core.ready(), self)
         inbox = self.inbox
         while inbox and self.state is UP and self.gen == gen:
             msg, mid = inbox.popleft()

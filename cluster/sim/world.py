@@ -258,7 +258,8 @@ class Simulation:
         self._node(node).pause()
 
     def resume(self, node: str) -> None:
-        """Process what queued up, in arrival order, then tick again on the node's grid."""
+        """Wake the node: its clock ticks first, then it processes what queued up, in
+        arrival order, then it ticks again on its grid."""
         self._node(node).resume()
 
     # --- Engine: observation --------------------------------------------------------------------

@@ -165,6 +165,22 @@ def test_pause_stops_ticks_queues_messages_and_delivers_them_in_order_on_resume(
     assert len(core(sim, "n2").ticks) >= ticks + 9
 
 
+def test_a_resumed_node_sees_the_time_before_it_handles_its_backlog() -> None:
+    sim = make_sim(ping=True)
+    sim.run(100)
+    sim.pause("n2")
+    sim.run(200)
+    n2 = core(sim, "n2")
+    before = len(n2.inputs)
+    sim.resume("n2")
+    woke = n2.inputs[before:]
+    assert woke[0] == "tick" and n2.ticks[-1] == 300  # the clock first, at the resume time
+    assert woke[1:] == ["step"] * (len(woke) - 1) and len(woke) > 30  # then the backlog
+    sim.run(100)
+    grid = [t for t in n2.ticks if t > 300]
+    assert grid and all(t % 10 == n2.ticks[0] % 10 for t in grid)  # back on its own tick grid
+
+
 # --- crash and restart ----------------------------------------------------------------------------
 
 
