@@ -11,10 +11,9 @@ link was cut while it was in flight (partitions act at once, as a firewall rule 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from cluster.core.types import Message
-from cluster.sim.network import SimNetwork
+from cluster.sim.network import DROP_CUT, SimNetwork
 from cluster.sim.recorder import Recorder
 from cluster.sim.scheduler import Scheduler
 
@@ -30,7 +29,7 @@ DROP_NO_RECEIVER = "no-client"
 class Transport:
     """Sends through the network and delivers to attached receivers."""
 
-    __slots__ = ("network", "_scheduler", "_recorder", "_receivers", "_cuts", "_mid", "_plan", "_at", "_wire_on")
+    __slots__ = ("network", "_scheduler", "_recorder", "_receivers", "_cuts", "_mid", "_plan", "_at", "_wire_on", "_arrival")
 
     def __init__(self, network: SimNetwork, scheduler: Scheduler, recorder: Recorder) -> None:
         self.network = network
@@ -43,6 +42,7 @@ class Transport:
         self._plan = network.plan
         self._at = scheduler.at
         self._wire_on = recorder.wire_on
+        self._arrival = self._arrive
 
     def attach(self, address: str, receiver: Receiver) -> None:
         self._receivers[address] = receiver
@@ -63,17 +63,17 @@ class Transport:
         if isinstance(plan, str):
             self._recorder.drop(msg, mid, plan)
             return
-        self._at(plan[0], self._arrive, msg, mid)
+        self._at(plan[0], self._arrival, msg, mid)
         if len(plan) > 1:
             if self._wire_on:
                 self._recorder.wire("dup", msg, mid)["at"] = plan[1]
-            self._at(plan[1], self._arrive, msg, mid)
+            self._at(plan[1], self._arrival, msg, mid)
 
-    def _arrive(self, msg: Message, mid: Any) -> None:
+    def _arrive(self, msg: Message, mid: int) -> None:
         receiver = self._receivers.get(msg.dst)
         if receiver is None:
             self._recorder.drop(msg, mid, DROP_NO_RECEIVER)
         elif self._cuts and (msg.src, msg.dst) in self._cuts:
-            self._recorder.drop(msg, mid, "cut")
+            self._recorder.drop(msg, mid, DROP_CUT)
         else:
             receiver(msg, mid)
