@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -397,3 +398,21 @@ def test_pings_carry_summary_fields() -> None:
     sim.run(50)
     req = next(r for r in sim.trace if r["kind"] == "send" and r["msg"] == ClientRequest.__name__)
     assert req["op"] == "get" and req["seq"] == 1
+
+
+def test_a_run_defers_full_collections_and_restores_the_thresholds() -> None:
+    before = gc.get_threshold()
+    sim = make_sim()
+    during: list[tuple[int, ...]] = []
+    sim.schedule(5, lambda: during.append(gc.get_threshold()))
+    sim.run(10)
+    assert during[0][:2] == before[:2] and during[0][2] >= 1000
+    assert gc.get_threshold() == before
+
+    def boom() -> None:
+        raise RuntimeError("a callback failed")
+
+    sim.schedule(15, boom)
+    with pytest.raises(RuntimeError):
+        sim.run(10)
+    assert gc.get_threshold() == before
