@@ -1,82 +1,195 @@
-"""Simulator benchmarks: speed, runs per minute, and how fast `explore` finds each flaw.
+"""Simulator speed: how many times faster than real time, and how many checked runs a minute.
 
-Prints tables and writes bench/results/sim.json.  Run: .venv/bin/python bench/sim.py
-(--explore-budget S limits each explore; --skip-explore for the speed numbers only).
+The rows of issue 17's table, for a 5-node Raft KV under raft-healthy-random's random
+faults (partitions, crashes, pauses, clock skew, bad links):
+
+* think 50-100 ms, 10 clients, 30 simulated seconds: x real time;
+* think 0-20 ms (saturating), 10 clients, 30 simulated seconds: x real time;
+* 30-simulated-second runs per minute, simulated *and* checked, as ``explore`` runs them
+  (5 clients, wire records off, a new seed each run).
+
+Each speed row is measured with wire records off (how ``explore`` and sweeps run) and on
+(how ``splitbrain run`` runs, writing trace.jsonl).  Speed is simulated time over the
+time ``simulate()`` took, both wall and CPU time (CPU time is the steadier number on a
+shared machine).  Every repetition runs in a fresh process; with several ``--root``
+checkouts the repetitions alternate between them, so a before/after comparison sees the
+same machine load.  Medians are reported, with the load average before and after.
+
+    .venv/bin/python bench/sim.py                       # this checkout
+    .venv/bin/python bench/sim.py --root /tmp/base .    # before (a checkout at the base) vs after
+
+Writes JSON to ``--out`` (default bench/results/sim.json, which git ignores).  With
+``--explore`` it also times how fast ``explore`` finds each flawed catalog scenario.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from scenarios.explore import explore  # noqa: E402
-from scenarios.runner import run_scenario, simulate  # noqa: E402
-from scenarios.spec import Scenario, catalog, load  # noqa: E402
+SPEED_CASES: tuple[tuple[str, tuple[int, int], bool], ...] = (
+    ("think 50-100 ms", (50, 100), False),
+    ("think 50-100 ms", (50, 100), True),
+    ("think 0-20 ms (saturating)", (0, 20), False),
+    ("think 0-20 ms (saturating)", (0, 20), True),
+)
+SIMULATED_MS = 30_000
+SCENARIO = "raft-healthy-random"
 
 
-def speed_case(label: str, sc: Scenario, trace_messages: bool) -> dict[str, object]:
-    t = time.perf_counter()
-    sim, stats = simulate(sc, trace_messages=trace_messages)
-    wall = time.perf_counter() - t
-    ops = len([e for e in sim.history if e.type == "invoke"])
-    return {"case": label, "simulated_s": sc.duration_ms / 1000, "wall_s": wall,
-            "speedup": sc.duration_ms / 1000 / wall, "ops": ops, "trace_messages": trace_messages}
+# --- one repetition, in a fresh process whose sys.path starts at the checkout measured -----------
+
+
+def _one_repetition(runs: int) -> dict[str, Any]:
+    from scenarios.runner import run_scenario, simulate
+    from scenarios.spec import load
+
+    base = load(SCENARIO)
+    speed = []
+    for label, think, wire in SPEED_CASES:
+        sc = base.with_overrides(clients=10, duration_ms=SIMULATED_MS,
+                                 workload={**base.workload, "think_ms": list(think)})
+        w0, c0 = time.perf_counter(), time.process_time()
+        sim, _ = simulate(sc, trace_messages=wire)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        ops = sum(1 for e in sim.history if e.type == "invoke")
+        speed.append({"case": label, "think_ms": list(think), "trace_messages": wire, "wall_s": wall,
+                      "cpu_s": cpu, "ops": ops, "trace_records": len(sim.trace)})
+    checked = []
+    sc30 = base.with_overrides(duration_ms=SIMULATED_MS)
+    for n in range(runs):
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = run_scenario(sc30.with_overrides(seed=1000 + n), trace_messages=False)
+        checked.append({"seed": 1000 + n, "wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0,
+                        "simulate_s": out.stats["wall_s"], "check_s": out.stats["check_s"],
+                        "verdict": out.verdict, "ops": out.stats["operations"]})
+    return {"speed": speed, "checked": checked}
+
+
+def _run_child(root: Path, runs: int) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", str(root), "--runs", str(runs)],
+        cwd=root, env=env, capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"bench child for {root} failed:\n{proc.stderr.strip()}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- summary ------------------------------------------------------------------------------------
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = []
+    for i, (label, think, wire) in enumerate(SPEED_CASES):
+        samples = [r["speed"][i] for r in reps]
+        wall = _median([s["wall_s"] for s in samples])
+        cpu = _median([s["cpu_s"] for s in samples])
+        rows.append({"case": label, "think_ms": list(think), "trace_messages": wire, "ops": samples[0]["ops"],
+                     "wall_s_median": wall, "cpu_s_median": cpu,
+                     "x_real_time_wall": SIMULATED_MS / 1000 / wall, "x_real_time_cpu": SIMULATED_MS / 1000 / cpu,
+                     "wall_s": [s["wall_s"] for s in samples], "cpu_s": [s["cpu_s"] for s in samples]})
+    runs = [c for r in reps for c in r["checked"]]
+    per_run_wall = _median([c["wall_s"] for c in runs])
+    per_run_cpu = _median([c["cpu_s"] for c in runs])
+    checked = {"runs": len(runs), "per_run_wall_s_median": per_run_wall, "per_run_cpu_s_median": per_run_cpu,
+               "simulate_s_median": _median([c["simulate_s"] for c in runs]),
+               "check_s_median": _median([c["check_s"] for c in runs]),
+               "runs_per_minute_wall": 60 / per_run_wall, "runs_per_minute_cpu": 60 / per_run_cpu,
+               "verdicts": sorted({c["verdict"] for c in runs})}
+    return {"speed": rows, "checked": checked}
+
+
+def print_table(name: str, summary: dict[str, Any]) -> None:
+    print(f"\n{name}")
+    print(f"  {'5-node raft-kv, random faults, 30 simulated s':<48} {'wire':>5} {'ops':>6} "
+          f"{'wall s':>7} {'x real (wall)':>13} {'x real (cpu)':>12}")
+    for r in summary["speed"]:
+        print(f"  {r['case'] + ', 10 clients':<48} {'on' if r['trace_messages'] else 'off':>5} {r['ops']:>6} "
+              f"{r['wall_s_median']:>7.3f} {r['x_real_time_wall']:>13.1f} {r['x_real_time_cpu']:>12.1f}")
+    c = summary["checked"]
+    print(f"  {'30-s runs per minute, simulated + checked':<48} {'off':>5} {'':>6} {c['per_run_wall_s_median']:>7.3f} "
+          f"{c['runs_per_minute_wall']:>13.0f} {c['runs_per_minute_cpu']:>12.0f}   (per run: simulate "
+          f"{c['simulate_s_median']:.3f} s, check {c['check_s_median']:.3f} s; {c['runs']} runs, {'/'.join(c['verdicts'])})")
+
+
+def explore_flawed(budget_s: float, only: list[str] | None) -> list[dict[str, Any]]:
+    sys.path.insert(0, str(ROOT))
+    from scenarios.explore import explore
+    from scenarios.spec import catalog
+
+    rows = []
+    print(f"\n{'flawed scenario':<28} {'found':>6} {'first found s':>13} {'runs to find':>12} {'shrink runs':>11}")
+    for sc in catalog().values():
+        if not sc.flaws or (only and sc.name not in only):
+            continue
+        res = explore(sc, budget_s=budget_s, seed=0)
+        runs_to_find = res.runs - res.shrink_runs if res.found else None
+        rows.append({"scenario": sc.name, "found": res.found, "first_found_s": res.first_found_s,
+                     "runs_to_find": runs_to_find, "runs": res.runs, "shrink_runs": res.shrink_runs})
+        ff = f"{res.first_found_s:.1f}" if res.first_found_s is not None else "-"
+        print(f"{sc.name:<28} {str(res.found):>6} {ff:>13} {str(runs_to_find):>12} {res.shrink_runs:>11}", flush=True)
+    return rows
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", nargs="+", default=[str(ROOT)], metavar="CHECKOUT",
+                    help="checkouts to measure, alternating (default: this one)")
+    ap.add_argument("--reps", type=int, default=5, help="repetitions per checkout (fresh process each)")
+    ap.add_argument("--runs", type=int, default=4, help="checked 30-s runs per repetition")
+    ap.add_argument("--explore", action="store_true", help="also time explore on every flawed scenario")
     ap.add_argument("--explore-budget", type=float, default=60.0)
-    ap.add_argument("--skip-explore", action="store_true")
     ap.add_argument("--only", nargs="*", help="explore only these flawed scenarios")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "sim.json"))
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    base = load("raft-healthy-random")
-    speed = []
-    for think in ((0, 20), (50, 100), (100, 200)):
-        sc = base.with_overrides(clients=10, duration_ms=30_000,
-                                 workload={**base.workload, "think_ms": list(think)})
-        for tm in (True, False):
-            speed.append(speed_case(f"5-node raft-kv, 10 clients, think {think[0]}-{think[1]} ms, random faults", sc, tm))
-    print(f"{'case':<70} {'trace msgs':>10} {'ops':>7} {'wall s':>7} {'x real time':>11}")
-    for s in speed:
-        print(f"{s['case']:<70} {str(s['trace_messages']):>10} {s['ops']:>7} {s['wall_s']:>7.2f} {s['speedup']:>11.1f}")
-    # runs per minute of a 30-simulated-second scenario, checked, as explore runs it
-    sc30 = base.with_overrides(duration_ms=30_000)
-    t = time.perf_counter()
-    n = 0
-    while time.perf_counter() - t < 20:
-        run_scenario(sc30.with_overrides(seed=1000 + n), trace_messages=False)
-        n += 1
-    rpm = n / (time.perf_counter() - t) * 60
-    print(f"\nruns per minute (raft-healthy-random, 30 simulated s, simulate + check): {rpm:.0f}")
-    explored = []
-    if not args.skip_explore:
-        flawed = [s for s in catalog().values() if s.flaws and (not args.only or s.name in args.only)]
-        print(f"\n{'flawed scenario':<28} {'found':>6} {'first found s':>13} {'runs to find':>12} {'shrink runs':>11} {'faults left':>11}")
-        for sc in flawed:
-            res = explore(sc, budget_s=args.explore_budget, seed=0)
-            runs_to_find = res.runs - res.shrink_runs if res.found else None
-            row = {"scenario": sc.name, "flaws": list(sc.flaws), "found": res.found,
-                   "first_found_s": res.first_found_s, "runs_to_find": runs_to_find, "runs": res.runs,
-                   "shrink_runs": res.shrink_runs, "elapsed_s": res.elapsed_s,
-                   "minimal_faults": len(res.minimal.faults) if res.minimal else None,
-                   "minimal_seed": res.minimal.seed if res.minimal else None}
-            explored.append(row)
-            ff = f"{res.first_found_s:.1f}" if res.first_found_s is not None else "-"
-            print(f"{sc.name:<28} {str(res.found):>6} {ff:>13} {str(runs_to_find):>12} {res.shrink_runs:>11} "
-                  f"{str(row['minimal_faults']):>11}", flush=True)
+    if args.child:
+        sys.path.insert(0, args.child)
+        print(json.dumps(_one_repetition(args.runs)))
+        return 0
+    roots = [Path(r).resolve() for r in args.root]
+    for r in roots:
+        if not (r / "scenarios" / "runner.py").is_file():
+            print(f"--root {r}: not a splitbrain checkout (no scenarios/runner.py)", file=sys.stderr)
+            return 3
+    load_before = os.getloadavg()
+    reps: dict[str, list[dict[str, Any]]] = {str(r): [] for r in roots}
+    for i in range(args.reps):
+        for r in roots:
+            reps[str(r)].append(_run_child(r, args.runs))
+            print(f"  repetition {i + 1}/{args.reps} of {r} done, load {os.getloadavg()[0]:.2f}", flush=True)
+    load_after = os.getloadavg()
+    summaries = {name: summarise(rs) for name, rs in reps.items()}
+    for name, summary in summaries.items():
+        print_table(name, summary)
+    print(f"\nload average (1/5/15 min): before {'/'.join(f'{x:.2f}' for x in load_before)}, "
+          f"after {'/'.join(f'{x:.2f}' for x in load_after)}; medians of {args.reps} repetitions")
+    explored = explore_flawed(args.explore_budget, args.only) if args.explore else []
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                               "speed": speed, "runs_per_minute_30s": rpm, "explore": explored}, indent=2))
-    print(f"\nwrote {out}")
+    out.write_text(json.dumps({
+        "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+        "load_before": load_before, "load_after": load_after, "reps": args.reps,
+        "simulated_ms": SIMULATED_MS, "scenario": SCENARIO, "results": summaries, "explore": explored,
+    }, indent=2) + "\n")
+    print(f"wrote {out}")
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from cluster.sim.clock import SimClock
+from cluster.clock import ClockModel as SimClock
 
 __all__ = ["RunClock", "SkewClock", "clock_state", "restore_state"]
 

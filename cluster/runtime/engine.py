@@ -43,11 +43,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import grpc
 import grpc.aio
 
+from cluster.clock import ClockModel as SimClock
 from cluster.runtime.clock import clock_state
 from cluster.runtime.engine_failpoints import FailpointMixin
 from cluster.runtime.node import NodeSpec
 from cluster.runtime.transport import CHANNEL_OPTIONS
-from cluster.sim.clock import SimClock
 from protos import control_pb2
 from protos import control_pb2_grpc as control_grpc
 

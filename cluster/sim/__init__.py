@@ -3,7 +3,6 @@
 Same seed, same history and trace, byte for byte.  See :mod:`cluster.sim.world`.
 """
 
-from cluster.sim.clock import SimClock
 from cluster.sim.network import LinkState, SimNetwork
 from cluster.sim.trace import history_jsonl, to_jsonl, write_history, write_jsonl
 from cluster.sim.workload import ScriptedWorkload, Workload
@@ -16,7 +15,6 @@ __all__ = [
     "LinkState",
     "ScriptedWorkload",
     "SimClient",
-    "SimClock",
     "SimNetwork",
     "Simulation",
     "Workload",

@@ -57,12 +57,13 @@ def _check_prob(name: str, p: float) -> float:
 class SimNetwork:
     """Decides when (and whether) each message arrives.  Holds no messages itself.
 
-    The simulator owns the event queue; :meth:`plan` only answers "deliver at these times"
-    or "drop, because ...".  That keeps the network a pure function of (seed, settings,
-    call order) and trivially testable.
+    :meth:`plan` only answers "deliver at these times" or "drop, because ..."; the
+    :class:`~cluster.sim.transport.Transport` carries the answer out on the scheduler's
+    heap.  That keeps the network a pure function of (seed, settings, call order) and
+    trivially testable.
     """
 
-    __slots__ = ("_rng", "_random", "_lo", "_span", "_links", "_cuts", "_last", "_hi")
+    __slots__ = ("_rng", "_random", "_lo", "_span", "_links", "cuts", "_last", "_hi")
 
     def __init__(self, rng: random.Random, base_latency_ms: tuple[int, int] = (1, 5)) -> None:
         lo, hi = base_latency_ms
@@ -74,8 +75,10 @@ class SimNetwork:
         self._hi = int(hi)
         self._span = int(hi) - int(lo) + 1
         self._links: dict[tuple[str, str], LinkState] = {}
-        # Membership-only (never iterated), so determinism does not depend on hash order.
-        self._cuts: set[tuple[str, str]] = set()
+        # The cut directions.  Membership only (never iterated), so determinism does not
+        # depend on hash order.  Read at every arrival (a cut acts on messages in flight);
+        # changed only through cut/restore.
+        self.cuts: set[tuple[str, str]] = set()
         self._last: dict[tuple[str, str], int] = {}
 
     # --- settings -------------------------------------------------------------------------------
@@ -93,11 +96,11 @@ class SimNetwork:
         if st is None:
             st = self._links[key] = LinkState()
         st.cut = True
-        self._cuts.add(key)
+        self.cuts.add(key)
 
     def restore(self, src: str, dst: str) -> None:
         key = (src, dst)
-        self._cuts.discard(key)
+        self.cuts.discard(key)
         st = self._links.get(key)
         if st is not None:
             st.cut = False
@@ -120,7 +123,7 @@ class SimNetwork:
             raise ValueError("link delay_ms and jitter_ms must be >= 0")
         key = (src, dst)
         st = LinkState(
-            key in self._cuts,
+            key in self.cuts,
             _check_prob("loss", loss),
             float(delay_ms),
             float(jitter_ms),
@@ -133,7 +136,7 @@ class SimNetwork:
             self._links[key] = st
 
     def is_cut(self, src: str, dst: str) -> bool:
-        return (src, dst) in self._cuts
+        return (src, dst) in self.cuts
 
     # --- the hot path ---------------------------------------------------------------------------
 
@@ -143,7 +146,8 @@ class SimNetwork:
         rnd = self._random
         key = (src, dst)
         at = now + self._lo + int(rnd() * self._span)
-        st = self._links.get(key)
+        links = self._links
+        st = links.get(key) if links else None
         last = self._last
         if st is None:
             prev = last.get(key, 0)

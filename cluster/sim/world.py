@@ -1,66 +1,86 @@
 """The deterministic simulator: N cores, M clients, virtual time, a seeded network.
 
-Everything that happens is an entry in one heap ordered by ``(time_ms, seq)``; ``seq`` is a
-global insertion counter, so simultaneous events run in the order they were scheduled and
-no ordering ever depends on ``id()``, hashing or the wall clock.  Every random choice comes
-from a stream derived from the seed by name (``random.Random(f"{seed}:{name}")``), so the
-network's draws do not shift when a client is added, and the same seed replays the same
-history and trace byte for byte.
+:class:`Simulation` is one engine composed of parts, each owning its state:
 
-The driver loop is the one every engine shares (design principle 2): after each input to a
-core (a tick or a message) the simulator drains ``core.ready()`` and does, in order,
-persist (and sync) -> send messages -> send client replies -> record events and fire hooks.
-A crash therefore can only lose what the core itself chose not to sync.
+* :class:`~cluster.sim.scheduler.Scheduler` -- virtual time and the heap of pending work;
+* :class:`~cluster.sim.network.SimNetwork` -- link settings, cuts and the seeded draws that
+  decide each message's fate; :class:`~cluster.sim.transport.Transport` -- message ids,
+  messages in flight, and who is attached at each address;
+* :class:`~cluster.sim.process.NodeProcess` -- one per server: core, disk, clock, life;
+* :class:`~cluster.sim.clients.ClientSlots` -- the Jepsen processes, workload and history;
+* :class:`~cluster.sim.recorder.Recorder` -- the trace and the event hooks.
 
-Faults act through the :class:`faults.engine.Engine` methods (``cut``, ``set_clock``,
-``crash``, ``pause`` ...) plus ``schedule``/``add_event_hook`` for timed and triggered
-schedules.  Call them from scheduled callbacks (``schedule(now, fn)``), not from inside an
+The parts talk through narrow calls (send a message, schedule an entry, record), never
+through each other's fields; this class builds them, wires them together, and is their
+public face: the :class:`faults.engine.Engine` methods plus ``schedule``/``cancel`` and
+``add_event_hook`` for fault schedules.
+
+Every random choice comes from a stream derived from the seed by name
+(``random.Random(f"{seed}:{name}")``), so the network's draws do not shift when a client
+is added, and the same seed replays the same history and trace byte for byte.
+
+Call fault methods from scheduled callbacks (``schedule(now, fn)``), not from inside an
 event hook, so a fault never lands in the middle of a core's output batch.
-
-The parts live in sibling modules, one responsibility each, combined here as mixins:
-:mod:`~cluster.sim.world_base` (constants, per-node/per-slot state),
-:mod:`~cluster.sim.world_recording` (trace, hooks, output), :mod:`~cluster.sim.world_links`
-(sending, link faults), :mod:`~cluster.sim.world_nodes` (cores, crash/pause/restart,
-clocks) and :mod:`~cluster.sim.world_clients` (client slots, history).  This module keeps
-the constructor, the event loop and scheduling.
 """
 
 from __future__ import annotations
 
-import heapq
+import gc
 import random
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analysis.history import Event
 from cluster.core.storage import MemoryStorage
-from cluster.core.types import Core, CoreEvent, Message
+from cluster.core.types import Core, CoreEvent
+from cluster.sim.clients import ClientSlots, MakeClient, SimClient
 from cluster.sim.network import SimNetwork
+from cluster.sim.process import CRASHED, PAUSED, UP, MakeCore, NodeProcess
+from cluster.sim.recorder import Hook, Recorder
+from cluster.sim.scheduler import Scheduler
+from cluster.sim.trace import history_jsonl, to_jsonl
+from cluster.sim.transport import Transport
 from cluster.sim.workload import Workload
-from cluster.sim.world_base import (
-    _CALL,
-    _CTICK,
-    _DELIVER,
-    _OP,
-    _STOP_CHECK_EVERY,
-    _TICK,
-    CRASHED,
-    PAUSED,
-    UP,
-    MakeClient,
-    MakeCore,
-    SimClient,
-    _Node,
-    _Slot,
-)
-from cluster.sim.world_base import Hook as Hook  # re-exported: it was defined here
-from cluster.sim.world_clients import ClientMixin
-from cluster.sim.world_nodes import NodeMixin
 
-__all__ = ["CRASHED", "PAUSED", "UP", "SimClient", "Simulation"]
+__all__ = ["CRASHED", "PAUSED", "UP", "Hook", "MakeClient", "MakeCore", "SimClient", "Simulation"]
+
+_GC_LOCK = threading.Lock()
+_gc_depth = 0
+_gc_saved: tuple[int, int, int] = (0, 0, 0)
+_FULL_COLLECTION_EVERY = 1000  # young collections of generation 1 per full collection
 
 
-class Simulation(ClientMixin, NodeMixin):
+@contextmanager
+def _few_full_collections() -> Iterator[None]:
+    """While a run is in progress, Python's full (oldest-generation) collections wait.
+
+    A run allocates millions of short-lived objects, and each full collection walks every
+    container the process holds -- including the trace list, which grows by hundreds of
+    thousands of records -- to find cycles that a simulation does not make: about a tenth
+    of a saturating 30-s traced run went to four such walks.  Young collections still run,
+    so garbage cycles are still reclaimed; the thresholds are restored when the last
+    concurrent run ends.  Collection timing never affects what a run produces.
+    """
+    global _gc_depth, _gc_saved
+    with _GC_LOCK:
+        if _gc_depth == 0:
+            _gc_saved = gc.get_threshold()
+            young, middle, old = _gc_saved
+            gc.set_threshold(young, middle, max(old, _FULL_COLLECTION_EVERY))
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_depth -= 1
+            if _gc_depth == 0:
+                gc.set_threshold(*_gc_saved)
+
+
+class Simulation:
     """Runs cores and clients under virtual time; implements :class:`faults.engine.Engine`.
 
     ``history`` holds the client events (``analysis.history.Event``; ``time`` in virtual ns),
@@ -95,73 +115,62 @@ class Simulation(ClientMixin, NodeMixin):
         if lose_unsynced not in ("all", "prefix"):
             raise ValueError(f"lose_unsynced must be 'all' or 'prefix', got {lose_unsynced!r}")
         self.seed = seed
-        self._node_ids = tuple(node_ids)
-        self._make_core = make_core
-        self._make_client = make_client
-        self._workload = workload
-        self._clients_n = clients
         self.tick_ms = tick_ms
-        self._think = (int(think_ms[0]), int(think_ms[1]))
         self.lose_unsynced = lose_unsynced
-        self.trace_messages = trace_messages
-
-        self.history: list[Event] = []
-        self.trace: list[dict[str, Any]] = []
-        self._now = 0
-        self._seq = 0
-        self._mid = 0
-        self._queue: list[tuple[int, int, int, Any, Any]] = []
-        self._hooks: list[Hook] = []
-        self._on_event: Callable[[CoreEvent], None] | None = None
-        self._cancelled: set[int] = set()  # membership only
-
+        self._node_ids = tuple(node_ids)
         self._faults_rng = self._stream("faults")
-        self._workload_rng = self._stream("workload")
-        self._crash_rng = self._stream("crash")
+
+        self._scheduler = Scheduler()
+        self._recorder = Recorder(self._scheduler, trace_messages=trace_messages)
         self.network = SimNetwork(self._stream("net"), base_latency_ms)
-        self._summary_cache: dict[type, tuple[str, tuple[str, ...]]] = {}
-
-        self._nodes: dict[str, _Node] = {}
+        self._transport = Transport(self.network, self._scheduler, self._recorder)
+        crash_rng = self._stream("crash") if lose_unsynced == "prefix" else None
+        self._nodes: dict[str, NodeProcess] = {
+            nid: NodeProcess(
+                nid,
+                phase=self._stream(f"phase:{nid}").randrange(tick_ms),
+                tick_ms=tick_ms,
+                make_core=make_core,
+                stream=self._stream,
+                crash_rng=crash_rng,
+                scheduler=self._scheduler,
+                transport=self._transport,
+                recorder=self._recorder,
+            )
+            for nid in self._node_ids
+        }
+        self._clients = ClientSlots(
+            clients,
+            workload=workload,
+            workload_rng=self._stream("workload"),
+            think_ms=(int(think_ms[0]), int(think_ms[1])),
+            tick_ms=tick_ms,
+            make_client=make_client,
+            stream=self._stream,
+            scheduler=self._scheduler,
+            transport=self._transport,
+            recorder=self._recorder,
+        )
+        self.history: list[Event] = self._clients.history
+        self.trace: list[dict[str, Any]] = self._recorder.trace
         for nid in self._node_ids:
-            phase = self._stream(f"phase:{nid}").randrange(tick_ms)
-            self._nodes[nid] = _Node(nid, phase)
-        for nid in self._node_ids:
-            self._start_node(self._nodes[nid], None)
+            self._nodes[nid].start(None)
+        self._clients.start()
 
-        self._slots: list[_Slot] = []
-        self._client_by_id: dict[str, _Slot] = {}
-        for i in range(clients):
-            slot = _Slot(i, self._stream(f"think:{i}"))
-            self._slots.append(slot)
-            self._new_client(slot)
-            self._push(self._now + self._think_delay(slot), _OP, slot, slot.gen)
+    @property
+    def trace_messages(self) -> bool:
+        """Whether wire records (send/deliver/drop/dup/store) are traced; fixed at construction."""
+        return self._recorder.wire_on
 
-    # --- routing arrivals -----------------------------------------------------------------------
+    def _stream(self, name: str) -> random.Random:
+        """An independent random stream named ``name`` (string seeding is stable)."""
+        return random.Random(f"{self.seed}:{name}")
 
-    def _deliver(self, msg: Message, mid: int) -> None:
-        dst = msg.dst
-        node = self._nodes.get(dst)
-        if node is not None:
-            if (msg.src, dst) in self.network._cuts:
-                self._drop(msg, mid, "cut")  # cut while in flight: partitions act at once
-            elif node.state is UP:
-                self._step(node, msg, mid)
-            elif node.state is PAUSED:
-                node.inbox.append((msg, mid))
-            else:
-                self._drop(msg, mid, "down")
-            return
-        slot = self._client_by_id.get(dst)
-        if slot is None or slot.client is None:
-            self._drop(msg, mid, "no-client")
-            return
-        if (msg.src, dst) in self.network._cuts:
-            self._drop(msg, mid, "cut")
-            return
-        if self.trace_messages:
-            self.trace.append(self._wire("deliver", msg, mid))
-        slot.client.step(msg)
-        self._drain_client(slot)
+    def _node(self, node: str) -> NodeProcess:
+        n = self._nodes.get(node)
+        if n is None:
+            raise ValueError(f"unknown node {node!r}; nodes are {', '.join(self._node_ids)}")
+        return n
 
     # --- running --------------------------------------------------------------------------------
 
@@ -181,84 +190,23 @@ class Simulation(ClientMixin, NodeMixin):
         """
         if duration_ms < 0:
             raise ValueError(f"duration_ms must be >= 0, got {duration_ms!r}")
-        end = self._now + duration_ms
-        queue = self._queue
-        pop = heapq.heappop
-        push = heapq.heappush
-        nodes_up = UP
-        tick_ms = self.tick_ms
-        budget = _STOP_CHECK_EVERY
-        nodes_get = self._nodes.get
-        cuts = self.network._cuts
-        tracing = self.trace_messages
-        trace_append = self.trace.append
-        wire = self._wire
-        drain = self._drain
-        self._on_event = on_event
+        self._recorder.on_event = on_event
         try:
-            while queue and queue[0][0] < end:
-                at, _, kind, a, b = pop(queue)
-                self._now = at
-                if kind == _DELIVER:
-                    # Fast path: a message to a running node over an uncut link.
-                    node = nodes_get(a.dst)
-                    if (
-                        node is not None
-                        and node.state is nodes_up
-                        and not (cuts and (a.src, a.dst) in cuts)
-                    ):
-                        if tracing:
-                            trace_append(wire("deliver", a, b))
-                        core = node.core
-                        assert core is not None  # UP implies a core
-                        core.step(a)
-                        drain(node, core)
-                    else:
-                        self._deliver(a, b)
-                elif kind == _TICK:
-                    if b == a.gen and a.state is nodes_up:
-                        self._tick(a)
-                        if b == a.gen and a.state is nodes_up:
-                            seq = self._seq
-                            self._seq = seq + 1
-                            push(queue, (at + tick_ms, seq, _TICK, a, b))
-                elif kind == _CTICK:
-                    if b == a.gen:
-                        client = a.client
-                        client.tick(at)
-                        self._drain_client(a)
-                        if b == a.gen and client.busy:
-                            seq = self._seq
-                            self._seq = seq + 1
-                            push(queue, (at + tick_ms, seq, _CTICK, a, b))
-                elif kind == _OP:
-                    if b == a.gen and not a.done:
-                        self._start_op(a)
-                else:  # _CALL
-                    if b not in self._cancelled:
-                        a()
-                    else:
-                        self._cancelled.discard(b)
-                if should_stop is not None:
-                    budget -= 1
-                    if budget <= 0:
-                        budget = _STOP_CHECK_EVERY
-                        if should_stop():
-                            return
-            self._now = end
+            with _few_full_collections():
+                self._scheduler.run_until(self._scheduler.now + duration_ms, should_stop)
         finally:
-            self._on_event = None
+            self._recorder.on_event = None
 
     def schedule(self, at_ms: int, fn: Callable[[], None]) -> int:
         """Run ``fn`` at engine time ``at_ms`` (now if earlier), after what is already due.
 
         Returns a handle for :meth:`cancel`.
         """
-        return self._push(max(int(at_ms), self._now), _CALL, fn, self._seq)
+        return self._scheduler.call_at(at_ms, fn)
 
     def cancel(self, handle: int) -> None:
         """Cancel a callback from :meth:`schedule` that has not run yet."""
-        self._cancelled.add(handle)
+        self._scheduler.cancel(handle)
 
     # --- Engine: who is there -------------------------------------------------------------------
 
@@ -266,7 +214,7 @@ class Simulation(ClientMixin, NodeMixin):
         return self._node_ids
 
     def now_ms(self) -> int:
-        return self._now
+        return self._scheduler.now
 
     @property
     def rng(self) -> random.Random:
@@ -289,6 +237,84 @@ class Simulation(ClientMixin, NodeMixin):
                 best, best_term = nid, term
         return best
 
+    # --- Engine: network ------------------------------------------------------------------------
+
+    def cut(self, src: str, dst: str) -> None:
+        if not self.network.is_cut(src, dst):
+            self.network.cut(src, dst)
+            self._recorder.emit("link", {"op": "cut", "src": src, "dst": dst}, hooks=False)
+
+    def restore(self, src: str, dst: str) -> None:
+        if self.network.is_cut(src, dst):
+            self.network.restore(src, dst)
+            self._recorder.emit("link", {"op": "restore", "src": src, "dst": dst}, hooks=False)
+
+    def set_link(
+        self,
+        src: str,
+        dst: str,
+        *,
+        loss: float = 0.0,
+        delay_ms: float = 0.0,
+        jitter_ms: float = 0.0,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+    ) -> None:
+        settings = {
+            "loss": loss,
+            "delay_ms": delay_ms,
+            "jitter_ms": jitter_ms,
+            "duplicate": duplicate,
+            "reorder": reorder,
+        }
+        self.network.set_link(src, dst, **settings)
+        self._recorder.emit("link", {"op": "set", "src": src, "dst": dst, **settings}, hooks=False)
+
+    # --- Engine: clocks -------------------------------------------------------------------------
+
+    def set_clock(self, node: str, *, offset_ms: float = 0.0, rate: float = 1.0) -> None:
+        self._node(node).set_clock(offset_ms, rate)
+
+    def jump_clock(self, node: str, delta_ms: float) -> None:
+        self._node(node).jump_clock(delta_ms)
+
+    # --- Engine: processes ----------------------------------------------------------------------
+
+    def crash(self, node: str) -> None:
+        """Drop the core and its inbox; unsynced writes are lost (all, or all but a seeded
+        prefix with ``lose_unsynced="prefix"``).  Messages arriving while down are dropped."""
+        self._node(node).crash()
+
+    def restart(self, node: str) -> None:
+        """Rebuild the core from durable storage with a fresh rng stream; ticks resume."""
+        self._node(node).restart()
+
+    def pause(self, node: str) -> None:
+        """Freeze: no ticks, no processing; arrivals queue until :meth:`resume`."""
+        self._node(node).pause()
+
+    def resume(self, node: str) -> None:
+        """Wake the node: its clock ticks first, then it processes what queued up, in
+        arrival order, then it ticks again on its grid."""
+        self._node(node).resume()
+
+    # --- Engine: observation --------------------------------------------------------------------
+
+    def record(self, kind: str, data: dict[str, object]) -> None:
+        """Append a fault record (``fault-start``, ``fault-end`` ...) to the trace."""
+        self._recorder.emit(kind, dict(data), hooks=False)
+
+    def add_event_hook(self, fn: Hook) -> None:
+        """Call ``fn(kind, data)`` for every core event, client completion and lifecycle
+        change (crash, restart, pause, resume, clock).  ``data`` includes ``node`` and ``t``;
+        treat it as read-only."""
+        self._recorder.add_hook(fn)
+
+    def remove_event_hook(self, fn: Hook) -> None:
+        self._recorder.remove_hook(fn)
+
+    # --- inspection -----------------------------------------------------------------------------
+
     @property
     def nodes(self) -> dict[str, Core]:
         """Running cores (paused included, crashed absent), in node order."""
@@ -305,26 +331,29 @@ class Simulation(ClientMixin, NodeMixin):
 
     def local_ms(self, node: str) -> int:
         """What ``node``'s clock reads now (what its next tick would be given)."""
-        return self._node(node).clock.read_ms(self._now)
+        return self._node(node).clock.read_ms(self._scheduler.now)
 
     def snapshot_nodes(self) -> dict[str, dict[str, Any]]:
         """Per node: state, and role/term/commit_index/log_len where the core has them."""
-        out: dict[str, dict[str, Any]] = {}
-        for nid in self._node_ids:
-            n = self._nodes[nid]
-            core = n.core
-            log = getattr(core, "log", None) if core is not None else None
-            out[nid] = {
-                "state": n.state,
-                "role": getattr(core, "role", None) if core is not None else None,
-                "term": getattr(core, "term", None) if core is not None else None,
-                "commit_index": getattr(core, "commit_index", None) if core is not None else None,
-                "log_len": len(log) if log is not None else None,
-                "incarnation": n.incarnation,
-                "clock": n.clock.describe(),
-                "pending_writes": n.storage.pending,
-            }
-        return out
+        return {nid: self._nodes[nid].snapshot() for nid in self._node_ids}
+
+    def clients(self) -> list[dict[str, Any]]:
+        """Per client slot: current process id, client id, busy, done."""
+        return self._clients.describe()
+
+    # --- output ---------------------------------------------------------------------------------
+
+    def trace_jsonl(self) -> str:
+        return to_jsonl(self.trace)
+
+    def history_jsonl(self) -> str:
+        return history_jsonl(self.history)
+
+    def write_trace(self, path: str | Path) -> None:
+        Path(path).write_text(self.trace_jsonl(), encoding="utf-8", newline="\n")
+
+    def write_history(self, path: str | Path) -> None:
+        Path(path).write_text(self.history_jsonl(), encoding="utf-8", newline="\n")
 
 
 if TYPE_CHECKING:  # the simulator must stay a drop-in engine for fault schedules

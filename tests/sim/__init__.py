@@ -64,6 +64,7 @@ class RegCore:
         self.announce_put = announce_put
         self.ticks: list[int] = []
         self.got: list[tuple[str, int]] = []
+        self.inputs: list[str] = []  # "tick" or "step", in the order the driver gave them
         self.n = 0
         self.role = "follower"
         self.term = 0
@@ -72,12 +73,14 @@ class RegCore:
 
     def tick(self, now_ms: int) -> None:
         self.ticks.append(now_ms)
+        self.inputs.append("tick")
         if self.ping:
             self.n += 1
             for p in self.peers:
                 self._out.messages.append(Ping(self.node_id, p, self.n, self.term))
 
     def step(self, message: Message) -> None:
+        self.inputs.append("step")
         if isinstance(message, Ping):
             self.got.append((message.src, message.n))
             return

@@ -6,21 +6,22 @@ import random
 
 import pytest
 
-from cluster.sim.clock import SimClock
+from cluster.clock import ClockModel
 from cluster.sim.network import DROP_CUT, DROP_LOSS, SimNetwork
+from cluster.sim.scheduler import STOP_CHECK_EVERY, Scheduler
 from cluster.sim.trace import dumps_record, to_jsonl
 
 # --- clock --------------------------------------------------------------------------------------
 
 
 def test_untouched_clock_reads_true_time() -> None:
-    c = SimClock()
+    c = ClockModel()
     assert c.identity
     assert [c.read_ms(t) for t in (0, 7, 1000)] == [0, 7, 1000]
 
 
 def test_offset_is_absolute_and_heal_returns_to_true_time() -> None:
-    c = SimClock()
+    c = ClockModel()
     c.set(100, offset_ms=500)
     assert c.read_ms(100) == 600 and c.read_ms(200) == 700
     c.set(200, offset_ms=0, rate=1.0)
@@ -28,7 +29,7 @@ def test_offset_is_absolute_and_heal_returns_to_true_time() -> None:
 
 
 def test_rate_change_is_continuous_and_drifts() -> None:
-    c = SimClock()
+    c = ClockModel()
     c.set(1000, rate=2.0)
     assert c.read_ms(1000) == 1000  # no step at the change
     assert c.read_ms(1100) == 1200  # runs twice as fast
@@ -40,7 +41,7 @@ def test_rate_change_is_continuous_and_drifts() -> None:
 
 
 def test_jumps_accumulate_and_survive_set() -> None:
-    c = SimClock()
+    c = ClockModel()
     c.jump(-300)
     assert c.read_ms(1000) == 700
     c.set(1000, offset_ms=100)
@@ -52,7 +53,71 @@ def test_jumps_accumulate_and_survive_set() -> None:
 
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="rate"):
-        SimClock().set(0, rate=0)
+        ClockModel().set(0, rate=0)
+
+
+def test_state_round_trips_mid_drift_segment() -> None:
+    c = ClockModel()
+    c.set(1000, offset_ms=250, rate=1.5)
+    c.jump(-40)
+    again = ClockModel.from_state(c.state())
+    assert [again.read(t) for t in (1000, 1500, 9000)] == [c.read(t) for t in (1000, 1500, 9000)]
+    assert again.describe() == c.describe() and not again.identity
+    assert ClockModel.from_state(ClockModel().state()).identity
+
+
+# --- scheduler ----------------------------------------------------------------------------------
+
+
+def test_scheduler_runs_by_time_then_insertion_and_skips_cancelled() -> None:
+    s = Scheduler()
+    seen: list[tuple[int, str]] = []
+
+    def note(label: str, _: object) -> None:
+        seen.append((s.now, label))
+
+    def again(label: str, _: object) -> None:
+        note(label, None)
+        s.at(s.now, note, label + " (added while running)", None)
+
+    s.at(20, note, "late", None)
+    s.at(10, again, "first", None)
+    skipped = s.call_at(10, lambda: note("cancelled", None))
+    s.at(10, note, "second", None)
+    s.cancel(skipped)
+    s.call_at(-5, lambda: note("clamped to now", None))
+    assert s.run_until(20) is False
+    assert seen == [(0, "clamped to now"), (10, "first"), (10, "second"), (10, "first (added while running)")]
+    assert s.now == 20 and s.pending() == 1  # due at 20: the next run's first entry
+    s.run_until(21)
+    assert seen[-1] == (20, "late") and s.pending() == 0
+
+
+def test_scheduler_should_stop_is_asked_every_so_many_entries() -> None:
+    s = Scheduler()
+    for i in range(3 * STOP_CHECK_EVERY):
+        s.at(i, lambda a, b: None, None, None)
+    asked: list[int] = []
+
+    def stop() -> bool:
+        asked.append(s.now)
+        return len(asked) == 2
+
+    assert s.run_until(10 * STOP_CHECK_EVERY, stop) is True
+    assert asked == [STOP_CHECK_EVERY - 1, 2 * STOP_CHECK_EVERY - 1]
+    assert s.now == 2 * STOP_CHECK_EVERY - 1  # stopped where it was, not at the end
+    assert s.pending() == STOP_CHECK_EVERY
+
+
+def test_a_stop_inside_a_millisecond_leaves_the_rest_of_it_for_the_next_run() -> None:
+    s = Scheduler()
+    ran: list[int] = []
+    for i in range(STOP_CHECK_EVERY + 5):
+        s.at(7, lambda a, b: ran.append(a), i, None)
+    assert s.run_until(100, lambda: True) is True
+    assert len(ran) == STOP_CHECK_EVERY and s.now == 7
+    assert s.run_until(100) is False
+    assert ran == list(range(STOP_CHECK_EVERY + 5)) and s.now == 100
 
 
 # --- network ------------------------------------------------------------------------------------

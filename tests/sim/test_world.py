@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 
 from analysis.history import History
 from cluster.core.types import ClientRequest
+from cluster.sim.workload import Op
 from tests.sim import Ping, RandomRegister, core, make_sim, scripted
 
 
@@ -164,6 +166,22 @@ def test_pause_stops_ticks_queues_messages_and_delivers_them_in_order_on_resume(
     assert len(core(sim, "n2").ticks) >= ticks + 9
 
 
+def test_a_resumed_node_sees_the_time_before_it_handles_its_backlog() -> None:
+    sim = make_sim(ping=True)
+    sim.run(100)
+    sim.pause("n2")
+    sim.run(200)
+    n2 = core(sim, "n2")
+    before = len(n2.inputs)
+    sim.resume("n2")
+    woke = n2.inputs[before:]
+    assert woke[0] == "tick" and n2.ticks[-1] == 300  # the clock first, at the resume time
+    assert woke[1:] == ["step"] * (len(woke) - 1) and len(woke) > 30  # then the backlog
+    sim.run(100)
+    grid = [t for t in n2.ticks if t > 300]
+    assert grid and all(t % 10 == n2.ticks[0] % 10 for t in grid)  # back on its own tick grid
+
+
 # --- crash and restart ----------------------------------------------------------------------------
 
 
@@ -196,7 +214,7 @@ def test_messages_to_a_crashed_node_are_dropped() -> None:
 
 
 def test_prefix_mode_keeps_a_seeded_prefix_of_unsynced_writes() -> None:
-    ops = [("putu", f"u{i}", i) for i in range(10)]
+    ops: list[Op] = [("putu", f"u{i}", i) for i in range(10)]
     kept = set()
     for seed in range(8):
         sim = make_sim(seed=seed, clients=1, workload=scripted({0: ops}, 1), lose_unsynced="prefix",
@@ -380,3 +398,21 @@ def test_pings_carry_summary_fields() -> None:
     sim.run(50)
     req = next(r for r in sim.trace if r["kind"] == "send" and r["msg"] == ClientRequest.__name__)
     assert req["op"] == "get" and req["seq"] == 1
+
+
+def test_a_run_defers_full_collections_and_restores_the_thresholds() -> None:
+    before = gc.get_threshold()
+    sim = make_sim()
+    during: list[tuple[int, ...]] = []
+    sim.schedule(5, lambda: during.append(gc.get_threshold()))
+    sim.run(10)
+    assert during[0][:2] == before[:2] and during[0][2] >= 1000
+    assert gc.get_threshold() == before
+
+    def boom() -> None:
+        raise RuntimeError("a callback failed")
+
+    sim.schedule(15, boom)
+    with pytest.raises(RuntimeError):
+        sim.run(10)
+    assert gc.get_threshold() == before

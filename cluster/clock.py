@@ -1,8 +1,10 @@
-"""Simulated node clocks: what a node *believes* the time is, as a function of true time.
+"""The clock model: what a node *believes* the time is, as a function of true time.
 
-Clock faults are inputs like any other (design principle 1): the simulator passes each core
-its local clock reading on every tick, so skew, drift and NTP-style steps reach the protocol
-exactly as they would on a real machine, while the scheduler itself runs on true time.
+Both engines use it.  Clock faults are inputs like any other (design principle 1): the
+simulator passes each core its local reading of virtual true time on every tick, and the
+real runtime applies the same model to the host's monotonic clock, so skew, drift and
+NTP-style steps mean exactly the same thing on both engines, while each engine's scheduler
+runs on true time.
 
 The model, for true time ``t`` (ms)::
 
@@ -23,10 +25,10 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SimClock"]
+__all__ = ["ClockModel"]
 
 
-class SimClock:
+class ClockModel:
     """One node's clock.  Cheap to read when untouched (the common case)."""
 
     __slots__ = ("offset_ms", "rate", "jumps_ms", "drift_ms", "_t_set", "identity")
@@ -78,6 +80,29 @@ class SimClock:
         self.identity = (
             self.offset_ms == 0.0 and self.rate == 1.0 and self.jumps_ms == 0.0 and self.drift_ms == 0.0
         )
+
+    def state(self) -> dict[str, float]:
+        """Every setting, including the start of the current drift segment: what a node's
+        clock must carry across a process restart (the machine's clock outlives the process)."""
+        return {
+            "offset_ms": self.offset_ms,
+            "rate": self.rate,
+            "jumps_ms": self.jumps_ms,
+            "drift_ms": self.drift_ms,
+            "t_set": float(self._t_set),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, float]) -> ClockModel:
+        """The clock :meth:`state` describes; keys it does not know are ignored."""
+        clock = cls()
+        clock.offset_ms = float(state.get("offset_ms", 0.0))
+        clock.rate = float(state.get("rate", 1.0))
+        clock.jumps_ms = float(state.get("jumps_ms", 0.0))
+        clock.drift_ms = float(state.get("drift_ms", 0.0))
+        clock._t_set = int(state.get("t_set", 0))
+        clock._refresh()
+        return clock
 
     def describe(self) -> dict[str, float]:
         """Current settings, for trace records and reports."""
