@@ -44,6 +44,7 @@ from collections.abc import Callable
 from typing import Any
 
 from analysis.history import Event, History
+from analysis.verdicts import overall
 from scenarios.coverage import fault_coverage
 from scenarios.runner import RunOutcome, _apply_network, _stats, check_run
 from scenarios.spec import Scenario, ScenarioError, for_engine
@@ -155,9 +156,7 @@ class RayRun:
         history = History.from_events(events, source="history.jsonl")
         stats.update(_stats(history, trace))
         stats["check_s"] = round(time.monotonic() - t_check, 3)
-        verdicts = [r["verdict"] for r in results]
-        verdict = "invalid" if "invalid" in verdicts else ("unknown" if "unknown" in verdicts else "valid")
-        return RunOutcome(self.sc, events, trace, results, verdict, stats, fault_coverage(history, trace))
+        return RunOutcome(self.sc, events, trace, results, overall(results), stats, fault_coverage(history, trace))
 
     def _start_broker(self) -> None:
         kind = broker_kind(self.sc)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analysis.history import Event, History
+from analysis.verdicts import overall
 from scenarios.checkers import get_checker
 from scenarios.coverage import fault_coverage
 from scenarios.spec import Scenario, ScenarioError
@@ -25,7 +26,6 @@ from scenarios.systems import (
     node_ids,
 )
 from scenarios.workloads import think_ms
-from splitbrain.errors import worst_exit
 
 Progress = Callable[[int, int], None]  # (simulated ms so far, total simulated ms)
 
@@ -43,10 +43,6 @@ class RunOutcome:
     @property
     def history(self) -> History:
         return History.from_events(self.events, source="history.jsonl")
-
-    @property
-    def exit_code(self) -> int:
-        return worst_exit([r["verdict"] for r in self.results])
 
 
 def effective(sc: Scenario, *, seed: int | None, flaws: tuple[str, ...] | None,
@@ -171,9 +167,7 @@ def run_scenario(
     stats.update(_stats(history, sim.trace))
     stats["check_s"] = round(time.monotonic() - t0 - stats["wall_s"], 3)
     coverage = fault_coverage(history, sim.trace)
-    verdicts = [r["verdict"] for r in results]
-    verdict = "invalid" if "invalid" in verdicts else ("unknown" if "unknown" in verdicts else "valid")
-    return RunOutcome(sc, list(sim.history), sim.trace, results, verdict, stats, coverage)
+    return RunOutcome(sc, list(sim.history), sim.trace, results, overall(results), stats, coverage)
 
 
 def _stats(history: History, trace: list[dict[str, Any]]) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if path.is_dir():
         try:
-            from splitbrain.rundir import recheck
+            from splitbrain.saved_runs import recheck
         except ImportError as e:  # pragma: no cover
             raise UsageError(f"{path} is a folder, and run folders are not supported yet") from e
         return recheck(path, as_json=args.json, timeout_s=args.timeout)

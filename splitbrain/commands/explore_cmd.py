@@ -44,9 +44,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _explore(args: argparse.Namespace) -> int:
     from scenarios.explore import explore
+    from scenarios.results import write_run
     from scenarios.runner import effective
     from scenarios.spec import load
-    from splitbrain.rundir import write_run
     from splitbrain.terminal import console, print_results
 
     budget = parse_budget(args.budget)

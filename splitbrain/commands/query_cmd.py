@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from splitbrain.commands import Command
-from splitbrain.errors import EXIT_USAGE, worst_exit
+from splitbrain.errors import EXIT_USAGE, VERDICT_EXIT
 
 
 def _fail(text: str) -> int:
@@ -97,7 +97,9 @@ def _ingest_run(args: argparse.Namespace) -> int:
         print(f"{r['checker']:<10} {r['verdict'].upper()}")
         for line in r["explanation"][:4]:
             print(f"  - {line}")
-    return worst_exit([r["verdict"] for r in run.results])
+    from analysis.verdicts import overall
+
+    return VERDICT_EXIT[overall(run.results)]
 
 
 COMMANDS = [

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from splitbrain.commands import Command
-from splitbrain.errors import EXIT_USAGE, UsageError, input_errors
+from splitbrain.errors import EXIT_USAGE, VERDICT_EXIT, UsageError, input_errors
 
 
 def _run_configure(p: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def replay_command(sc: Any, name_arg: str, engine: str = "sim") -> str:
 
 def vectors_root(store: str | None) -> Path:
     """Where a real pipeline run leaves its searchable vector store (``splitbrain query``)."""
-    from splitbrain.rundir import store_root
+    from scenarios.results import store_root
 
     return (Path(store) if store else store_root()) / "vectors"
 
@@ -65,9 +65,10 @@ def _run_run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import json
 
+    from analysis.records import json_default
+    from scenarios.results import write_run
     from scenarios.runner import effective, run_scenario
     from scenarios.spec import load
-    from splitbrain.rundir import json_default, write_run
     from splitbrain.terminal import print_run_summary
 
     if args.engine == "sim" and (args.ray_address or args.metrics_port or args.amqp_url or args.kafka_bootstrap):
@@ -120,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
                           "dir": str(run_dir) if run_dir else None}, indent=2, sort_keys=True, default=json_default))
     else:
         print_run_summary(outcome, run_dir, replay_command(sc, name_arg, args.engine))
-    return outcome.exit_code
+    return VERDICT_EXIT[outcome.verdict]
 
 
 def _replay_configure(p: argparse.ArgumentParser) -> None:
@@ -138,20 +139,21 @@ def _replay_run(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     import hashlib
 
+    from analysis.records import history_jsonl
+    from scenarios.results import load_run
     from scenarios.runner import simulate
-    from splitbrain.rundir import dumps_record, history_records, load_run
     from splitbrain.terminal import console
 
     run = load_run(args.run_dir)
-    sc = run["scenario"]
-    engine = run["metrics"].get("stats", {}).get("engine", "sim")
+    sc = run.scenario
+    engine = run.engine
     if engine != "sim":
-        raise UsageError(f"{run['dir']}: this run used the {engine} engine (real processes, real time); only "
+        raise UsageError(f"{run.dir}: this run used the {engine} engine (real processes, real time); only "
                          f"simulator runs replay byte for byte. Rerun it with: splitbrain run {sc.name} "
                          f"--seed {sc.seed} --engine {engine}")
     sim, _ = simulate(sc)
-    new = "".join(dumps_record(r) + "\n" for r in history_records(sim.history)).encode()
-    old = run["history_path"].read_bytes()
+    new = history_jsonl(sim.history).encode()
+    old = run.history_path.read_bytes()
     c = console()
     same = new == old
     h_old, h_new = hashlib.sha256(old).hexdigest()[:16], hashlib.sha256(new).hexdigest()[:16]

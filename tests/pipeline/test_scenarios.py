@@ -5,7 +5,7 @@ from __future__ import annotations
 from scenarios.runner import run_scenario, simulate
 from scenarios.spec import load
 from scenarios.systems import get_system
-from splitbrain.rundir import dumps_record
+from analysis.records import dumps_record
 
 
 def _result(out: object, checker: str) -> dict:

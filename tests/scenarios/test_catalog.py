@@ -8,7 +8,7 @@ import pytest
 
 from scenarios.runner import run_scenario, simulate
 from scenarios.spec import catalog
-from splitbrain.rundir import dumps_record, history_records
+from analysis.records import dumps_record, history_records
 
 CATALOG = catalog()
 FLAWED = sorted(n for n, s in CATALOG.items() if s.flaws)
