@@ -49,7 +49,8 @@ from cluster.runtime.codec_pipeline import register as _register_pipeline_messag
 from cluster.runtime.disk import DiskStorage
 from cluster.runtime.metrics import NodeMetrics, serve
 from cluster.runtime.node_services import ClientService, ControlService, LinkService
-from cluster.runtime.transport import SERVER_OPTIONS, LinkSettings, OutboundStream
+from cluster.runtime.transport import SERVER_OPTIONS, OutboundStream
+from faults.engine import LinkSettings
 from protos import control_pb2, node_pb2_grpc
 from protos import control_pb2_grpc as control_grpc
 

@@ -17,7 +17,7 @@ import grpc.aio
 
 from cluster.core.types import ClientReply, ClientRequest
 from cluster.runtime.codec import CodecError, decode, decode_request, encode_reply
-from cluster.runtime.transport import LinkSettings
+from faults.engine import LinkSettings
 from protos import control_pb2, messages_pb2, node_pb2_grpc
 from protos import control_pb2_grpc as control_grpc
 
@@ -114,8 +114,8 @@ class ControlService(control_grpc.ControlServicer):
     async def SetLink(self, request: control_pb2.LinkSettings, context: Any) -> control_pb2.Ack:  # noqa: N802
         self.host.set_link(
             request.dst,
-            LinkSettings(request.cut, request.loss, request.delay_ms, request.jitter_ms,
-                         request.duplicate, request.reorder),
+            LinkSettings(cut=request.cut, loss=request.loss, delay_ms=request.delay_ms,
+                         jitter_ms=request.jitter_ms, duplicate=request.duplicate, reorder=request.reorder),
             inbound=request.inbound,
         )
         return control_pb2.Ack()

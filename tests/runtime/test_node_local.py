@@ -10,7 +10,7 @@ import grpc
 import grpc.aio
 
 from cluster.runtime.node import NodeHost, NodeSpec
-from cluster.runtime.transport import LinkSettings
+from faults.engine import LinkSettings
 from protos import control_pb2, control_pb2_grpc, messages_pb2, node_pb2_grpc
 
 CONFIG = {"election_timeout_ms": [150, 300], "heartbeat_ms": 30}
