@@ -177,7 +177,9 @@ class OnEvent:
 
     Fires at most ``times`` times (None: every time).  While its fault is pending or active,
     further matching events are ignored, so one trigger never stacks copies of its own fault.
-    A fault that finds nothing to hit does not count against ``times``.
+    A fault that finds nothing to hit does not count against ``times``.  ``skip`` lets the
+    first ``skip`` matching events pass ("crash the worker after its third batch":
+    ``skip = 2``).
     """
 
     trigger: str | EventTrigger
@@ -185,6 +187,7 @@ class OnEvent:
     duration_ms: int | None
     delay_ms: int = 0
     times: int | None = 1
+    skip: int = 0
 
     def __post_init__(self) -> None:
         where = "'on' item"
@@ -196,19 +199,24 @@ class OnEvent:
         _check_times(where, start=self.delay_ms, duration=self.duration_ms, start_name="delay")
         if self.times is not None and self.times < 1:
             raise FaultSpecError(f"{where}: field 'times' must be >= 1 or null (unlimited)")
+        if self.skip < 0:
+            raise FaultSpecError(f"{where}: field 'skip' must be >= 0, got {self.skip!r}")
 
     def resolved_trigger(self) -> EventTrigger:
         return TRIGGERS[self.trigger] if isinstance(self.trigger, str) else self.trigger
 
     def to_dict(self) -> dict[str, Any]:
         trigger = self.trigger if isinstance(self.trigger, str) else self.trigger.to_dict()
-        return {
+        out = {
             "on": trigger,
             "duration": self.duration_ms,
             "delay": self.delay_ms,
             "times": self.times,
             "fault": self.fault.to_dict(),
         }
+        if self.skip:
+            out["skip"] = self.skip
+        return out
 
 
 ScheduleItem = At | RandomFaults | OnEvent
@@ -366,6 +374,7 @@ def _install_random(item: RandomFaults, inst: Installation) -> None:
 class _TriggerState:
     fired: int = 0
     busy: bool = False
+    skipped: int = 0
 
 
 _BOUND_LABELS = {K.ROLE: "the leader", K.ACK: "the leader that acknowledged a write",
@@ -405,6 +414,11 @@ def _install_on_event(item: OnEvent, inst: Installation) -> None:
             return
         if not trigger.matches(kind, data):
             return
+        if state.skipped < item.skip:
+            state.skipped += 1
+            if state.skipped == item.skip and failpoint is not None:
+                _arm(engine, failpoint, trigger, item)  # the next match is the one
+            return
         bound = None
         if trigger.bind_leader is not None:
             value = data.get(trigger.bind_leader)
@@ -414,25 +428,29 @@ def _install_on_event(item: OnEvent, inst: Installation) -> None:
         engine.schedule(engine.now_ms() + item.delay_ms, lambda: fire(bound))
 
     engine.add_event_hook(hook)
-    failpoint = _arm_failpoint(item, trigger, engine)
+    failpoint = _failpoint_id(item, trigger, engine)
+    if failpoint is not None and item.skip == 0:
+        _arm(engine, failpoint, trigger, item)
 
 
-def _arm_failpoint(item: OnEvent, trigger: EventTrigger, engine: Engine) -> str | None:
+def _failpoint_id(item: OnEvent, trigger: EventTrigger, engine: Engine) -> str | None:
     """On a real engine, "crash the node that emitted the event" is also armed inside the
     nodes (``arm_failpoint``): the node freezes the moment it emits the event, so the crash
     lands right after the protocol step, as in the simulator, instead of whenever the event
-    reaches the driver.  The simulator has no such method and needs none."""
-    arm = getattr(engine, "arm_failpoint", None)
-    if arm is None or not isinstance(item.fault, Crash) or item.delay_ms > 50:
+    reaches the driver.  The simulator has no such method and needs none.  With ``skip``,
+    it is armed once the skipped events are seen (a node cannot count for the driver)."""
+    if getattr(engine, "arm_failpoint", None) is None or not isinstance(item.fault, Crash) or item.delay_ms > 50:
         return None
     own_node = (item.fault.node == "leader" and trigger.bind_leader == "node") or (
         trigger.where.get("node") == item.fault.node
     )
     if not own_node:
         return None
-    fp_id = f"fp-{trigger.kind}-{id(item):x}"
-    arm(fp_id, trigger.kind, dict(trigger.where), item.delay_ms)
-    return fp_id
+    return f"fp-{trigger.kind}-{id(item):x}"
+
+
+def _arm(engine: Engine, fp_id: str, trigger: EventTrigger, item: OnEvent) -> None:
+    engine.arm_failpoint(fp_id, trigger.kind, dict(trigger.where), item.delay_ms)  # type: ignore[attr-defined]
 
 
 # --- plain data -> schedule items ---------------------------------------------------------------
@@ -460,7 +478,7 @@ def item_from_dict(data: Mapping[str, Any]) -> ScheduleItem:
         )
     if "on" in data:
         where = "'on' item"
-        _only(data, ("on", "duration", "delay", "times", "fault"), where)
+        _only(data, ("on", "duration", "delay", "times", "skip", "fault"), where)
         raw = data["on"]
         trigger: str | EventTrigger
         if isinstance(raw, str):
@@ -494,6 +512,7 @@ def item_from_dict(data: Mapping[str, Any]) -> ScheduleItem:
             duration_ms=_opt_int(data, "duration", where),
             delay_ms=_int(data, "delay", where, default=0),
             times=_opt_int(data, "times", where, default=1),
+            skip=_int(data, "skip", where, default=0),
         )
     if "random" in data:
         where = "'random' item"

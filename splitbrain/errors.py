@@ -30,8 +30,9 @@ def input_errors() -> tuple[type[BaseException], ...]:
         pass
     try:
         from cluster.runtime.brokers.errors import BrokerSetupError
+        from cluster.runtime.errors import EngineSetupError
 
-        errs.append(BrokerSetupError)
+        errs += [BrokerSetupError, EngineSetupError]
     except ImportError:  # pragma: no cover
         pass
     try:

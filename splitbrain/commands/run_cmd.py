@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splitbrain.commands import Command
 from splitbrain.errors import EXIT_USAGE, VERDICT_EXIT, UsageError, input_errors
+
+if TYPE_CHECKING:
+    from cluster.session import Launcher
 
 
 def _run_configure(p: argparse.ArgumentParser) -> None:
@@ -48,10 +52,23 @@ def replay_command(sc: Any, name_arg: str, engine: str = "sim") -> str:
 
 
 def vectors_root(store: str | None) -> Path:
-    """Where a real pipeline run leaves its searchable vector store (``splitbrain query``)."""
+    """Where a run exports what a later command reads: the pipeline's searchable vector
+    store, for ``splitbrain query``."""
     from scenarios.results import store_root
 
     return (Path(store) if store else store_root()) / "vectors"
+
+
+def launcher(args: argparse.Namespace) -> Launcher:
+    """The engine the flags ask for."""
+    if args.engine == "ray":
+        from cluster.runtime.launch import RayLauncher, RayOptions
+
+        return RayLauncher(RayOptions(address=args.ray_address, metrics_port=args.metrics_port,
+                                      amqp_url=args.amqp_url, kafka_bootstrap=args.kafka_bootstrap))
+    from cluster.sim.session import SimLauncher
+
+    return SimLauncher()
 
 
 def _run_run(args: argparse.Namespace) -> int:
@@ -92,21 +109,12 @@ def _run(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done)
 
+    export_dir = None if args.no_save else vectors_root(args.store)
     try:
-        if args.engine == "ray":
-            import contextlib
-
-            from scenarios.ray_runner import run_scenario_ray
-
-            # Ray prints worker-death notices (expected: crashes are the point) on stdout;
-            # keep stdout for the result (``--json`` must stay parseable).
-            with contextlib.redirect_stdout(sys.stderr):
-                outcome = run_scenario_ray(sc, progress=progress, ray_address=args.ray_address,
-                                           metrics_port=args.metrics_port, amqp_url=args.amqp_url,
-                                           kafka_bootstrap=args.kafka_bootstrap,
-                                           export_vectors=None if args.no_save else vectors_root(args.store))
-        else:
-            outcome = run_scenario(sc, progress=progress)
+        # Ray prints worker-death notices (expected: crashes are the point) on stdout;
+        # keep stdout for the result (``--json`` must stay parseable).
+        with contextlib.redirect_stdout(sys.stderr):
+            outcome = run_scenario(sc, launcher(args), progress=progress, export_dir=export_dir)
     finally:
         if bar is not None:
             bar.stop()

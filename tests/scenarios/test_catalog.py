@@ -6,9 +6,9 @@ import os
 
 import pytest
 
+from analysis.records import dumps_record, history_records
 from scenarios.runner import run_scenario, simulate
 from scenarios.spec import catalog
-from analysis.records import dumps_record, history_records
 
 CATALOG = catalog()
 FLAWED = sorted(n for n, s in CATALOG.items() if s.flaws)
