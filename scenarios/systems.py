@@ -35,6 +35,7 @@ __all__ = [
     "node_ids",
     "register_system",
     "system_names",
+    "unregister_system",
 ]
 
 
@@ -105,6 +106,11 @@ _SYSTEMS: dict[str, System] = {}
 def register_system(system: System) -> System:
     _SYSTEMS[system.name] = system
     return system
+
+
+def unregister_system(name: str) -> None:
+    """Forget a system (tests and notebooks that define throwaway systems use this)."""
+    _SYSTEMS.pop(name, None)
 
 
 def system_names() -> tuple[str, ...]:

@@ -126,12 +126,12 @@ class PipelineConfig(SagaConfig):
 def pipeline_roles(nodes: tuple[str, ...]) -> tuple[str, str, tuple[str, ...], str]:
     """``(broker, docstore, workers, vector_store)``: n1, n2, n3..n(N-1), nN.
 
-    Four nodes give one worker, five give two; each worker owns one topic (``embed-0``, ``embed-1``...) and
+    Five nodes give two workers; each worker owns one topic (``embed-0``, ``embed-1``...) and
     a document always goes to the same topic (crc32 of its id), which keeps one document's
     versions in order on one worker -- the ordering a keyed Kafka partition gives.
     """
-    if len(nodes) < 4:
-        raise ValueError(f"the pipeline system needs at least 4 nodes (broker, docstore, a worker, "
+    if len(nodes) < 5:
+        raise ValueError(f"the pipeline system needs at least 5 nodes (broker, docstore, 2 workers, "
                          f"vector store), got {len(nodes)}")
     return nodes[0], nodes[1], tuple(nodes[2:-1]), nodes[-1]
 
