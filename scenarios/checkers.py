@@ -4,6 +4,22 @@ Every result is a JSON-able dict with at least ``checker``, ``verdict`` (valid /
 unknown) and ``explanation`` (plain sentences), so the terminal, the results folder and the
 HTML report can show any checker the same way.  A new checker is one function plus
 ``@register_checker("name")``.
+
+The built-in ones, each a thin adapter over its analysis in :mod:`analysis`:
+
+* ``linearizability`` -- :mod:`analysis.linearizability` against the scenario's model, with
+  who led and which faults were active around a counterexample;
+* ``raft-safety``     -- :mod:`analysis.raft_safety`: election safety, log matching, leader
+  completeness, state-machine safety;
+* ``idempotency``     -- :mod:`analysis.idempotency`: per key at most once; acknowledged
+  bookings applied exactly once;
+* ``delivery``        -- :mod:`analysis.delivery`: outbox rows delivered and processed
+  exactly once, no phantom publish, acks after processing, broker order;
+* ``saga``            -- :mod:`analysis.saga_check`: every saga all-applied or fully
+  compensated;
+* ``pipeline``        -- :mod:`analysis.pipeline_check`: every document in the vector store
+  at its latest version with the right chunks (nothing lost, stale or duplicated), no
+  embedding ever overwrote a newer one, and a cost line (embeddings computed vs needed).
 """
 
 from __future__ import annotations
@@ -11,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from analysis import trace_kinds as K
 from analysis.history import History
 
 CheckerFn = Callable[[Any, History, list[dict[str, Any]], float], dict[str, Any]]
@@ -26,26 +43,13 @@ def register_checker(name: str) -> Callable[[CheckerFn], CheckerFn]:
 
 
 def checker_names() -> tuple[str, ...]:
-    _load_builtin()
     return tuple(sorted(_CHECKERS))
 
 
 def get_checker(name: str) -> CheckerFn:
-    _load_builtin()
     if name not in _CHECKERS:
         raise ValueError(f"unknown checker {name!r}; known: {', '.join(sorted(_CHECKERS))}")
     return _CHECKERS[name]
-
-
-def _load_builtin() -> None:
-    import importlib
-
-    for mod in ("scenarios.checkers_extra", "scenarios.checkers_pipeline"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
 
 
 @register_checker("linearizability")
@@ -67,6 +71,34 @@ def _raft_safety(sc: Any, history: History, trace: list[dict[str, Any]], timeout
     return check_trace(trace)
 
 
+@register_checker("idempotency")
+def _idempotency(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.idempotency import check_trace
+
+    return check_trace(trace, history)
+
+
+@register_checker("delivery")
+def _delivery(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.delivery import check_trace
+
+    return check_trace(trace)
+
+
+@register_checker("saga")
+def _saga(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.saga_check import check_trace
+
+    return check_trace(trace, history)
+
+
+@register_checker("pipeline")
+def _pipeline(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.pipeline_check import check_trace
+
+    return check_trace(trace, history)
+
+
 def add_protocol_context(result: dict[str, Any], trace: list[dict[str, Any]]) -> None:
     """Say who led which term and which faults were active around the counterexample."""
     from analysis.faultwindows import fault_windows, overlaps
@@ -80,7 +112,7 @@ def add_protocol_context(result: dict[str, Any], trace: list[dict[str, Any]]) ->
     lo, hi = min(times) // 1_000_000, max(times) // 1_000_000
     leaders: list[tuple[int, int, str]] = []
     for r in trace:
-        if r.get("kind") == "role" and r.get("role") == "leader" and r.get("t", 0) <= hi:
+        if r.get("kind") == K.ROLE and r.get("role") == "leader" and r.get("t", 0) <= hi:
             leaders.append((int(r["t"]), int(r["term"]), str(r["node"])))
     before = [x for x in leaders if x[0] < lo][-1:]
     during = [x for x in leaders if x[0] >= lo]
@@ -114,7 +146,7 @@ def _served_by(ce: dict[str, Any], trace: list[dict[str, Any]]) -> str:
     t_ret = blocker["ret_time"] // 1_000_000
     node = None
     for r in trace:
-        if (r.get("kind") == "client-complete" and r.get("t") == t_ret
+        if (r.get("kind") == K.CLIENT_COMPLETE and r.get("t") == t_ret
                 and r.get("process") == blocker["process"] and r.get("f") == blocker["f"]):
             node = r.get("node")
             break
@@ -125,9 +157,9 @@ def _served_by(ce: dict[str, Any], trace: list[dict[str, Any]]) -> str:
     for r in trace:
         if r.get("t", 0) > t_ret:
             break
-        if r.get("kind") == "role" and r.get("node") == node:
+        if r.get("kind") == K.ROLE and r.get("node") == node:
             role, term = r.get("role"), r.get("term")
-    newer = [r for r in trace if r.get("kind") == "role" and r.get("role") == "leader"
+    newer = [r for r in trace if r.get("kind") == K.ROLE and r.get("role") == "leader"
              and r.get("t", 0) <= t_ret and term is not None and r.get("term", 0) > term]
     text = f"Op {blocker['id']} was answered by {node}"
     if role is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from analysis import trace_kinds as K
 from analysis.faultwindows import fault_windows
 from analysis.history import History
 
@@ -20,9 +21,9 @@ def window_stats(history: History, trace: list[dict[str, Any]]) -> list[dict[str
     for w in windows:
         lo, hi = w["start"], w["end"]
         ops = [o for o in history.operations if o.call_time is not None and lo <= o.call_time // 1_000_000 <= hi]
-        elections = sum(1 for r in trace if r.get("kind") == "election" and lo <= r.get("t", -1) <= hi)
-        leaders = [r["node"] for r in trace if r.get("kind") == "role" and r.get("role") == "leader" and lo <= r.get("t", -1) <= hi]
-        lease_reads = sum(1 for r in trace if r.get("kind") == "read" and r.get("mode") == "lease" and lo <= r.get("t", -1) <= hi)
+        elections = sum(1 for r in trace if r.get("kind") == K.ELECTION and lo <= r.get("t", -1) <= hi)
+        leaders = [r["node"] for r in trace if r.get("kind") == K.ROLE and r.get("role") == "leader" and lo <= r.get("t", -1) <= hi]
+        lease_reads = sum(1 for r in trace if r.get("kind") == K.READ and r.get("mode") == "lease" and lo <= r.get("t", -1) <= hi)
         out.append({
             **w,
             "ops": len(ops),
