@@ -22,7 +22,10 @@ from dataclasses import dataclass
 
 from cluster.sim.clock import SimClock
 
-__all__ = ["ClockChange", "RunClock", "SkewClock", "replay"]
+__all__ = ["ClockChange", "ClockModel", "RunClock", "SkewClock", "replay"]
+
+ClockModel = SimClock
+"""The clock model both engines share (offset, rate, drift, jumps over true time)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class ClockChange:
     def jump(cls, delta_ms: float) -> ClockChange:
         return cls("jump", delta_ms=float(delta_ms))
 
-    def apply(self, model: SimClock) -> None:
+    def apply(self, model: ClockModel) -> None:
         if self.op == "set":
             model.set(self.t_ms, self.offset_ms, self.rate)
         elif self.op == "jump":
@@ -53,9 +56,9 @@ class ClockChange:
             raise ValueError(f"unknown clock change {self.op!r}")
 
 
-def replay(changes: Iterable[ClockChange]) -> SimClock:
+def replay(changes: Iterable[ClockChange]) -> ClockModel:
     """A clock model that has been through ``changes``, in order."""
-    model = SimClock()
+    model = ClockModel()
     for change in changes:
         change.apply(model)
     return model

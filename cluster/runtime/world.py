@@ -14,8 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cluster.runtime.clock import ClockChange, replay
-from cluster.sim.clock import SimClock
+from cluster.runtime.clock import ClockChange, ClockModel, replay
 from faults.engine import HEALTHY, LinkSettings
 
 __all__ = ["DesiredWorld", "FailpointSpec"]
@@ -37,7 +36,7 @@ class DesiredWorld:
         self.nodes = nodes
         self._links: dict[tuple[str, str], LinkSettings] = {}
         self._clock_changes: dict[str, list[ClockChange]] = {n: [] for n in nodes}
-        self._clocks: dict[str, SimClock] = {n: SimClock() for n in nodes}
+        self._clocks: dict[str, ClockModel] = {n: ClockModel() for n in nodes}
         self._failpoints: dict[str, FailpointSpec] = {}
 
     # --- links ----------------------------------------------------------------------------
@@ -85,7 +84,7 @@ class DesiredWorld:
         change.apply(self._clocks[node])
         self._clock_changes[node].append(change)
 
-    def clock(self, node: str) -> SimClock:
+    def clock(self, node: str) -> ClockModel:
         """The node's clock model as the driver holds it (to describe and read it)."""
         return self._clocks[node]
 
@@ -93,7 +92,7 @@ class DesiredWorld:
         """What a new process of ``node`` replays to read what its machine's clock reads."""
         return tuple(self._clock_changes[node])
 
-    def replayed_clock(self, node: str) -> SimClock:
+    def replayed_clock(self, node: str) -> ClockModel:
         return replay(self._clock_changes[node])
 
     # --- failpoints -----------------------------------------------------------------------
