@@ -2,13 +2,14 @@
 
 * model alone: sentences/s of all-MiniLM-L6-v2 by batch size (CPU here; CUDA if present),
   one process using every core as torch threads;
-* end to end: document versions/s through docstore -> outbox -> broker -> embedding worker
-  cores -> real vector store (``cluster/runtime/embed/ingest.py``), with 1 and with 2
-  embedding workers, each worker with its own model actor on Ray (CPU: ``cores // workers``
+* end to end: document versions/s through docstore -> outbox -> broker -> embedding workers
+  -> vector store: the catalog scenario ``pipeline-ingest`` (what ``splitbrain ingest`` runs)
+  on the real engine through the one runner, with 2 and with 3 embedding workers, each a Ray
+  actor that loads the real model before the run's clock starts (CPU: ``cores // workers``
   threads each, so both rows use the whole machine).  Brokers: ``rabbitmq`` and ``kafka``
   (Tansu), private brokers started by the bench unless ``--amqp-url`` / ``--kafka-bootstrap``
-  name running ones, and ``model`` (the broker model core in-process: the baseline without
-  a network hop).
+  name running ones, and ``model`` (the broker node runs the broker model core: the baseline
+  without a real broker).
 
 Columns of the end-to-end table (times from the run's trace):
 
@@ -16,16 +17,16 @@ Columns of the end-to-end table (times from the run's trace):
   the wait until the consumers are subscribed (a Tansu group join takes ~3 s);
 * ``steady/s``: versions / (last effect - first delivery): the pipeline once flowing;
 * ``join s``: first document write -> first delivery to a worker;
-* ``wall s``: the whole ``run_ingest`` call, including its final quiet period (1 s with a real
-  broker) that makes sure no redelivery is still coming.
+* ``wall s``: the whole run once its actors exist: model loading, the run, and its settle
+  phase (the quiet tail that makes sure no redelivery is still coming).
 
 Every row must come out with both checkers ``valid``; the bench says so otherwise.
 
-Prints the tables and writes bench/results/embed.json.  Exit 3 (one line saying what to
+Prints the tables and writes JSON to ``--out`` (default bench/results/embed.json, ignored by git).  Exit 3 (one line saying what to
 install) when torch / sentence-transformers / the model package or a broker is missing.
 
 Run:  .venv/bin/python bench/embed.py [--quick] [--docs 96] [--brokers model,rabbitmq,kafka]
-      [--workers 1,2] [--sentences 512] [--batches 8,32,128]
+      [--workers 2,3] [--sentences 512] [--batches 8,32,128]
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def sentences(n: int) -> list[str]:
-    from cluster.runtime.embed.ingest import CORPUS
+    from scenarios.corpus import CORPUS
 
     words = " ".join(t for _, t in CORPUS).split()
     return [" ".join(words[(i * 7) % (len(words) - 24):(i * 7) % (len(words) - 24) + 12 + i % 12]) for i in range(n)]
@@ -90,8 +91,9 @@ def bench_pipeline(docs: int, batch_size: int, brokers: list[str], workers: list
     import ray
 
     from cluster.runtime.brokers import broker_endpoint
-    from cluster.runtime.embed.actors import start_embed_actors
-    from cluster.runtime.embed.ingest import run_ingest
+    from cluster.runtime.launch import RayLauncher, RayOptions
+    from scenarios.ingest import ingest_scenario, summarize
+    from scenarios.runner import run_scenario
 
     rows = []
     with ExitStack() as stack:
@@ -102,31 +104,29 @@ def bench_pipeline(docs: int, batch_size: int, brokers: list[str], workers: list
                 endpoints[kind] = stack.enter_context(
                     broker_endpoint(kind, amqp_url=amqp_url, kafka_bootstrap=kafka_bootstrap))
                 print(f"  {kind} broker up at {endpoints[kind].address} ({time.perf_counter() - t0:.1f} s)", flush=True)
-        stack.callback(ray.shutdown)
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        stack.callback(ray.shutdown)  # one Ray instance for every row
         for w in workers:
-            t0 = time.perf_counter()
-            actors = start_embed_actors(w, batch_size)  # one model actor per worker, loaded once per row set
-            info = ray.get([a.info.remote() for a in actors])
-            placed = ", ".join(f"{i['device']}/{i['threads']}t" for i in info)
-            print(f"  {w} worker(s): model actors loaded in {time.perf_counter() - t0:.1f} s ({placed})", flush=True)
             for kind in brokers:
+                sc = ingest_scenario(docs=docs, batch_size=batch_size, workers=w, broker=kind)
+                sc = sc.with_overrides(time_limit_s=timeout)
+                ep = endpoints.get(kind)
+                options = RayOptions(model_broker=kind == "model",
+                                     amqp_url=ep.address if ep is not None and kind == "rabbitmq" else None,
+                                     kafka_bootstrap=ep.address if ep is not None and kind == "kafka" else None)
                 with tempfile.TemporaryDirectory() as d:
-                    run = run_ingest(docs=docs, workers=w, batch_size=batch_size, store_dir=Path(d) / "s",
-                                     broker=kind, broker_address=endpoints[kind].address if kind in endpoints else None,
-                                     embed_actors=actors, timeout_s=timeout)
-                verdicts = [str(r["verdict"]) for r in run.results]
+                    out = run_scenario(sc, RayLauncher(options), export_dir=Path(d))
+                s = summarize(out)
+                verdicts = [str(r["verdict"]) for r in out.results]
                 row = {"broker": "tansu" if kind == "kafka" else kind, "workers": w,
-                       "model_actors": len(actors), "threads_per_actor": info[0]["threads"],
-                       "device": info[0]["device"], "documents": run.stats["documents"],
-                       "versions": run.stats["versions"], "points": run.stats["points"],
-                       "batch_size": batch_size, "wall_s": run.stats["wall_s"],
-                       **timings(run.trace, int(run.stats["versions"])), "verdicts": verdicts}
+                       "threads_per_worker": max(1, (os.cpu_count() or 1) // w), "gpus": out.stats.get("gpus", 0.0),
+                       "documents": s.documents, "versions": s.versions, "points": s.chunks,
+                       "batch_size": batch_size, "wall_s": out.stats["wall_s"],
+                       **timings(out.trace, s.versions), "verdicts": verdicts}
                 rows.append(row)
                 flag = "" if verdicts == ["valid", "valid"] else "  <-- NOT VALID"
                 print(f"    {row['broker']:<9} workers={w}: {row['docs_per_s']} docs/s "
                       f"(steady {row['steady_docs_per_s']}), {','.join(verdicts)}{flag}", flush=True)
-            for a in actors:
-                ray.kill(a)
     return rows
 
 
@@ -139,11 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, help="documents per end-to-end run (default 96; quick 48)")
     ap.add_argument("--batch-size", type=int, default=8, help="documents per worker batch (end to end)")
     ap.add_argument("--brokers", default="model,rabbitmq,kafka", help="comma list: model, rabbitmq, kafka (Tansu)")
-    ap.add_argument("--workers", default="1,2", help="embedding worker counts, comma list (1 and/or 2)")
+    ap.add_argument("--workers", default="2,3", help="embedding worker counts (2 or more), comma list")
     ap.add_argument("--skip-model", action="store_true", help="only the end-to-end part")
     ap.add_argument("--amqp-url", help="use this RabbitMQ instead of a private node")
     ap.add_argument("--kafka-bootstrap", help="use this Kafka-protocol broker instead of a private Tansu")
-    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per end-to-end run")
+    ap.add_argument("--timeout", type=float, default=300.0, help="time limit (s) of each end-to-end run")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "embed.json"))
     args = ap.parse_args(argv)
     n_sentences = args.sentences or (128 if args.quick else 512)
@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         if b not in ("model", "rabbitmq", "kafka"):
             ap.error(f"unknown broker {b!r} (model, rabbitmq, kafka)")
     workers = [int(x) for x in args.workers.split(",") if x.strip()]
-    if any(w not in (1, 2) for w in workers):
-        ap.error("--workers: the ingest layout has 1 or 2 embedding workers")
+    if any(w < 2 for w in workers):
+        ap.error("--workers: the pipeline system has at least 2 embedding workers")
 
     from cluster.runtime.brokers import BrokerSetupError
     from cluster.runtime.embed.model import missing
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'broker':<9} {'workers':>7} {'threads':>7} {'versions':>8} {'chunks':>6} {'docs/s':>7} "
           f"{'steady/s':>8} {'join s':>6} {'wall s':>7}  verdicts")
     for r in e2e:
-        print(f"{r['broker']:<9} {r['workers']:>7} {r['threads_per_actor']:>7} {r['versions']:>8} {r['points']:>6} "
+        print(f"{r['broker']:<9} {r['workers']:>7} {r['threads_per_worker']:>7} {r['versions']:>8} {r['points']:>6} "
               f"{r['docs_per_s']!s:>7} {r['steady_docs_per_s']!s:>8} {r['join_s']!s:>6} {r['wall_s']:>7}  "
               f"{','.join(r['verdicts'])}")
     out = Path(args.out)

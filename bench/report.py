@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis.report.html import render_folder  # noqa: E402
-from analysis.report.synthetic import make_run  # noqa: E402
+from tests.report.synthetic import make_run  # noqa: E402
 
 
 def browser_seconds(report: Path, work: Path) -> float | None:
@@ -80,7 +80,7 @@ def main() -> int:
               f"{r['report_kb']:>10.1f} {b:>9}  {r['drawing']}")
     result = {"benchmark": "report", "kind": args.kind, "python": platform.python_version(),
               "machine": platform.machine(), "rows": rows,
-              "note": "synthetic folders from analysis.report.synthetic; browser_s is headless Chromium "
+              "note": "synthetic folders from tests/report/synthetic.py; browser_s is headless Chromium "
                       "start + load + screenshot (includes browser start-up, about 1 s)"}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

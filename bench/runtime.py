@@ -23,8 +23,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scenarios.ray_runner import run_scenario_ray  # noqa: E402
+from cluster.runtime.launch import RayLauncher  # noqa: E402
+from scenarios.runner import RunOutcome, run_scenario  # noqa: E402
 from scenarios.spec import Scenario, load  # noqa: E402
+
+
+def run_scenario_ray(sc: Scenario) -> RunOutcome:
+    return run_scenario(sc, RayLauncher())
 
 CONFIG = {"election_timeout_ms": [300, 600], "heartbeat_ms": 50}
 

@@ -1,5 +1,8 @@
 """Fault models as data, schedules that say when they happen, and a registry to name them.
 
+Importing the package registers the built-in fault models (partition, clock, process,
+link); a user's fault module registers itself the same way, with ``@register``.
+
 Typical use::
 
     from faults import install, items_from_list
@@ -25,10 +28,7 @@ from faults.partition import Partition
 from faults.process import Crash, CrashRestartLoop, Pause
 from faults.registry import (
     fault_from_dict,
-    from_dict,
     get,
-    item_from_dict,
-    items_from_list,
     known,
     register,
     to_dict,
@@ -44,8 +44,11 @@ from faults.schedule import (
     RandomFaults,
     ScheduleItem,
     SchedulingEngine,
+    from_dict,
     heal_fault,
     install,
+    item_from_dict,
+    items_from_list,
     start_fault,
 )
 

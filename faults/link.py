@@ -21,10 +21,8 @@ from faults.base import (
     ledger_for,
     resolve,
 )
-from faults.engine import Engine
+from faults.engine import HEALTHY, Engine, LinkSettings
 from faults.registry import register
-
-_HEALTHY = {"loss": 0.0, "delay_ms": 0.0, "jitter_ms": 0.0, "duplicate": 0.0, "reorder": 0.0}
 
 BARE_LOSS = 0.1
 """The loss of a link fault that names no effect at all (see :class:`LinkFault`)."""
@@ -77,14 +75,9 @@ class LinkFault(FaultBase):
                     f"fault {self.name!r}: field {field_name!r} must be >= 0, got {value!r}"
                 )
 
-    def settings(self) -> dict[str, float]:
-        return {
-            "loss": float(self.loss or 0.0),
-            "delay_ms": self.delay_ms,
-            "jitter_ms": self.jitter_ms,
-            "duplicate": self.duplicate,
-            "reorder": self.reorder,
-        }
+    def settings(self) -> LinkSettings:
+        return LinkSettings(loss=float(self.loss or 0.0), delay_ms=self.delay_ms, jitter_ms=self.jitter_ms,
+                            duplicate=self.duplicate, reorder=self.reorder)
 
     def apply(self, engine: Engine) -> Applied:
         src = _ends(engine, self.src)
@@ -99,7 +92,7 @@ class LinkFault(FaultBase):
         settings = self.settings()
         for s, d in links:
             ledger.push(("link", s, d), token, settings)
-            engine.set_link(s, d, **settings)
+            engine.set_link(s, d, **settings.degradation())
         senders = tuple(n for n in src.nodes if any(s == n for s, _ in links))
         receivers = tuple(n for n in dst.nodes if any(d == n for _, d in links))
         targets = senders + tuple(n for n in receivers if n not in senders)
@@ -115,7 +108,7 @@ class LinkFault(FaultBase):
         ledger = ledger_for(engine)
         for s, d in applied.links:
             remains, top = ledger.pop(("link", s, d), applied.token)
-            engine.set_link(s, d, **(top if remains else _HEALTHY))
+            engine.set_link(s, d, **(top if remains else HEALTHY).degradation())
 
     def describe(self, applied: Applied) -> str:
         effects = []

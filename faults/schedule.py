@@ -1,5 +1,17 @@
 """When faults happen: at fixed times, at random, or in reaction to protocol events.
 
+Dict forms of the schedule items (scenario files hold these)::
+
+    {"at": 2000, "duration": 3000, "fault": {...}}                          # At
+    {"on": "leader-elected", "duration": 2000, "delay": 0, "times": 1,      # OnEvent
+     "fault": {...}}
+    {"on": {"kind": "role", "where": {"role": "leader"}, "bind_leader": "node"}, ...}
+    {"random": 0.5, "mean_duration": 2000, "kinds": ["crash", "partition:halves"],
+     "start": 0, "stop": 30000, "max_concurrent": 1}                       # RandomFaults
+
+Times are milliseconds; ``"duration": null`` means "until the run ends"; ``"times": null``
+means "every time".  A fault inside an item is built by :mod:`faults.registry`.
+
 Schedules are data too (so a scenario file can hold them) and :func:`install` wires them to a
 :class:`SchedulingEngine` -- an :class:`~faults.engine.Engine` that can also run a callback
 at a given engine time and report protocol events.  Every application and heal is written to
@@ -17,9 +29,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from analysis import trace_kinds as K
 from faults.base import Applied, BoundEngine, Fault, FaultNotApplicable, FaultSpecError
 from faults.engine import Engine
 from faults.process import Crash
+from faults.registry import fault_from_dict
 
 # --- the engine side --------------------------------------------------------------------------
 
@@ -91,8 +105,6 @@ class RandomFaults:
 
     def templates(self) -> tuple[Fault, ...]:
         """The faults ``kinds`` name, built with default fields."""
-        from faults.registry import fault_from_dict
-
         out = []
         for kind in self.kinds:
             name, _, sub = kind.partition(":")
@@ -137,11 +149,11 @@ class EventTrigger:
 
 
 TRIGGERS: dict[str, EventTrigger] = {
-    "leader-elected": EventTrigger("role", {"role": "leader"}, bind_leader="node"),
-    "write-acked": EventTrigger("ack", {}, bind_leader="node"),
-    "lease-read": EventTrigger("read", {"mode": "lease"}, bind_leader="node"),
-    "election-started": EventTrigger("election", {}),
-    "node-crashed": EventTrigger("crash", {}),
+    "leader-elected": EventTrigger(K.ROLE, {"role": "leader"}, bind_leader="node"),
+    "write-acked": EventTrigger(K.ACK, {}, bind_leader="node"),
+    "lease-read": EventTrigger(K.READ, {"mode": "lease"}, bind_leader="node"),
+    "election-started": EventTrigger(K.ELECTION, {}),
+    "node-crashed": EventTrigger(K.CRASH, {}),
 }
 """Named triggers and the simulator event each one matches."""
 
@@ -165,7 +177,9 @@ class OnEvent:
 
     Fires at most ``times`` times (None: every time).  While its fault is pending or active,
     further matching events are ignored, so one trigger never stacks copies of its own fault.
-    A fault that finds nothing to hit does not count against ``times``.
+    A fault that finds nothing to hit does not count against ``times``.  ``skip`` lets the
+    first ``skip`` matching events pass ("crash the worker after its third batch":
+    ``skip = 2``).
     """
 
     trigger: str | EventTrigger
@@ -173,6 +187,7 @@ class OnEvent:
     duration_ms: int | None
     delay_ms: int = 0
     times: int | None = 1
+    skip: int = 0
 
     def __post_init__(self) -> None:
         where = "'on' item"
@@ -184,19 +199,24 @@ class OnEvent:
         _check_times(where, start=self.delay_ms, duration=self.duration_ms, start_name="delay")
         if self.times is not None and self.times < 1:
             raise FaultSpecError(f"{where}: field 'times' must be >= 1 or null (unlimited)")
+        if self.skip < 0:
+            raise FaultSpecError(f"{where}: field 'skip' must be >= 0, got {self.skip!r}")
 
     def resolved_trigger(self) -> EventTrigger:
         return TRIGGERS[self.trigger] if isinstance(self.trigger, str) else self.trigger
 
     def to_dict(self) -> dict[str, Any]:
         trigger = self.trigger if isinstance(self.trigger, str) else self.trigger.to_dict()
-        return {
+        out = {
             "on": trigger,
             "duration": self.duration_ms,
             "delay": self.delay_ms,
             "times": self.times,
             "fault": self.fault.to_dict(),
         }
+        if self.skip:
+            out["skip"] = self.skip
+        return out
 
 
 ScheduleItem = At | RandomFaults | OnEvent
@@ -234,7 +254,7 @@ def start_fault(
     try:
         applied = fault.apply(view)
     except FaultNotApplicable as err:
-        engine.record("fault-skipped", {"fault": fault.name, "reason": str(err)})
+        engine.record(K.FAULT_SKIPPED, {"fault": fault.name, "reason": str(err)})
         return None
     data: dict[str, object] = {
         "fault": fault.name,
@@ -244,7 +264,7 @@ def start_fault(
     }
     if applied.groups:
         data["groups"] = [list(g) for g in applied.groups]
-    engine.record("fault-start", dict(data))
+    engine.record(K.FAULT_START, dict(data))
     return ActiveFault(fault=fault, engine=view, applied=applied, record=data)
 
 
@@ -254,7 +274,7 @@ def heal_fault(active: ActiveFault) -> None:
         return
     active.healed = True
     active.fault.heal(active.engine, active.applied)
-    active.engine.record("fault-end", dict(active.record))
+    active.engine.record(K.FAULT_END, dict(active.record))
 
 
 class Installation:
@@ -286,8 +306,6 @@ def install(
     items: Iterable[ScheduleItem | Mapping[str, Any]], engine: SchedulingEngine
 ) -> Installation:
     """Wire schedule items (objects or their dict forms) to ``engine``."""
-    from faults.registry import item_from_dict
-
     inst = Installation(engine)
     for raw in items:
         item = item_from_dict(raw) if isinstance(raw, Mapping) else raw
@@ -356,10 +374,11 @@ def _install_random(item: RandomFaults, inst: Installation) -> None:
 class _TriggerState:
     fired: int = 0
     busy: bool = False
+    skipped: int = 0
 
 
-_BOUND_LABELS = {"role": "the leader", "ack": "the leader that acknowledged a write",
-                 "read": "the leader serving a lease read", "vote": "the node that just voted"}
+_BOUND_LABELS = {K.ROLE: "the leader", K.ACK: "the leader that acknowledged a write",
+                 K.READ: "the leader serving a lease read", K.VOTE: "the node that just voted"}
 
 
 def _install_on_event(item: OnEvent, inst: Installation) -> None:
@@ -395,6 +414,11 @@ def _install_on_event(item: OnEvent, inst: Installation) -> None:
             return
         if not trigger.matches(kind, data):
             return
+        if state.skipped < item.skip:
+            state.skipped += 1
+            if state.skipped == item.skip and failpoint is not None:
+                _arm(engine, failpoint, trigger, item)  # the next match is the one
+            return
         bound = None
         if trigger.bind_leader is not None:
             value = data.get(trigger.bind_leader)
@@ -404,22 +428,159 @@ def _install_on_event(item: OnEvent, inst: Installation) -> None:
         engine.schedule(engine.now_ms() + item.delay_ms, lambda: fire(bound))
 
     engine.add_event_hook(hook)
-    failpoint = _arm_failpoint(item, trigger, engine)
+    failpoint = _failpoint_id(item, trigger, engine)
+    if failpoint is not None and item.skip == 0:
+        _arm(engine, failpoint, trigger, item)
 
 
-def _arm_failpoint(item: OnEvent, trigger: EventTrigger, engine: Engine) -> str | None:
+def _failpoint_id(item: OnEvent, trigger: EventTrigger, engine: Engine) -> str | None:
     """On a real engine, "crash the node that emitted the event" is also armed inside the
     nodes (``arm_failpoint``): the node freezes the moment it emits the event, so the crash
     lands right after the protocol step, as in the simulator, instead of whenever the event
-    reaches the driver.  The simulator has no such method and needs none."""
-    arm = getattr(engine, "arm_failpoint", None)
-    if arm is None or not isinstance(item.fault, Crash) or item.delay_ms > 50:
+    reaches the driver.  The simulator has no such method and needs none.  With ``skip``,
+    it is armed once the skipped events are seen (a node cannot count for the driver)."""
+    if getattr(engine, "arm_failpoint", None) is None or not isinstance(item.fault, Crash) or item.delay_ms > 50:
         return None
     own_node = (item.fault.node == "leader" and trigger.bind_leader == "node") or (
         trigger.where.get("node") == item.fault.node
     )
     if not own_node:
         return None
-    fp_id = f"fp-{trigger.kind}-{id(item):x}"
-    arm(fp_id, trigger.kind, dict(trigger.where), item.delay_ms)
-    return fp_id
+    return f"fp-{trigger.kind}-{id(item):x}"
+
+
+def _arm(engine: Engine, fp_id: str, trigger: EventTrigger, item: OnEvent) -> None:
+    engine.arm_failpoint(fp_id, trigger.kind, dict(trigger.where), item.delay_ms)  # type: ignore[attr-defined]
+
+
+# --- plain data -> schedule items ---------------------------------------------------------------
+
+
+def from_dict(data: Mapping[str, Any]) -> Fault | ScheduleItem:
+    """Build a schedule item (has "at", "on" or "random") or a fault (has "fault": name)."""
+    if not isinstance(data, Mapping):
+        raise FaultSpecError(f"expected an object/dict, got {data!r}")
+    if any(k in data for k in ("at", "on", "random")):
+        return item_from_dict(data)
+    return fault_from_dict(data)
+
+
+def item_from_dict(data: Mapping[str, Any]) -> ScheduleItem:
+    """Build an ``At``, ``OnEvent`` or ``RandomFaults`` from its dict form (see module doc)."""
+    if not isinstance(data, Mapping):
+        raise FaultSpecError(f"a schedule item must be an object, got {data!r}")
+    if "at" in data:
+        _only(data, ("at", "duration", "fault"), "'at' item")
+        return At(
+            start_ms=_int(data, "at", "'at' item"),
+            duration_ms=_opt_int(data, "duration", "'at' item"),
+            fault=fault_from_dict(_required(data, "fault", "'at' item")),
+        )
+    if "on" in data:
+        where = "'on' item"
+        _only(data, ("on", "duration", "delay", "times", "skip", "fault"), where)
+        raw = data["on"]
+        trigger: str | EventTrigger
+        if isinstance(raw, str):
+            trigger = raw
+        elif isinstance(raw, Mapping):
+            trigger_where = f"{where} trigger"
+            _only(raw, ("kind", "where", "bind_leader"), trigger_where)
+            kind = _required(raw, "kind", trigger_where)
+            match = raw.get("where", {})
+            bind = raw.get("bind_leader")
+            if not isinstance(kind, str):
+                raise FaultSpecError(
+                    f"{trigger_where}: field 'kind' must be a string, got {kind!r}"
+                )
+            if not isinstance(match, Mapping):
+                raise FaultSpecError(
+                    f"{trigger_where}: field 'where' must be an object, got {match!r}"
+                )
+            if bind is not None and not isinstance(bind, str):
+                raise FaultSpecError(
+                    f"{trigger_where}: field 'bind_leader' must be a string or null, got {bind!r}"
+                )
+            trigger = EventTrigger(kind=kind, where=dict(match), bind_leader=bind)
+        else:
+            raise FaultSpecError(
+                f"{where}: field 'on' must be a trigger name or object, got {raw!r}"
+            )
+        return OnEvent(
+            trigger=trigger,
+            fault=fault_from_dict(_required(data, "fault", where)),
+            duration_ms=_opt_int(data, "duration", where),
+            delay_ms=_int(data, "delay", where, default=0),
+            times=_opt_int(data, "times", where, default=1),
+            skip=_int(data, "skip", where, default=0),
+        )
+    if "random" in data:
+        where = "'random' item"
+        _only(data, ("random", "mean_duration", "kinds", "start", "stop", "max_concurrent"), where)
+        kinds = _required(data, "kinds", where)
+        if not isinstance(kinds, list | tuple) or not all(isinstance(k, str) for k in kinds):
+            raise FaultSpecError(
+                f"{where}: field 'kinds' must be a list of fault names, got {kinds!r}"
+            )
+        rate = data["random"]
+        if isinstance(rate, bool) or not isinstance(rate, int | float):
+            raise FaultSpecError(f"{where}: field 'random' must be a rate per second, got {rate!r}")
+        return RandomFaults(
+            rate_per_s=float(rate),
+            mean_duration_ms=_int(data, "mean_duration", where),
+            kinds=tuple(kinds),
+            start_ms=_int(data, "start", where, default=0),
+            stop_ms=_opt_int(data, "stop", where),
+            max_concurrent=_int(data, "max_concurrent", where, default=1),
+        )
+    raise FaultSpecError(
+        f"a schedule item needs one of 'at', 'on' or 'random'; got keys {', '.join(data) or 'none'}"
+    )
+
+
+def items_from_list(data: list[Any] | tuple[Any, ...]) -> tuple[ScheduleItem, ...]:
+    """A scenario's ``faults`` list; errors are prefixed with the item's index."""
+    out = []
+    for i, raw in enumerate(data):
+        try:
+            out.append(item_from_dict(raw))
+        except FaultSpecError as err:
+            raise FaultSpecError(f"faults[{i}]: {err}") from None
+    return tuple(out)
+
+
+# --- helpers ----------------------------------------------------------------------
+
+
+def _only(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise FaultSpecError(f"{where}: unknown field {key!r}; known: {', '.join(allowed)}")
+
+
+def _required(data: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in data:
+        raise FaultSpecError(f"{where}: missing field {key!r}")
+    return data[key]
+
+
+def _int(data: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    if key not in data and default is not None:
+        return default
+    value = _required(data, key, where)
+    return _as_int(value, key, where)
+
+
+def _opt_int(
+    data: Mapping[str, Any], key: str, where: str, default: int | None = None
+) -> int | None:
+    value = data.get(key, default)
+    return None if value is None else _as_int(value, key, where)
+
+
+def _as_int(value: Any, key: str, where: str) -> int:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FaultSpecError(f"{where}: field {key!r} must be a whole number of ms, got {value!r}")
+    return value

@@ -4,6 +4,26 @@ Every result is a JSON-able dict with at least ``checker``, ``verdict`` (valid /
 unknown) and ``explanation`` (plain sentences), so the terminal, the results folder and the
 HTML report can show any checker the same way.  A new checker is one function plus
 ``@register_checker("name")``.
+
+The built-in ones, each a thin adapter over its analysis in :mod:`analysis`:
+
+* ``linearizability`` -- :mod:`analysis.linearizability` against the scenario's model, with
+  who led and which faults were active around a counterexample;
+* ``raft-safety``     -- :mod:`analysis.raft_safety`: election safety, log matching, leader
+  completeness, state-machine safety;
+* ``idempotency``     -- :mod:`analysis.idempotency`: per key at most once; acknowledged
+  bookings applied exactly once;
+* ``delivery``        -- :mod:`analysis.delivery`: outbox rows delivered and processed
+  exactly once, no phantom publish, acks after processing, broker order;
+* ``saga``            -- :mod:`analysis.saga_check`: every saga all-applied or fully
+  compensated;
+* ``pipeline``        -- :mod:`analysis.pipeline_check`: every document in the vector store
+  at its latest version with the right chunks (nothing lost, stale or duplicated), no
+  embedding ever overwrote a newer one, and a cost line (embeddings computed vs needed).
+* ``kafka`` / ``log-consumer`` -- :mod:`analysis.log_consumer`: what consumers observed of a
+  log (lost or unseen writes, duplicates, poll-skips, non-monotonic offsets).  Histories
+  recorded by splitbrain's own clients record every rebalance in ``rebalance_log``, so a
+  subscribed consumer's skip is always judged.
 """
 
 from __future__ import annotations
@@ -26,26 +46,13 @@ def register_checker(name: str) -> Callable[[CheckerFn], CheckerFn]:
 
 
 def checker_names() -> tuple[str, ...]:
-    _load_builtin()
     return tuple(sorted(_CHECKERS))
 
 
 def get_checker(name: str) -> CheckerFn:
-    _load_builtin()
     if name not in _CHECKERS:
         raise ValueError(f"unknown checker {name!r}; known: {', '.join(sorted(_CHECKERS))}")
     return _CHECKERS[name]
-
-
-def _load_builtin() -> None:
-    import importlib
-
-    for mod in ("scenarios.checkers_extra", "scenarios.checkers_pipeline"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
 
 
 @register_checker("linearizability")
@@ -66,3 +73,42 @@ def _raft_safety(sc: Any, history: History, trace: list[dict[str, Any]], timeout
     from analysis.raft_safety import check_trace
 
     return check_trace(trace, flaws=getattr(sc, "flaws", ()))
+
+
+@register_checker("idempotency")
+def _idempotency(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.idempotency import check_trace
+
+    return check_trace(trace, history)
+
+
+@register_checker("delivery")
+def _delivery(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.delivery import check_trace
+
+    return check_trace(trace)
+
+
+@register_checker("saga")
+def _saga(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.saga_check import check_trace
+
+    return check_trace(trace, history)
+
+
+@register_checker("pipeline")
+def _pipeline(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.pipeline_check import check_trace
+
+    return check_trace(trace, history)
+
+
+
+def _log_consumer(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.log_consumer import check
+
+    return check(history, trace, rebalances_recorded=True)
+
+
+for _name in ("kafka", "log-consumer"):
+    register_checker(_name)(_log_consumer)

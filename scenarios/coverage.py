@@ -13,6 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from typing import Any
 
+from analysis import trace_kinds as K
 from analysis.faultwindows import fault_windows
 from analysis.history import History
 
@@ -38,14 +39,14 @@ def window_stats(history: History, trace: list[dict[str, Any]]) -> list[dict[str
     redelivered: list[int] = []
     for r in trace:
         kind = r.get("kind")
-        if kind == "election":
+        if kind == K.ELECTION:
             elections.append(r.get("t", -1))
-        elif kind == "role":
+        elif kind == K.ROLE:
             if r.get("role") == "leader":
                 leaders.append((r.get("t", -1), r["node"]))
-        elif kind == "read" and r.get("mode") == "lease":
+        elif kind == K.READ and r.get("mode") == "lease":
             lease_reads.append(r.get("t", -1))
-        elif kind == "consume":
+        elif kind == K.CONSUME:
             delivered.append(r.get("t", -1))
             if r.get("redelivered"):
                 redelivered.append(r.get("t", -1))
@@ -78,7 +79,7 @@ def fault_coverage(history: History, trace: list[dict[str, Any]]) -> list[str]:
     stats = window_stats(history, trace)
     if not stats:
         return ["No faults were injected in this run."]
-    leaders = any(r.get("kind") == "election" or (r.get("kind") == "role" and r.get("role") in ("leader", "candidate"))
+    leaders = any(r.get("kind") == K.ELECTION or (r.get("kind") == K.ROLE and r.get("role") in ("leader", "candidate"))
                   for r in trace)
     lines = []
     for s in stats:

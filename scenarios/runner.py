@@ -1,22 +1,45 @@
-"""Run a scenario in the deterministic simulator, check it, and collect what happened.
+"""Run a scenario on an engine, check it, and collect what happened: one runner for all.
 
-The runner composes parts and special-cases nothing (design principle 3): the system
-builds cores and clients, the workload draws operations, the fault schedule is installed
-on the engine, and the checkers named by the scenario judge the history and the trace.
+The runner composes parts and special-cases nothing (design principle 3).  From the
+scenario and its :class:`~scenarios.systems.System` it builds a
+:class:`~cluster.spec.ClusterSpec` (core, client and workload factories; the starting
+network; what the system asks of an engine), opens the engine it is given (a *launcher*:
+:class:`~cluster.sim.session.SimLauncher` or :class:`~cluster.runtime.launch.RayLauncher`),
+installs the fault schedule (:mod:`faults.schedule`), runs for the scenario's duration
+within its wall-clock limit, settles, lets the system record the final state, collects the
+history and the trace, and has the scenario's checkers judge them.  Which engine it holds
+changes nothing here: the engine's differences live behind :class:`cluster.session.Session`.
+
+The wall-clock limit (``time_limit_s``) is measured from the moment the cluster is up (a
+real engine's start-up -- Ray, a broker, loading a model -- is not the scenario's time):
+80% of it for the run, up to 95% with the settle phase, and what is left (at least 5 s)
+for the checkers.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from analysis import trace_kinds as K
 from analysis.history import Event, History
+from analysis.verdicts import VERDICTS, overall
+from cluster.session import Collected, Launcher, Progress, Session
+from cluster.sim.session import SimLauncher, SimSession
+from cluster.sim.world import Simulation
+from cluster.spec import ClusterSpec
+from faults.engine import LinkSettings
+from faults.schedule import install
 from scenarios.checkers import get_checker
 from scenarios.coverage import fault_coverage
-from scenarios.spec import Scenario, ScenarioError
+from scenarios.spec import Scenario, ScenarioError, for_engine
 from scenarios.systems import (
+    RunInfo,
+    System,
     build_config,
     check_flaws,
     client_factory,
@@ -25,14 +48,23 @@ from scenarios.systems import (
     node_ids,
 )
 from scenarios.workloads import think_ms
-from splitbrain.errors import worst_exit
 
-Progress = Callable[[int, int], None]  # (simulated ms so far, total simulated ms)
+__all__ = [
+    "Executed",
+    "Progress",
+    "RunOutcome",
+    "check_run",
+    "cluster_spec",
+    "effective",
+    "execute",
+    "run_scenario",
+    "simulate",
+]
 
 
 @dataclass
 class RunOutcome:
-    scenario: Scenario  # the effective scenario (seed and flaws as run)
+    scenario: Scenario  # the effective scenario (seed, flaws and engine overrides as run)
     events: list[Event]
     trace: list[dict[str, Any]]
     results: list[dict[str, Any]]
@@ -43,10 +75,6 @@ class RunOutcome:
     @property
     def history(self) -> History:
         return History.from_events(self.events, source="history.jsonl")
-
-    @property
-    def exit_code(self) -> int:
-        return worst_exit([r["verdict"] for r in self.results])
 
 
 def effective(sc: Scenario, *, seed: int | None, flaws: tuple[str, ...] | None,
@@ -72,115 +100,159 @@ def effective(sc: Scenario, *, seed: int | None, flaws: tuple[str, ...] | None,
     return sc.with_overrides(**kw) if kw else sc
 
 
-def simulate(sc: Scenario, *, progress: Progress | None = None, trace_messages: bool = True) -> tuple[Any, dict[str, Any]]:
-    """Run the simulation only.  Returns the Simulation and run statistics."""
-    from cluster.sim.world import Simulation
-    from faults.schedule import install
+# --- from a scenario to what an engine runs ------------------------------------------------------
 
-    system = get_system(sc.system)
-    nodes = node_ids(sc.nodes)
+
+def system_config(sc: Scenario, system: System, *, real_time: bool) -> Any:
+    """The system's config object for ``sc``: its ``config`` table, over the system's
+    real-time defaults when the engine runs in real time."""
+    data = {**system.realtime_config, **sc.config} if real_time else dict(sc.config)
     try:
-        config = build_config(sc.system, sc.config)
-        make_client = client_factory(sc.system, nodes, sc.client)
+        return build_config(sc.system, data)
     except (ValueError, TypeError) as e:
         raise ScenarioError(f"{sc.name}: {e}") from None
-    make_core = core_factory(sc.system, nodes, config, sc.flaws)
-    workload = system.build_workload(sc.workload, sc.clients)
-    sim = Simulation(
-        seed=sc.seed,
-        node_ids=nodes,
-        make_core=make_core,
+
+
+def cluster_spec(sc: Scenario, *, real_time: bool = False) -> tuple[ClusterSpec, Any]:
+    """What an engine runs for ``sc`` (and the system config it was built with).  Errors in
+    the scenario's parts are one :class:`ScenarioError` line naming the scenario."""
+    system = get_system(sc.system)
+    nodes = node_ids(sc.nodes)
+    config = system_config(sc, system, real_time=real_time)
+    try:
+        make_client = client_factory(sc.system, nodes, sc.client)
+        network = LinkSettings.from_mapping(sc.network) if sc.network else None
+        broker = system.broker(nodes, config) if system.broker is not None else None
+    except (ValueError, TypeError) as e:
+        raise ScenarioError(f"{sc.name}: {e}") from None
+    if system.requirements is not None:
+        reason = system.requirements(config)
+        if reason:
+            raise ScenarioError(f"{sc.name}: {reason}")
+    spec = ClusterSpec(
+        nodes=nodes,
+        make_core=core_factory(sc.system, nodes, config, sc.flaws),
         make_client=make_client,
-        workload=workload,
+        make_workload=functools.partial(system.build_workload, dict(sc.workload), sc.clients),
         clients=sc.clients,
+        seed=sc.seed,
         tick_ms=sc.tick_ms,
         think_ms=think_ms(sc.workload),
-        trace_messages=trace_messages,
+        network=network,
+        on_event=system.event_records,
+        prepare=None if system.prepare_node is None else _PerNode(system.prepare_node, nodes, config),
+        resources=None if system.node_resources is None else _PerNode(system.node_resources, nodes, config),
+        broker=broker,
     )
-    _apply_network(sim, nodes, sc.network)
-    install(list(sc.faults), sim)
-    if system.on_setup is not None:
-        system.on_setup(sim)
-    deadline = time.monotonic() + sc.time_limit_s * 0.8
-    stopped = {"by_limit": False}
-
-    def should_stop() -> bool:
-        if time.monotonic() > deadline:
-            stopped["by_limit"] = True
-            return True
-        return False
-
-    t0 = time.perf_counter()
-    if progress is None:
-        sim.run(sc.duration_ms, should_stop=should_stop)
-    else:
-        step = max(sc.duration_ms // 50, 100)
-        done = 0
-        while done < sc.duration_ms and not stopped["by_limit"]:
-            chunk = min(step, sc.duration_ms - done)
-            sim.run(chunk, should_stop=should_stop)
-            done += chunk
-            progress(done, sc.duration_ms)
-    wall = time.perf_counter() - t0
-    if system.on_finish is not None:
-        system.on_finish(sim)
-    sim_ms = sim.now_ms()
-    stats = {
-        "engine": "sim",
-        "simulated_ms": sim_ms,
-        "wall_s": round(wall, 3),
-        "speedup": round(sim_ms / 1000 / wall, 1) if wall > 0 else None,
-        "stopped_by_time_limit": stopped["by_limit"],
-        "trace_records": len(sim.trace),
-    }
-    return sim, stats
+    return spec, config
 
 
-def _apply_network(sim: Any, nodes: tuple[str, ...], spec: dict[str, Any]) -> None:
-    if not spec:
-        return
-    allowed = {"loss", "delay_ms", "jitter_ms", "duplicate", "reorder"}
-    bad = sorted(set(spec) - allowed)
-    if bad:
-        raise ScenarioError(f"network: unknown field {bad[0]!r}; allowed: {', '.join(sorted(allowed))}")
-    for a in nodes:
-        for b in nodes:
-            if a != b:
-                sim.set_link(a, b, **{k: float(v) for k, v in spec.items()})
+class _PerNode:
+    """``fn(node, nodes, config, *rest)`` as ``(node, *rest)``: a system's per-node hook
+    bound to this run (a class, so it pickles for the real engine's node processes)."""
+
+    def __init__(self, fn: Callable[..., Any], nodes: tuple[str, ...], config: Any) -> None:
+        self.fn = fn
+        self.nodes = nodes
+        self.config = config
+
+    def __call__(self, node: str, *rest: Any) -> Any:
+        return self.fn(node, self.nodes, self.config, *rest)
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Executed:
+    """A finished run before checking: what it left, and the (closed) session it ran in."""
+
+    collected: Collected
+    session: Session
+
+
+def execute(sc: Scenario, launcher: Launcher, *, progress: Progress | None = None,
+            export_dir: Path | None = None) -> Executed:
+    """Run ``sc`` (already :func:`~scenarios.spec.for_engine`-ed) on ``launcher``'s engine."""
+    system = get_system(sc.system)
+    spec, config = cluster_spec(sc, real_time=launcher.real_time)
+    with launcher.open(spec) as session:
+        t0 = time.monotonic()
+        faults = install(list(sc.faults), session.engine)
+        session.run(sc.duration_ms, deadline=t0 + 0.8 * sc.time_limit_s, progress=progress)
+        faults.stopped = True
+        if system.settle_ms:
+            session.settle(faults.heal_all, system.settle_ms, deadline=t0 + 0.95 * sc.time_limit_s)
+        view = session.final_view()
+        if system.final_records is not None:
+            system.final_records(view)
+        exported: Mapping[str, Any] = {}
+        if export_dir is not None and system.export is not None:
+            exported = system.export(view, config, export_dir, RunInfo(sc.name, sc.seed, launcher.name))
+        collected = session.collect()
+    collected.stats.update(exported)
+    return Executed(collected, session)
+
+
+def run_scenario(
+    sc: Scenario,
+    launcher: Launcher | None = None,
+    *,
+    progress: Progress | None = None,
+    trace_messages: bool = True,
+    export_dir: Path | None = None,
+) -> RunOutcome:
+    """Run, then check.  ``launcher`` defaults to the simulator (``trace_messages=False``
+    leaves its wire records out); ``export_dir`` is where a system may export something a
+    later command reads (the pipeline's vector store for ``splitbrain query``)."""
+    if launcher is None:
+        launcher = SimLauncher(trace_messages=trace_messages)
+    elif not trace_messages:
+        raise ValueError("trace_messages is a simulator option: give it to SimLauncher")
+    sc = for_engine(sc, launcher.name)
+    t0 = time.monotonic()
+    got = execute(sc, launcher, progress=progress, export_dir=export_dir).collected
+    remaining = max(5.0, sc.time_limit_s - (time.monotonic() - t0))
+    t_check = time.monotonic()
+    results = check_run(sc, got.events, got.trace, timeout_s=remaining)
+    history = History.from_events(got.events, source="history.jsonl")
+    stats = got.stats
+    stats.update(_stats(history, got.trace))
+    stats["check_s"] = round(time.monotonic() - t_check, 3)
+    return RunOutcome(sc, got.events, got.trace, results, overall(results), stats,
+                      fault_coverage(history, got.trace))
+
+
+def simulate(sc: Scenario, *, progress: Progress | None = None,
+             trace_messages: bool = True) -> tuple[Simulation, dict[str, Any]]:
+    """Run ``sc`` in the simulator without checking: the simulation itself and its stats
+    (``replay`` compares its history with a saved one; tests read its internals)."""
+    done = execute(sc, SimLauncher(trace_messages=trace_messages), progress=progress)
+    session = done.session
+    assert isinstance(session, SimSession)
+    return session.sim, done.collected.stats
 
 
 def check_run(sc: Scenario, events: list[Event], trace: list[dict[str, Any]],
               timeout_s: float) -> list[dict[str, Any]]:
     """Run the scenario's checkers on a history and trace."""
     history = History.from_events(events, source="history.jsonl")
-    return [get_checker(name)(sc, history, trace, timeout_s) for name in sc.checkers]
-
-
-def run_scenario(
-    sc: Scenario,
-    *,
-    progress: Progress | None = None,
-    trace_messages: bool = True,
-) -> RunOutcome:
-    """Simulate, then check.  The time limit bounds both."""
-    t0 = time.monotonic()
-    sim, stats = simulate(sc, progress=progress, trace_messages=trace_messages)
-    remaining = max(5.0, sc.time_limit_s - (time.monotonic() - t0))
-    results = check_run(sc, list(sim.history), sim.trace, timeout_s=remaining)
-    history = History.from_events(sim.history, source="history.jsonl")
-    stats.update(_stats(history, sim.trace))
-    stats["check_s"] = round(time.monotonic() - t0 - stats["wall_s"], 3)
-    coverage = fault_coverage(history, sim.trace)
-    verdicts = [r["verdict"] for r in results]
-    verdict = "invalid" if "invalid" in verdicts else ("unknown" if "unknown" in verdicts else "valid")
-    return RunOutcome(sc, list(sim.history), sim.trace, results, verdict, stats, coverage)
+    results = []
+    for name in sc.checkers:
+        r = get_checker(name)(sc, history, trace, timeout_s)
+        if r.get("verdict") not in VERDICTS:
+            raise ValueError(f"checker {name!r} returned verdict {r.get('verdict')!r}; "
+                             f"a checker answers one of {', '.join(VERDICTS)}")
+        results.append(r)
+    return results
 
 
 def _stats(history: History, trace: list[dict[str, Any]]) -> dict[str, Any]:
     counts = history.counts()
-    leaders = [(r["t"], r["term"], r["node"]) for r in trace if r.get("kind") == "role" and r.get("role") == "leader"]
-    elections = sum(1 for r in trace if r.get("kind") == "election")
-    faults = [r.get("description", r.get("fault")) for r in trace if r.get("kind") == "fault-start"]
+    leaders = [(r["t"], r["term"], r["node"]) for r in trace
+               if r.get("kind") == K.ROLE and r.get("role") == "leader"]
+    elections = sum(1 for r in trace if r.get("kind") == K.ELECTION)
+    faults = [r.get("description", r.get("fault")) for r in trace if r.get("kind") == K.FAULT_START]
     return {
         "operations": len(history.operations),
         "ok": counts["ok"],

@@ -178,8 +178,8 @@ def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
         get_system(sc.system).check_workload(sc.workload)
     except ValueError as e:
         raise ScenarioError(f"{source}: {e}") from None
-    from faults.registry import FaultSpecError
-    from faults.registry import from_dict as fault_from_dict
+    from faults.base import FaultSpecError
+    from faults.schedule import from_dict as fault_from_dict
     from faults.targets import unknown_nodes
     from scenarios.systems import node_ids
 

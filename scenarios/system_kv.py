@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from analysis import trace_kinds as K
 from cluster.core.quorum import QuorumConfig, QuorumFlaws, QuorumNode
 from cluster.core.raft import RaftConfig, RaftFlaws, RaftNode
-from cluster.core.types import Core
+from cluster.core.types import Core, CoreEvent
+from cluster.session import FinalView
 from scenarios.systems import CoreFactory, System, register_system
-from scenarios.workloads import check_workload, make_workload
+from scenarios.workloads import KV_OPS, REGISTER_OPS, check_workload, make_workload
 
 RAFT_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "partition", "kind": "isolate-leader"},
@@ -72,24 +75,19 @@ def _quorum_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory
     return make
 
 
-def _snapshot_leader_logs(sim: Any) -> None:
-    """When a node wins an election, record the terms of its log (for leader completeness)."""
-
-    def hook(kind: str, data: dict[str, Any]) -> None:
-        if kind == "role" and data.get("role") == "leader":
-            core = sim.nodes.get(data.get("node"))
-            log = getattr(core, "log", None)
-            if log is not None:
-                sim.record("leader-log", {"node": data["node"], "term": data.get("term"), "terms": [e.term for e in log]})
-
-    sim.add_event_hook(hook)
-
-
-def _final_logs(sim: Any) -> None:
-    for nid, core in sorted(sim.nodes.items()):
+def _leader_log(core: Core, event: CoreEvent) -> Iterator[tuple[str, dict[str, Any]]]:
+    """When a node wins an election, its log's terms at that moment (leader completeness)."""
+    if event.kind == K.ROLE and event.data.get("role") == "leader":
         log = getattr(core, "log", None)
         if log is not None:
-            sim.record("final-log", {"node": nid, "terms": [e.term for e in log]})
+            yield K.LEADER_LOG, {"term": event.data.get("term"), "terms": [e.term for e in log]}
+
+
+def _final_logs(view: FinalView) -> None:
+    for nid, core in sorted(view.nodes.items()):
+        log = getattr(core, "log", None)
+        if log is not None:
+            view.record(K.FINAL_LOG, {"node": nid, "terms": [e.term for e in log]})
 
 
 register_system(
@@ -99,13 +97,13 @@ register_system(
         flaws=RaftFlaws,
         config=RaftConfig,
         build_core=_raft_core,
-        build_workload=lambda spec, clients: make_workload("raft-kv", spec, clients),
-        check_workload=lambda spec: check_workload("raft-kv", spec),
+        build_workload=functools.partial(make_workload, KV_OPS),
+        check_workload=functools.partial(check_workload, KV_OPS),
         checkers=("linearizability", "raft-safety"),
         fault_menu=RAFT_FAULTS,
         triggers=("leader-elected", "write-acked", "lease-read"),
-        on_setup=_snapshot_leader_logs,
-        on_finish=_final_logs,
+        event_records=_leader_log,
+        final_records=_final_logs,
         inert_flaw=raft_inert_flaw,
     )
 )
@@ -117,8 +115,8 @@ register_system(
         flaws=QuorumFlaws,
         config=QuorumConfig,
         build_core=_quorum_core,
-        build_workload=lambda spec, clients: make_workload("quorum", spec, clients),
-        check_workload=lambda spec: check_workload("quorum", spec),
+        build_workload=functools.partial(make_workload, REGISTER_OPS),
+        check_workload=functools.partial(check_workload, REGISTER_OPS),
         checkers=("linearizability",),
         fault_menu=QUORUM_FAULTS,
         inert_flaw=quorum_inert_flaw,

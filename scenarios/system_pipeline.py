@@ -9,16 +9,26 @@ vector, same interface as the real model: texts in, vectors out) and embedding t
 ``embed_base_ms + embed_ms_per_chunk * chunks`` of virtual time per batch.  The real
 model (all-MiniLM-L6-v2 on Ray) lives in ``cluster/runtime/embed``.
 
+Workloads: ``ingest`` (random words over ``docs`` document ids: what the catalog's lessons
+use) and ``corpus`` (:mod:`scenarios.corpus`, real sentences worth searching: what
+``splitbrain ingest`` writes with the real model).
+
 Checkers: ``pipeline`` (final store state, stale overwrites, cost) and ``delivery``.
+
+At the end of a run that used the real model, :func:`export_vectors` copies the vector
+store node's durable points into a searchable store for ``splitbrain query``.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from analysis import trace_kinds as K
 from analysis.idempotency import SETTLE_MS
 from cluster.core.broker_model import make_broker
 from cluster.core.pipeline import (
@@ -30,15 +40,18 @@ from cluster.core.pipeline import (
 )
 from cluster.core.pipeline_nodes import DocStore, EmbeddingWorker, VectorStoreNode
 from cluster.core.types import Core
+from cluster.session import FinalView
+from cluster.spec import BrokerPlan, Workload
 from faults.schedule import EventTrigger, register_triggers
-from scenarios.system_saga import BROKER_REAL_TIME
-from scenarios.systems import CoreFactory, System, register_system
+from scenarios.corpus import CorpusWorkload
+from scenarios.system_saga import BROKER_REAL_TIME, broker_plan
+from scenarios.systems import CoreFactory, RunInfo, System, default_client_factory, register_system
 
 PIPELINE_TRIGGERS: dict[str, EventTrigger] = {
-    "doc-written": EventTrigger("doc-write", {}, bind_leader="node"),
-    "batch-started": EventTrigger("batch-start", {}, bind_leader="node"),
-    "batch-embedded": EventTrigger("batch-embedded", {}, bind_leader="node"),
-    "vector-written": EventTrigger("vs-write", {"outcome": "applied"}, bind_leader="node"),
+    "doc-written": EventTrigger(K.DOC_WRITE, {}, bind_leader="node"),
+    "batch-started": EventTrigger(K.BATCH_START, {}, bind_leader="node"),
+    "batch-embedded": EventTrigger(K.BATCH_EMBEDDED, {}, bind_leader="node"),
+    "vector-written": EventTrigger(K.VS_WRITE, {"outcome": "applied"}, bind_leader="node"),
 }
 register_triggers(PIPELINE_TRIGGERS)
 
@@ -74,14 +87,15 @@ REAL_TIME_CONFIG: dict[str, Any] = {
 }
 
 _WL_ALLOWED = {"kind", "ops_per_client", "think_ms", "docs", "words"}
+_WL_KINDS = ("ingest", "corpus")
 
 
 def check_pipeline_workload(spec: dict[str, Any]) -> None:
     bad = sorted(set(spec) - _WL_ALLOWED)
     if bad:
         raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
-    if spec.get("kind", "ingest") != "ingest":
-        raise ValueError(f"workload: the pipeline system's only kind is 'ingest', got {spec.get('kind')!r}")
+    if spec.get("kind", "ingest") not in _WL_KINDS:
+        raise ValueError(f"workload: the pipeline system's kinds are {', '.join(_WL_KINDS)}, got {spec.get('kind')!r}")
     docs = spec.get("docs", 6)
     if not isinstance(docs, int) or docs < 1:
         raise ValueError(f"workload: docs must be a positive integer, got {docs!r}")
@@ -119,8 +133,10 @@ class IngestWorkload:
         return ("write", doc, text)
 
 
-def build_workload(spec: dict[str, Any], clients: int) -> IngestWorkload:
+def build_workload(spec: dict[str, Any], clients: int) -> Workload:
     check_pipeline_workload(spec)
+    if spec.get("kind", "ingest") == "corpus":
+        return CorpusWorkload(int(spec.get("docs", 12)))
     lo, hi = spec.get("words", [8, 40])
     return IngestWorkload(clients, int(spec.get("docs", 6)), (int(lo), int(hi)), spec.get("ops_per_client"))
 
@@ -168,17 +184,19 @@ def real_embedder(workers: int) -> Any:
 _EMBEDDER: Any = None
 
 
-def node_resources(node_id: str, nodes: tuple[str, ...], config: dict[str, Any], gpus: float) -> dict[str, Any]:
-    """Real engine: an embedding worker asks Ray for a GPU (an equal share when there are
-    fewer GPUs than workers) when the cluster has any; the model then runs on CUDA."""
+def node_resources(node_id: str, nodes: tuple[str, ...], config: Any,
+                   available: Mapping[str, float]) -> dict[str, float]:
+    """An embedding worker with the real model asks for a GPU (an equal share when there
+    are fewer GPUs than workers) when the machine has any; the model then runs on CUDA."""
     workers = pipeline_roles(nodes)[2]
-    if node_id not in workers or gpus <= 0 or config.get("embedder") != "minilm":
+    gpus = float(available.get("GPU", 0.0))
+    if node_id not in workers or gpus <= 0 or config.embedder != "minilm":
         return {}
     return {"num_gpus": min(1.0, gpus / len(workers))}
 
 
 def prepare_node(node_id: str, nodes: tuple[str, ...], config: Any) -> None:
-    """Real engine: a worker loads the model before the run starts."""
+    """A worker loads the real model before the run's clock starts."""
     workers = pipeline_roles(nodes)[2]
     if node_id in workers and config.embedder == "minilm":
         real_embedder(len(workers))(["warm up"])
@@ -193,41 +211,94 @@ def topic_of_index(i: int) -> str:
 def build_client(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> Any:
     """Clients write to the document store only; a write is not retried after a timeout
     (the docstore does not deduplicate client requests, so a retry could make a second version)."""
-    from scenarios.systems import default_client_factory
-
     merged = {"timeout_ms": 2000, "retry_after_ambiguous": False, **dict(spec)}
     return default_client_factory((pipeline_roles(nodes)[1],), merged)
 
 
-def final_state(sim: Any) -> None:
+def final_state(view: FinalView) -> None:
     """Record the source of truth and the vector store as they are durably at the end.
 
-    Read from each node's disk (not its memory) so a node that is down at the end still
-    counts with what it would come back with.
+    Read from each node's durable state (not its memory) so a node that is down at the end
+    still counts with what it would come back with.
     """
-    nodes = sim.node_ids()
+    nodes = view.node_ids()
     _, docstore, workers, store = pipeline_roles(nodes)
     cfg = None
-    for core in sim.nodes.values():
+    for core in view.nodes.values():
         cfg = getattr(core, "config", None) or cfg
     words = getattr(cfg, "chunk_words", PipelineConfig.chunk_words)
     overlap = getattr(cfg, "chunk_overlap", PipelineConfig.chunk_overlap)
-    disk = sim.storage
     docs: dict[str, list[Any]] = {}
-    for k, v in sorted(disk[docstore].load().items()):
+    for k, v in sorted(view.durable(docstore).items()):
         if k.startswith("doc/") and v is not None:
             version, text = v
             doc = k[len("doc/"):]
             docs[doc] = [int(version), chunk_count(str(text), words, overlap), topic_of(doc, len(workers))]
     vs = VectorStoreNode(store, cfg if isinstance(cfg, PipelineConfig) else PipelineConfig(),
-                         random.Random(0), durable=disk[store].load())
-    sim.record("pipeline-final", {"docs": docs, "store": vs.snapshot(), "heads": dict(sorted(vs.heads.items()))})
+                         random.Random(0), durable=view.durable(store))
+    view.record(K.PIPELINE_FINAL, {"docs": docs, "store": vs.snapshot(), "heads": dict(sorted(vs.heads.items()))})
+    live = view.nodes
     for nid in nodes:
-        pending = getattr(getattr(sim.nodes.get(nid), "relay", None), "pending", None)
+        pending = getattr(getattr(live.get(nid), "relay", None), "pending", None)
         if pending is not None:
-            sim.record("outbox-final", {"node": nid, "rows": list(pending)})
-        if sim.node_state(nid) != "up":
-            sim.record("node-final", {"node": nid, "state": sim.node_state(nid)})
+            view.record(K.OUTBOX_FINAL, {"node": nid, "rows": list(pending)})
+        if view.node_state(nid) != "up":
+            view.record(K.NODE_FINAL, {"node": nid, "state": view.node_state(nid)})
+
+
+STORE_POINTER = "LATEST"
+"""The file in an export folder that names the newest vector store in it."""
+
+
+def export_vectors(view: FinalView, config: Any, folder: Path, run: RunInfo) -> dict[str, Any]:
+    """Copy the vector-store node's durable points into a searchable store under ``folder``
+    (``store/vectors/`` for ``splitbrain run``) and point ``LATEST`` at it, so that
+    ``splitbrain query`` searches this run.  Only a run with the real model has vectors
+    worth searching; otherwise nothing is written."""
+    if config.embedder != "minilm":
+        return {}
+    from cluster.runtime.embed.vector_store import VectorStore
+
+    store_node = pipeline_roles(view.node_ids())[3]
+    vs = VectorStoreNode(store_node, config, random.Random(0), durable=view.durable(store_node))
+    points = [p for pts in vs.points.values() for p in pts.values()]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{run.scenario}-{time.strftime('%Y%m%d-%H%M%S')}-s{run.seed}"
+    store = VectorStore(target)
+    store.import_points(points, dict(vs.heads))
+    store.set_meta(scenario=run.scenario, seed=str(run.seed), engine=run.engine, model="all-MiniLM-L6-v2",
+                   dim=str(len(points[0].vector) if points else 0), chunk_words=str(config.chunk_words),
+                   chunk_overlap=str(config.chunk_overlap))
+    store.close()
+    (folder / STORE_POINTER).write_text(target.name + "\n")
+    return {"vector_store": str(target)}
+
+
+def latest_store(folder: Path) -> Path | None:
+    """The vector store a folder's ``LATEST`` names (or the folder itself if it is one)."""
+    from cluster.runtime.embed.vector_store import VectorStore
+
+    if VectorStore.exists(folder):
+        return folder
+    pointer = folder / STORE_POINTER
+    if pointer.is_file():
+        p = folder / pointer.read_text().strip()
+        if VectorStore.exists(p):
+            return p
+    return None
+
+
+def model_missing(config: Any) -> str | None:
+    """The real model's packages, when this configuration uses it and they are missing."""
+    if config.embedder != "minilm":
+        return None
+    from cluster.runtime.embed.model import missing
+
+    return missing()
+
+
+def _broker(nodes: tuple[str, ...], config: Any) -> BrokerPlan:
+    return broker_plan(pipeline_roles(nodes)[0], config)
 
 
 register_system(
@@ -243,9 +314,13 @@ register_system(
         fault_menu=PIPELINE_FAULTS,
         triggers=tuple(PIPELINE_TRIGGERS),
         build_client=build_client,
-        on_finish=final_state,
-        extra={"settle_ms": SETTLE_MS, "broker_node": lambda nodes: pipeline_roles(nodes)[0], "ray_config": REAL_TIME_CONFIG,
-               "needs_model": lambda config: config.get("embedder") == "minilm", "prepare_node": prepare_node,
-               "node_resources": node_resources},
+        final_records=final_state,
+        realtime_config=REAL_TIME_CONFIG,
+        settle_ms=SETTLE_MS,
+        broker=_broker,
+        node_resources=node_resources,
+        prepare_node=prepare_node,
+        export=export_vectors,
+        requirements=model_missing,
     )
 )

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysis import trace_kinds as K
 from analysis.idempotency import SETTLE_MS
 from cluster.core.broker_model import make_broker
 from cluster.core.saga import PLANS, Orchestrator
@@ -28,18 +29,20 @@ from cluster.core.saga_config import (
 )
 from cluster.core.saga_services import ServiceNode
 from cluster.core.types import Core
+from cluster.session import FinalView
+from cluster.spec import BrokerPlan
 from faults.schedule import EventTrigger, register_triggers
-from scenarios.systems import CoreFactory, System, register_system
+from scenarios.systems import CoreFactory, System, default_client_factory, register_system
 
 # Named triggers for protocol moments of this system (added to the shared trigger table so
 # scenario files and ``explore`` can name them; each binds "leader" to the event's node).
 SAGA_TRIGGERS: dict[str, EventTrigger] = {
-    "relay-published": EventTrigger("publish", {}, bind_leader="node"),
-    "message-delivered": EventTrigger("consume", {}, bind_leader="node"),
-    "effect-applied": EventTrigger("effect", {"outcome": "applied"}, bind_leader="node"),
-    "saga-step": EventTrigger("saga-step", {}, bind_leader="node"),
-    "charge-sent": EventTrigger("saga-step", {"action": "charge"}, bind_leader="node"),
-    "compensation-sent": EventTrigger("saga-step", {"phase": "compensate"}, bind_leader="node"),
+    "relay-published": EventTrigger(K.PUBLISH, {}, bind_leader="node"),
+    "message-delivered": EventTrigger(K.CONSUME, {}, bind_leader="node"),
+    "effect-applied": EventTrigger(K.EFFECT, {"outcome": "applied"}, bind_leader="node"),
+    "saga-step": EventTrigger(K.SAGA_STEP, {}, bind_leader="node"),
+    "charge-sent": EventTrigger(K.SAGA_STEP, {"action": "charge"}, bind_leader="node"),
+    "compensation-sent": EventTrigger(K.SAGA_STEP, {"phase": "compensate"}, bind_leader="node"),
 }
 register_triggers(SAGA_TRIGGERS)
 
@@ -68,6 +71,16 @@ BROKER_REAL_TIME: dict[str, Any] = {
     "commit_interval_ms": 50,
 }
 """Consumer and relay timings for a real broker, shared with the pipeline system."""
+
+
+def broker_plan(node: str, config: Any) -> BrokerPlan:
+    """The broker node of a system whose cores talk to a queue (``config.broker = "queue"``,
+    RabbitMQ on a real engine) or a log (``"log"``, a Kafka-protocol broker): how many
+    partitions its topics get and what its consumers need (a session timeout for a
+    consumer group, a prefetch window for a queue).  Shared with the pipeline system."""
+    if getattr(config, "broker", "queue") == "log":
+        return BrokerPlan(node, "kafka", int(config.partitions), {"session_timeout_ms": config.session_timeout_ms})
+    return BrokerPlan(node, "rabbitmq", int(config.partitions), {"prefetch": config.prefetch})
 
 REAL_TIME_CONFIG: dict[str, Any] = {
     **BROKER_REAL_TIME,
@@ -142,24 +155,26 @@ def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
 
 def build_client(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> Any:
     """Clients talk to the orchestrator only, and never retry a booking on their own."""
-    from scenarios.systems import default_client_factory
-
     merged = {"timeout_ms": 10_000, "retry_after_ambiguous": False, **dict(spec)}
     orchestrator = role_map(nodes)[ORCHESTRATOR]
     return default_client_factory((orchestrator,), merged)
 
 
-def final_state(sim: Any) -> None:
+def final_state(view: FinalView) -> None:
     """Record what the orchestrator knows at the end and which outboxes are not drained."""
-    for nid, core in sorted(sim.nodes.items()):
+    for nid, core in sorted(view.nodes.items()):
         if isinstance(core, Orchestrator):
-            sim.record("saga-final", {"node": nid, "sagas": {k: s.phase for k, s in core.sagas.items()}})
+            view.record(K.SAGA_FINAL, {"node": nid, "sagas": {k: s.phase for k, s in core.sagas.items()}})
         pending = getattr(getattr(core, "relay", None), "pending", None)
         if pending is not None:
-            sim.record("outbox-final", {"node": nid, "rows": list(pending)})
-    for nid in sim.node_ids():
-        if sim.node_state(nid) != "up":
-            sim.record("node-final", {"node": nid, "state": sim.node_state(nid)})
+            view.record(K.OUTBOX_FINAL, {"node": nid, "rows": list(pending)})
+    for nid in view.node_ids():
+        if view.node_state(nid) != "up":
+            view.record(K.NODE_FINAL, {"node": nid, "state": view.node_state(nid)})
+
+
+def _broker(nodes: tuple[str, ...], config: Any) -> BrokerPlan:
+    return broker_plan(role_map(nodes)[BROKER], config)
 
 
 def saga_inert_flaw(flaw: str, config: SagaConfig, flaws: tuple[str, ...]) -> str | None:
@@ -182,8 +197,10 @@ register_system(
         fault_menu=SAGA_FAULTS,
         triggers=tuple(SAGA_TRIGGERS),
         build_client=build_client,
-        on_finish=final_state,
+        final_records=final_state,
+        realtime_config=REAL_TIME_CONFIG,
+        settle_ms=SETTLE_MS,
+        broker=_broker,
         inert_flaw=saga_inert_flaw,
-        extra={"settle_ms": SETTLE_MS, "broker_node": lambda nodes: role_map(nodes)[BROKER], "ray_config": REAL_TIME_CONFIG},
     )
 )

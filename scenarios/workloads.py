@@ -8,14 +8,33 @@ small and the explanations concrete ("read returned 3004, written by process 3")
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("register",)
 _ALLOWED = {"kind", "keys", "read_ratio", "cas_ratio", "ops_per_client", "think_ms"}
 
 
-def check_workload(system: str, spec: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class RegisterOps:
+    """What a register system calls its operations, and whether it has compare-and-set.
+
+    The operation names are what its client sends and what its checker's model reads, so
+    they belong to the system: the Raft KV says get/put/cas, the quorum register read/write.
+    """
+
+    read: str
+    write: str
+    cas: bool
+    name: str = field(default="", compare=False)
+    """How error messages call the system (``the quorum register``)."""
+
+
+KV_OPS = RegisterOps("get", "put", True, "the key-value store")
+REGISTER_OPS = RegisterOps("read", "write", False, "the quorum register")
+
+
+def check_workload(ops: RegisterOps, spec: dict[str, Any]) -> None:
     unknown = sorted(set(spec) - _ALLOWED)
     if unknown:
         raise ValueError(f"workload: unknown field {unknown[0]!r}; allowed: {', '.join(sorted(_ALLOWED))}")
@@ -33,15 +52,15 @@ def check_workload(system: str, spec: dict[str, Any]) -> None:
     if (not isinstance(think, (list, tuple)) or len(think) != 2
             or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
         raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
-    if system == "quorum" and spec.get("cas_ratio", 0):
-        raise ValueError("workload: the quorum register has no cas; set cas_ratio = 0")
+    if not ops.cas and spec.get("cas_ratio", 0):
+        raise ValueError(f"workload: {ops.name or 'this system'} has no cas; set cas_ratio = 0")
 
 
 @dataclass
 class RegisterWorkload:
-    """get/put/cas (raft-kv) or read/write (quorum) over a few keys."""
+    """Reads, writes and (where the system has it) compare-and-set over a few keys."""
 
-    system: str = "raft-kv"
+    ops: RegisterOps = KV_OPS
     keys: int = 3
     read_ratio: float = 0.5
     cas_ratio: float = 0.15
@@ -52,7 +71,7 @@ class RegisterWorkload:
         self._counter: dict[int, int] = {}
         self._recent: dict[str, list[int]] = {}
         self._issued: dict[int, int] = {}
-        self._read, self._write = ("get", "put") if self.system == "raft-kv" else ("read", "write")
+        self._read, self._write = self.ops.read, self.ops.write
 
     def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
         slot = process % max(1, self.clients)  # after an info, a slot continues as a new process id
@@ -69,7 +88,7 @@ class RegisterWorkload:
         self._counter[process] = c
         value = process * 1_000_000 + c
         recent = self._recent.setdefault(key, [])
-        if self.system == "raft-kv" and r < self.read_ratio + self.cas_ratio:
+        if self.ops.cas and r < self.read_ratio + self.cas_ratio:
             expected = rng.choice(recent) if recent else None
             recent.append(value)
             del recent[:-4]
@@ -85,13 +104,13 @@ def think_ms(spec: dict[str, Any]) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def make_workload(system: str, spec: dict[str, Any], clients: int = 1) -> RegisterWorkload:
-    check_workload(system, spec)
+def make_workload(ops: RegisterOps, spec: dict[str, Any], clients: int = 1) -> RegisterWorkload:
+    check_workload(ops, spec)
     return RegisterWorkload(
-        system=system,
+        ops=ops,
         keys=int(spec.get("keys", 3)),
         read_ratio=float(spec.get("read_ratio", 0.5)),
-        cas_ratio=float(spec.get("cas_ratio", 0.15 if system == "raft-kv" else 0.0)),
+        cas_ratio=float(spec.get("cas_ratio", 0.15 if ops.cas else 0.0)),
         ops_per_client=spec.get("ops_per_client"),
         clients=clients,
     )

@@ -18,8 +18,10 @@ def input_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the user's input is wrong" (not a bug in splitbrain)."""
     from analysis.history import HistoryError
     from analysis.models.base import ModelError
+    from analysis.records import RecordsError
+    from scenarios.results import RunFolderError
 
-    errs: list[type[BaseException]] = [HistoryError, ModelError, UsageError]
+    errs: list[type[BaseException]] = [HistoryError, ModelError, RecordsError, RunFolderError, UsageError]
     try:
         from faults.registry import FaultSpecError
 
@@ -28,8 +30,9 @@ def input_errors() -> tuple[type[BaseException], ...]:
         pass
     try:
         from cluster.runtime.brokers.errors import BrokerSetupError
+        from cluster.runtime.errors import EngineSetupError
 
-        errs.append(BrokerSetupError)
+        errs += [BrokerSetupError, EngineSetupError]
     except ImportError:  # pragma: no cover
         pass
     try:
@@ -40,11 +43,3 @@ def input_errors() -> tuple[type[BaseException], ...]:
         pass
     return tuple(errs)
 
-
-def worst_exit(verdicts: list[str]) -> int:
-    """invalid beats unknown beats valid."""
-    if "invalid" in verdicts:
-        return EXIT_INVALID
-    if "unknown" in verdicts:
-        return EXIT_UNKNOWN
-    return EXIT_VALID

@@ -1,6 +1,6 @@
 """Reports a learner can read: one self-contained HTML file per run.
 
-``render_folder(folder)`` reads a results folder (see :mod:`splitbrain.rundir`) and writes
+``render_folder(folder)`` reads a results folder (see :mod:`scenarios.results`) and writes
 ``report.html`` next to the data; ``splitbrain report [RUN_DIR]`` re-renders it.
 """
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from cluster.core.saga_messages import Ack, Deliver, Publish, Subscribe
 from cluster.core.types import Message
-from cluster.runtime.transport import LinkSettings
+from faults.engine import HEALTHY, LinkSettings
 
 __all__ = ["BrokerLink", "BrokerLinkSpec"]
 
@@ -80,8 +80,8 @@ class BrokerLink:
     ) -> None:
         self.node_id = node_id
         self.spec = spec
-        self.out = LinkSettings()
-        self.inbound = LinkSettings()
+        self.out: LinkSettings = HEALTHY
+        self.inbound: LinkSettings = HEALTHY
         self._rng = rng
         self._on_message = on_message
         self._on_drop = on_drop

@@ -1,53 +1,56 @@
 """Real client processes: one Ray actor hosting a scenario's client slots.
 
-Each slot is a Jepsen-style process driving one :class:`~cluster.core.client.ClientCore`
-with real time: it invokes an operation drawn from the scenario's workload, sends the
+Each slot is a Jepsen-style process driving one client core (built by the factory in the
+:class:`ClientSpec`, the one the simulator uses) with real time: it invokes an operation drawn from the scenario's workload, sends the
 core's requests over a gRPC ``Client.Session`` stream to the chosen node, feeds replies
 and ``tick(now)`` back, and records ``invoke`` and ``ok``/``fail``/``info`` events with a
 monotonic clock (ns since the run started) in the simulator's history format.  After an
 ``info`` the slot continues as a new process with a new client id, exactly as the
 simulator does, so server-side ``(client_id, seq)`` dedup never mixes the two.
 
-All slots share one asyncio loop, so the history order is the real order of events.
+All slots share one asyncio loop, so the history order is the real order of events.  A
+client core's output batches go through :func:`cluster.driver.drain` like a node's: its
+requests are the messages it sends; a client persists nothing and answers no one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import os
 import random
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from cluster.core.types import ClientReply, ClientRequest
+from analysis import trace_kinds as K
+from cluster.core.types import ClientReply, ClientRequest, CoreEvent, Message, PersistOp
+from cluster.driver import drain
 from cluster.runtime.clock import RunClock
 from cluster.runtime.codec import decode_reply, encode_request
 from cluster.runtime.metrics import ClientMetrics, serve
 from cluster.runtime.transport import OutboundStream
+from cluster.spec import ClientFactory, Workload
 from protos import node_pb2_grpc
 
-__all__ = ["ClientHost", "ClientHostSpec", "make_client_actor"]
+__all__ = ["ClientHost", "ClientSpec", "make_client_actor"]
 
 
-class ClientHostSpec:
-    """Plain data describing the client side of a scenario (picklable for Ray)."""
+@dataclass(frozen=True)
+class ClientSpec:
+    """The client side of a run: factories and settings (shipped to the client process)."""
 
-    def __init__(
-        self, *, system: str, nodes: tuple[str, ...], client: dict[str, Any],
-        workload: dict[str, Any], clients: int, think_ms: tuple[int, int], seed: int,
-        t0_ns: int, tick_ms: int, metrics: bool = True, start_process: int = 0,
-    ) -> None:
-        self.system = system
-        self.nodes = nodes
-        self.client = client
-        self.workload = workload
-        self.clients = clients
-        self.think_ms = think_ms
-        self.seed = seed
-        self.t0_ns = t0_ns
-        self.tick_ms = tick_ms
-        self.metrics = metrics
-        self.start_process = start_process
+    make_client: ClientFactory
+    make_workload: Callable[[], Workload]
+    clients: int
+    think_ms: tuple[int, int]
+    seed: int
+    tick_ms: int
+    t0_ns: int = 0
+    metrics: bool = True
+    start_process: int = 0
 
 
 class _Slot:
@@ -61,13 +64,11 @@ class _Slot:
 
 
 class ClientHost:
-    def __init__(self, spec: ClientHostSpec) -> None:
-        from scenarios.systems import client_factory, get_system
-
+    def __init__(self, spec: ClientSpec) -> None:
         self.spec = spec
         self.run = RunClock(spec.t0_ns)
-        self._make_client = client_factory(spec.system, spec.nodes, spec.client)
-        self._workload = get_system(spec.system).build_workload(spec.workload, spec.clients)
+        self._make_client = spec.make_client
+        self._workload = spec.make_workload()
         self._workload_rng = random.Random(f"{spec.seed}:workload")
         self.history: list[tuple[Any, ...]] = []  # (process, type, f, value, key, time_ns)
         self.trace: list[dict[str, Any]] = []
@@ -140,13 +141,25 @@ class ClientHost:
             slot.inbox.put_nowait(reply)
 
     def _flush(self, slot: _Slot) -> None:
-        r = slot.client.ready()
-        for m in r.messages:
-            if isinstance(m, ClientRequest):
-                s = self._streams.get(m.dst)
-                if s is not None:
-                    s.send(encode_request(m))
-                    self.sent += 1
+        drain(slot.client, self)
+
+    # ReadySink (cluster.driver): a client core's batch
+
+    def persist(self, ops: tuple[PersistOp, ...], sync: bool) -> None:
+        """Clients keep no durable state (a restarted client is a new process id)."""
+
+    def send(self, msg: Message) -> None:
+        if isinstance(msg, ClientRequest):
+            s = self._streams.get(msg.dst)
+            if s is not None:
+                s.send(encode_request(msg))
+                self.sent += 1
+
+    def reply(self, msg: ClientReply) -> None:
+        """A client answers no one."""
+
+    def record(self, events: tuple[CoreEvent, ...]) -> None:
+        """The history and the client records below say what a client did."""
 
     def _now_ms(self) -> int:
         return self.run.true_ms()
@@ -163,7 +176,7 @@ class ClientHost:
             f, key, value = op
             t_ns = self.run.true_ns()
             self.history.append((slot.process, "invoke", f, value, key, t_ns))
-            self.trace.append({"t": t_ns // 1_000_000, "kind": "client-invoke", "process": slot.process,
+            self.trace.append({"t": t_ns // 1_000_000, "kind": K.CLIENT_INVOKE, "process": slot.process,
                                "client": slot.client_id, "f": f, "key": key, "value": value})
             client = slot.client
             client.invoke(f, key, value, self._now_ms())
@@ -184,7 +197,7 @@ class ClientHost:
             out_value = done.value if status == "ok" else value
             t_ns = self.run.true_ns()
             self.history.append((slot.process, status, f, out_value, key, t_ns))
-            self.trace.append({"t": t_ns // 1_000_000, "kind": "client-complete", "process": slot.process,
+            self.trace.append({"t": t_ns // 1_000_000, "kind": K.CLIENT_COMPLETE, "process": slot.process,
                                "client": slot.client_id, "f": f, "key": key, "type": status,
                                "value": out_value, "attempts": done.attempts, "node": done.node})
             if self.metrics is not None:
@@ -199,14 +212,13 @@ class ClientHost:
 class ClientHostActorImpl:
     """Ray async actor body for :class:`ClientHost`."""
 
-    def __init__(self, spec: ClientHostSpec) -> None:
+    def __init__(self, spec: ClientSpec) -> None:
         self.spec = spec
         self.host: ClientHost | None = None
 
     async def start(self, addresses: dict[str, str], t0_ns: int | None = None) -> dict[str, Any]:
-        if t0_ns is not None:
-            self.spec.t0_ns = t0_ns
-        self.host = ClientHost(self.spec)
+        spec = self.spec if t0_ns is None else dataclasses.replace(self.spec, t0_ns=t0_ns)
+        self.host = ClientHost(spec)
         return await self.host.start(addresses)
 
     def _h(self) -> ClientHost:
@@ -220,8 +232,6 @@ class ClientHostActorImpl:
         return await self._h().stop()
 
     def pid(self) -> int:
-        import os
-
         return os.getpid()
 
 

@@ -3,36 +3,62 @@
 True time is the host's monotonic clock measured from the run's start (``t0_ns``, shared
 by every process of a run: ``CLOCK_MONOTONIC`` is system-wide on Linux, and all actors are
 pinned to the driver's machine).  What the node *believes* is the simulator's clock model
-applied to that true time -- the same :class:`cluster.sim.clock.SimClock`, so
+applied to that true time -- the same :class:`cluster.clock.ClockModel`, so
 ``offset + rate`` settings and jumps mean exactly what they mean in the simulator, and a
 scenario's clock faults behave the same on both engines.
+
+A machine's clock outlives its processes: a restarted node must read exactly what its
+predecessor would have read.  The driver keeps, per node, the list of changes made to the
+clock (:class:`ClockChange`: each ``set`` with the true time it happened at, each ``jump``)
+and a new process replays them onto a fresh model -- through the model's public methods
+only, so the runtime never depends on how the model stores its state.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from cluster.clock import ClockModel as SimClock
+from cluster.clock import ClockModel
 
-__all__ = ["RunClock", "SkewClock", "clock_state", "restore_state"]
-
-
-def clock_state(model: SimClock) -> dict[str, float]:
-    """Every field of a SimClock's settings (including its private segment start)."""
-    out = {"t_set": float(model._t_set)}
-    for name in ("offset_ms", "rate", "jumps_ms", "drift_ms"):
-        if hasattr(model, name):
-            out[name] = float(getattr(model, name))
-    return out
+__all__ = ["ClockChange", "ClockModel", "RunClock", "SkewClock", "replay"]
 
 
-def restore_state(model: SimClock, state: dict[str, float]) -> None:
-    """Inverse of :func:`clock_state` (fields the model lacks are ignored)."""
-    for name, value in state.items():
-        attr = "_t_set" if name == "t_set" else name
-        if hasattr(model, attr):
-            setattr(model, attr, int(value) if attr == "_t_set" else float(value))
-    model._refresh()
+@dataclass(frozen=True)
+class ClockChange:
+    """One change to a node's clock: ``set`` (at true ``t_ms``: ``offset_ms`` and ``rate``
+    from then on) or ``jump`` (step by ``delta_ms``)."""
+
+    op: str
+    t_ms: int = 0
+    offset_ms: float = 0.0
+    rate: float = 1.0
+    delta_ms: float = 0.0
+
+    @classmethod
+    def set(cls, t_ms: int, offset_ms: float, rate: float) -> ClockChange:
+        return cls("set", t_ms=int(t_ms), offset_ms=float(offset_ms), rate=float(rate))
+
+    @classmethod
+    def jump(cls, delta_ms: float) -> ClockChange:
+        return cls("jump", delta_ms=float(delta_ms))
+
+    def apply(self, model: ClockModel) -> None:
+        if self.op == "set":
+            model.set(self.t_ms, self.offset_ms, self.rate)
+        elif self.op == "jump":
+            model.jump(self.delta_ms)
+        else:
+            raise ValueError(f"unknown clock change {self.op!r}")
+
+
+def replay(changes: Iterable[ClockChange]) -> ClockModel:
+    """A clock model that has been through ``changes``, in order."""
+    model = ClockModel()
+    for change in changes:
+        change.apply(model)
+    return model
 
 
 class RunClock:
@@ -49,13 +75,12 @@ class RunClock:
 
 
 class SkewClock:
-    """A node's local clock: ``SimClock`` over :class:`RunClock` true time."""
+    """A node's local clock: the shared ``ClockModel`` over :class:`RunClock` true time.  ``history``
+    is the machine's clock so far (carried across a restart)."""
 
-    def __init__(self, run: RunClock, state: dict[str, float] | None = None) -> None:
+    def __init__(self, run: RunClock, history: Iterable[ClockChange] = ()) -> None:
         self.run = run
-        self.model = SimClock()
-        if state:  # carried across a restart: the machine's clock outlives the process
-            restore_state(self.model, state)
+        self.model = replay(history)
 
     def read_ms(self) -> int:
         """The local reading handed to ``Core.tick``."""

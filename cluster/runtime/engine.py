@@ -1,30 +1,32 @@
 """RayEngine: the fault vocabulary (``faults.engine.Engine``) applied to real processes.
 
-The driver owns the *desired* state of the world -- which links are cut or degraded, each
-node's clock settings, which nodes are down or paused -- and pushes it to the node
-processes over the control service.  Keeping it here (not only in the nodes) is what
-makes faults survive restarts the way they do in the simulator: a partition belongs to the
-network, not to the process, so a restarted node is told about every cut that still holds,
-and a machine's clock skew outlives its process.
+The engine composes parts that each own their state: the *desired* world
+(:class:`~cluster.runtime.world.DesiredWorld`: links, clocks, failpoints), one
+:class:`~cluster.runtime.handles.NodeHandle` per node (its process, control channel and
+command queue), and the trace with its event hooks.  A fault changes the desired world and
+the engine pushes the change to the node processes over the control service:
 
 * crash   -> ``SIGKILL`` of the actor's process (unsynced WAL writes die with it);
   restart -> a new actor on the same data directory, same port when free;
 * pause   -> ``SIGSTOP``; resume -> ``SIGCONT`` (then re-push link state changed meanwhile);
 * cut/restore/set_link -> the sender's link layer (``SetLink``) and, for cuts, the
   receiver refusing the stream (``BlockInbound``) -- see :mod:`cluster.runtime.transport`;
-* set_clock/jump_clock -> ``SetClock``/``JumpClock`` on the node's skewable clock.
+* set_clock/jump_clock -> ``SetClock``/``JumpClock`` on the node's skewable clock;
+* failpoints (``arm_failpoint``) -> every node freezes itself the moment it emits a
+  matching event, and the trigger that armed it crashes the node when the event reaches
+  the driver (why: docs/runtime.md, "Failpoints").
 
-Some nodes are not Ray actors but *external processes* the run manages: the real RabbitMQ or
-Tansu broker of the saga and pipeline systems (node ``n1``).  For those, crash is a SIGKILL
-of the broker's processes and restart boots it again on the same port and data directory
-(:class:`ExternalProcess`); pause/resume signal its processes; link faults to or from it are
-applied by the *other* end, the node's :class:`~cluster.runtime.broker_link.BrokerLink`
-(``SetLink`` with ``inbound`` for the broker -> node direction); clock faults on it are
-recorded but have no effect (its clock is not the lesson).
+Some nodes are not Ray actors but *external processes* the run manages: a real RabbitMQ or
+Tansu broker (node ``n1`` of the saga and pipeline systems).  For those, crash is a SIGKILL
+of the broker's processes and restart boots it again on the same port and data directory;
+pause/resume signal its processes; link faults to or from it are applied by the *other*
+end, the node's :class:`~cluster.runtime.broker_link.BrokerLink` (``SetLink`` with
+``inbound`` for the broker -> node direction); clock faults on it are recorded but have no
+effect (its clock is not the lesson).
 
-Engine methods are called synchronously from fault callbacks on the driver's asyncio loop;
-signals are sent at once, RPCs are queued per node and run in order in the background, so
-a fault never blocks the loop and two commands to one node never overtake each other.
+The engine runs on one asyncio loop, given at construction: fault callbacks are timers on
+that loop, and engine methods may be called (by the runner, installing a schedule) while
+the loop is not running -- they only queue work on it.
 """
 
 from __future__ import annotations
@@ -37,70 +39,37 @@ import random
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
 
-from cluster.clock import ClockModel as SimClock
-from cluster.runtime.clock import clock_state
-from cluster.runtime.engine_failpoints import FailpointMixin
+from analysis import trace_kinds as K
+from cluster.runtime.handles import (
+    CRASHED,
+    PAUSED,
+    RPC_TIMEOUT_S,
+    STARTING,
+    UP,
+    ExternalProcess,
+    NodeHandle,
+    failpoint_proto,
+)
 from cluster.runtime.node import NodeSpec
-from cluster.runtime.transport import CHANNEL_OPTIONS
+from cluster.runtime.node_services import link_settings_proto
+from cluster.runtime.world import DesiredWorld, FailpointSpec
+from faults.engine import LinkSettings
 from protos import control_pb2
-from protos import control_pb2_grpc as control_grpc
 
-__all__ = ["CRASHED", "PAUSED", "STARTING", "UP", "RayEngine"]
-
-UP = "up"
-PAUSED = "paused"
-CRASHED = "crashed"
-STARTING = "starting"
+__all__ = ["CRASHED", "PAUSED", "STARTING", "UP", "ExternalProcess", "RayEngine"]
 
 Hook = Callable[[str, Mapping[str, Any]], None]
-_RPC_TIMEOUT_S = 2.0
+_THAW_AFTER_S = 0.25
 
 
-class ExternalProcess(Protocol):
-    """A node that is a process the run manages itself (a real broker), not an actor."""
-
-    def kill(self) -> None:
-        """SIGKILL it and wait until its ports are closed (blocking)."""
-
-    def start(self) -> Any:
-        """Boot it again on the same address and data (blocking, until it serves)."""
-
-    def pids(self) -> list[int]:
-        """Its live processes (for pause/resume)."""
-
-
-@dataclass
-class _Node:
-    id: str
-    spec: NodeSpec
-    actor: Any = None
-    pid: int = 0
-    port: int = 0
-    metrics_port: int = 0
-    state: str = STARTING
-    incarnation: int = 0
-    channel: grpc.aio.Channel | None = None
-    control: Any = None
-    events_task: asyncio.Task[None] | None = None
-    queue: asyncio.Queue[Callable[[], Awaitable[None]]] = field(default_factory=asyncio.Queue)
-    worker: asyncio.Task[None] | None = None
-    dirty: bool = False
-    actors: list[Any] = field(default_factory=list)  # every incarnation, for cleanup
-    external: ExternalProcess | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-class RayEngine(FailpointMixin):
-    """Implements ``faults.schedule.SchedulingEngine`` against node actors."""
+class RayEngine:
+    """Implements ``faults.schedule.SchedulingEngine`` (plus failpoints) against node actors."""
 
     def __init__(
         self,
@@ -108,32 +77,33 @@ class RayEngine(FailpointMixin):
         specs: dict[str, NodeSpec],
         seed: int,
         make_actor: Callable[[NodeSpec], Any],
+        loop: asyncio.AbstractEventLoop,
         on_addresses: Callable[[dict[str, str]], Awaitable[None]] | None = None,
         externals: Mapping[str, ExternalProcess] | None = None,
     ) -> None:
         self._ids = tuple(specs)
-        self._nodes = {nid: _Node(nid, spec) for nid, spec in specs.items()}
+        self._nodes = {nid: NodeHandle(nid, spec) for nid, spec in specs.items()}
         for nid, ext in (externals or {}).items():
             self._node(nid).external = ext
+        self.world = DesiredWorld(self._ids)
         self._make_actor = make_actor
+        self._loop = loop
         self._on_addresses = on_addresses
         self._rng = random.Random(f"{seed}:faults")
         self.t0_ns = time.monotonic_ns()
         self.trace: list[dict[str, Any]] = []
         self._hooks: list[Hook] = []
         self._roles: dict[str, tuple[str, int]] = {}
-        self._links: dict[tuple[str, str], dict[str, Any]] = {}
-        self._clocks: dict[str, SimClock] = {nid: SimClock() for nid in self._ids}
         self._handles: list[asyncio.TimerHandle] = []
         self._bg: set[asyncio.Task[Any]] = set()
         self.errors: list[str] = []
         self.closed = False
-        self._failpoints: dict[str, control_pb2.Failpoint] = {}
 
     # --- startup ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Spawn every node actor, then start them all at one t0 and wire the peers."""
+        """Spawn every node actor, let it prepare, then start them all at one t0 and wire
+        the peers."""
         actors = [n for n in self._nodes.values() if n.external is None]
         for n in actors:
             n.actor = self._make_actor(n.spec)
@@ -149,50 +119,39 @@ class RayEngine(FailpointMixin):
             if n.external is not None:  # already serving: the run started it first
                 n.state = UP
                 n.pid = next(iter(n.external.pids()), 0)
-                n.worker = self._spawn(self._work(n))
+                n.worker = self._spawn(n.work(self.errors))
         await asyncio.gather(*(self._set_peers(n) for n in actors))
 
-    def _attach(self, n: _Node, info: dict[str, Any]) -> None:
-        n.pid, n.port, n.metrics_port = int(info["pid"]), int(info["port"]), int(info["metrics_port"])
-        n.spec = replace(n.spec, port=n.port)
-        n.state = UP
-        n.channel = grpc.aio.insecure_channel(n.address, options=CHANNEL_OPTIONS)
-        n.control = control_grpc.ControlStub(n.channel)
+    def _attach(self, n: NodeHandle, info: dict[str, Any]) -> None:
+        n.attach(info)
         n.events_task = self._spawn(self._follow_events(n, n.control, n.incarnation))
         if n.worker is None:
-            n.worker = self._spawn(self._work(n))
+            n.worker = self._spawn(n.work(self.errors))
 
     def addresses(self) -> dict[str, str]:
         return {nid: n.address for nid, n in self._nodes.items() if n.port}
 
-    async def _set_peers(self, n: _Node) -> None:
+    async def _set_peers(self, n: NodeHandle) -> None:
         peers = control_pb2.Peers(
             peers=[control_pb2.PeerAddress(node=k, address=v) for k, v in self.addresses().items()]
         )
-        await n.control.SetPeers(peers, timeout=_RPC_TIMEOUT_S)
+        await n.control.SetPeers(peers, timeout=RPC_TIMEOUT_S)
 
     # --- plumbing ----------------------------------------------------------------------------
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task: asyncio.Task[Any] = self._loop.create_task(coro)  # type: ignore[arg-type]
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
         return task
 
-    async def _work(self, n: _Node) -> None:
-        """Run ``n``'s queued commands one at a time, in order."""
-        while True:
-            cmd = await n.queue.get()
-            try:
-                await cmd()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # a node that died mid-command: record, keep going
-                self.errors.append(f"{n.id}: {type(e).__name__}: {e}")
-
-    def _enqueue(self, n: _Node, cmd: Callable[[], Awaitable[None]]) -> None:
+    def _enqueue(self, n: NodeHandle, cmd: Callable[[], Awaitable[None]]) -> None:
         if not self.closed:
-            n.queue.put_nowait(cmd)
+            n.enqueue(cmd)
+
+    def _rpc(self, n: NodeHandle, call: Callable[[Any], Awaitable[Any]]) -> None:
+        if not self.closed:
+            n.rpc(call)
 
     def _emit(self, kind: str, data: dict[str, Any], *, hooks: bool = True) -> None:
         rec = dict(data)
@@ -209,7 +168,7 @@ class RayEngine(FailpointMixin):
             except Exception as e:
                 self.errors.append(f"event hook: {type(e).__name__}: {e}")
 
-    async def _follow_events(self, n: _Node, control: Any, incarnation: int) -> None:
+    async def _follow_events(self, n: NodeHandle, control: Any, incarnation: int) -> None:
         """Stream the node's core events into the trace and the fault hooks."""
         held: list[tuple[str, dict[str, Any]]] = []  # events since a failpoint hit, hooks not yet run
         try:
@@ -220,10 +179,10 @@ class RayEngine(FailpointMixin):
                 rec["node"] = ev.node
                 if n.incarnation != incarnation or n.state == CRASHED:
                     return  # a late event from a killed incarnation
-                if ev.kind == "role":
+                if ev.kind == K.ROLE:
                     self._roles[ev.node] = (str(rec.get("role")), int(rec.get("term", 0)))
                 self.trace.append(rec)
-                if ev.kind == "failpoint-frozen":
+                if ev.kind == K.FAILPOINT_FROZEN:
                     # The node has stopped and every event before the stop is in: now let
                     # the triggers see them, in order (the one that armed the failpoint
                     # crashes the node; a second matching event of the batch finds it busy).
@@ -250,9 +209,9 @@ class RayEngine(FailpointMixin):
                 fn()
             except Exception as e:
                 self.errors.append(f"fault callback: {type(e).__name__}: {e}")
-                self._emit("fault-error", {"error": f"{type(e).__name__}: {e}"}, hooks=False)
+                self._emit(K.FAULT_ERROR, {"error": f"{type(e).__name__}: {e}"}, hooks=False)
 
-        handle = asyncio.get_running_loop().call_later(delay, run)
+        handle = self._loop.call_later(delay, run)
         self._handles.append(handle)
         return handle
 
@@ -289,122 +248,81 @@ class RayEngine(FailpointMixin):
     def node_state(self, node: str) -> str:
         return self._node(node).state
 
-    def _node(self, node: str) -> _Node:
+    def _node(self, node: str) -> NodeHandle:
         n = self._nodes.get(node)
         if n is None:
             raise ValueError(f"unknown node {node!r}; nodes are {', '.join(self._ids)}")
         return n
 
-    # --- Engine: network ---------------------------------------------------------------------
+    def _externals(self) -> set[str]:
+        return {nid for nid, n in self._nodes.items() if n.external is not None}
 
-    def _link(self, src: str, dst: str) -> dict[str, Any]:
-        return self._links.setdefault((src, dst), {
-            "cut": False, "loss": 0.0, "delay_ms": 0.0, "jitter_ms": 0.0, "duplicate": 0.0, "reorder": 0.0,
-        })
+    # --- Engine: network ---------------------------------------------------------------------
 
     def cut(self, src: str, dst: str) -> None:
         self._node(src), self._node(dst)
-        link = self._link(src, dst)
-        if link["cut"]:
+        if not self.world.cut(src, dst):
             return
-        link["cut"] = True
-        self._emit("link", {"op": "cut", "src": src, "dst": dst}, hooks=False)
+        self._emit(K.LINK, {"op": "cut", "src": src, "dst": dst}, hooks=False)
         self._push_link(src, dst)
         self._push_block(dst, src)
 
     def restore(self, src: str, dst: str) -> None:
-        link = self._link(src, dst)
-        if not link["cut"]:
+        if not self.world.restore(src, dst):
             return
-        link["cut"] = False
-        self._emit("link", {"op": "restore", "src": src, "dst": dst}, hooks=False)
+        self._emit(K.LINK, {"op": "restore", "src": src, "dst": dst}, hooks=False)
         self._push_block(dst, src)
         self._push_link(src, dst)
 
     def set_link(self, src: str, dst: str, *, loss: float = 0.0, delay_ms: float = 0.0,
                  jitter_ms: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0) -> None:
-        settings = {"loss": loss, "delay_ms": delay_ms, "jitter_ms": jitter_ms,
-                    "duplicate": duplicate, "reorder": reorder}
-        self._link(src, dst).update(settings)
-        self._emit("link", {"op": "set", "src": src, "dst": dst, **settings}, hooks=False)
+        wanted = LinkSettings(loss=loss, delay_ms=delay_ms, jitter_ms=jitter_ms, duplicate=duplicate,
+                              reorder=reorder)
+        self.world.degrade(src, dst, wanted)
+        self._emit(K.LINK, {"op": "set", "src": src, "dst": dst, **wanted.degradation()}, hooks=False)
         self._push_link(src, dst)
 
     def _push_link(self, src: str, dst: str) -> None:
         n = self._nodes[src]
+        link = self.world.link(src, dst)
         if n.external is not None:  # the receiving node applies a link from the broker
-            n, settings = self._nodes[dst], control_pb2.LinkSettings(dst=src, inbound=True, **self._link(src, dst))
+            n, settings = self._nodes[dst], link_settings_proto(src, link, inbound=True)
             if n.external is not None:
                 return
         else:
-            settings = control_pb2.LinkSettings(dst=dst, **self._link(src, dst))
-        self._rpc(n, lambda c: c.SetLink(settings, timeout=_RPC_TIMEOUT_S))
+            settings = link_settings_proto(dst, link)
+        self._rpc(n, lambda c: c.SetLink(settings, timeout=RPC_TIMEOUT_S))
 
     def _push_block(self, node: str, src: str) -> None:
         n = self._nodes[node]
         if n.external is not None:
             return
-        blocked = self._link(src, node)["cut"]
-        req = control_pb2.InboundBlock(src=src, blocked=blocked)
-        self._rpc(n, lambda c: c.BlockInbound(req, timeout=_RPC_TIMEOUT_S))
-
-    def _rpc(self, n: _Node, call: Callable[[Any], Awaitable[Any]]) -> None:
-        """Queue a control RPC; a paused or down node gets the full state when it is back."""
-        if n.state != UP:
-            n.dirty = True
-            return
-
-        async def cmd() -> None:
-            if n.state != UP or n.control is None:
-                n.dirty = True
-                return
-            try:
-                await call(n.control)
-            except grpc.aio.AioRpcError:
-                n.dirty = True
-
-        self._enqueue(n, cmd)
-
-    async def _push_all(self, n: _Node) -> None:
-        """Send a node every link setting and clock setting the driver holds for it."""
-        n.dirty = False
-        c = n.control
-        for fp in list(self._failpoints.values()):
-            await c.SetFailpoint(fp, timeout=_RPC_TIMEOUT_S)
-        for (src, dst), link in list(self._links.items()):
-            if src == n.id:
-                await c.SetLink(control_pb2.LinkSettings(dst=dst, **link), timeout=_RPC_TIMEOUT_S)
-            if dst == n.id and self._nodes[src].external is not None:
-                await c.SetLink(control_pb2.LinkSettings(dst=src, inbound=True, **link), timeout=_RPC_TIMEOUT_S)
-            if dst == n.id:
-                await c.BlockInbound(control_pb2.InboundBlock(src=src, blocked=link["cut"]), timeout=_RPC_TIMEOUT_S)
+        req = control_pb2.InboundBlock(src=src, blocked=self.world.link(src, node).cut)
+        self._rpc(n, lambda c: c.BlockInbound(req, timeout=RPC_TIMEOUT_S))
 
     # --- Engine: clocks ----------------------------------------------------------------------
 
     def set_clock(self, node: str, *, offset_ms: float = 0.0, rate: float = 1.0) -> None:
         n = self._node(node)
-        clock = self._clocks[node]
-        clock.set(self.now_ms(), offset_ms, rate)
+        self.world.set_clock(node, self.now_ms(), offset_ms, rate)
         self._emit_clock(node)
         if n.external is not None:
             return
         req = control_pb2.ClockSettings(offset_ms=offset_ms, rate=rate)
-        self._rpc(n, lambda c: c.SetClock(req, timeout=_RPC_TIMEOUT_S))
+        self._rpc(n, lambda c: c.SetClock(req, timeout=RPC_TIMEOUT_S))
 
     def jump_clock(self, node: str, delta_ms: float) -> None:
         n = self._node(node)
-        self._clocks[node].jump(delta_ms)
+        self.world.jump_clock(node, delta_ms)
         self._emit_clock(node, delta_ms=delta_ms)
         if n.external is not None:
             return
         req = control_pb2.ClockJump(delta_ms=delta_ms)
-        self._rpc(n, lambda c: c.JumpClock(req, timeout=_RPC_TIMEOUT_S))
+        self._rpc(n, lambda c: c.JumpClock(req, timeout=RPC_TIMEOUT_S))
 
     def _emit_clock(self, node: str, **extra: Any) -> None:
-        clock = self._clocks[node]
-        self._emit("clock", {"node": node, **clock.describe(), "local_ms": clock.read_ms(self.now_ms()), **extra})
-
-    def _clock_state(self, node: str) -> dict[str, float]:
-        return clock_state(self._clocks[node])
+        clock = self.world.clock(node)
+        self._emit(K.CLOCK, {"node": node, **clock.describe(), "local_ms": clock.read_ms(self.now_ms()), **extra})
 
     # --- Engine: processes -------------------------------------------------------------------
 
@@ -417,14 +335,14 @@ class RayEngine(FailpointMixin):
         self._roles.pop(node, None)
         if n.external is not None:
             ext = n.external
-            self._emit("crash", {"node": node, "pid": n.pid, "signal": "SIGKILL", "process": "broker"})
+            self._emit(K.CRASH, {"node": node, "pid": n.pid, "signal": "SIGKILL", "process": "broker"})
             self._enqueue(n, lambda: asyncio.to_thread(ext.kill))
             return
         if was in (UP, PAUSED) and n.pid:
             _kill(n.pid, signal.SIGKILL)
         if n.events_task is not None:
             n.events_task.cancel()
-        self._emit("crash", {"node": node, "pid": n.pid, "signal": "SIGKILL"})
+        self._emit(K.CRASH, {"node": node, "pid": n.pid, "signal": "SIGKILL"})
 
     def restart(self, node: str) -> None:
         n = self._node(node)
@@ -432,10 +350,10 @@ class RayEngine(FailpointMixin):
             return
         n.incarnation += 1
         n.state = STARTING
-        self._emit("restart", {"node": node, "incarnation": n.incarnation})
+        self._emit(K.RESTART, {"node": node, "incarnation": n.incarnation})
         self._enqueue(n, lambda: self._restart_external(n) if n.external is not None else self._restart(n))
 
-    async def _restart_external(self, n: _Node) -> None:
+    async def _restart_external(self, n: NodeHandle) -> None:
         assert n.external is not None
         incarnation = n.incarnation
         t = time.monotonic()
@@ -444,10 +362,10 @@ class RayEngine(FailpointMixin):
             return  # crashed again meanwhile: that crash's kill is queued after us
         n.state = UP
         n.pid = next(iter(n.external.pids()), 0)
-        self._emit("restarted", {"node": n.id, "incarnation": incarnation, "pid": n.pid,
+        self._emit(K.RESTARTED, {"node": n.id, "incarnation": incarnation, "pid": n.pid,
                                  "boot_ms": round((time.monotonic() - t) * 1000)}, hooks=False)
 
-    async def _restart(self, n: _Node) -> None:
+    async def _restart(self, n: NodeHandle) -> None:
         incarnation = n.incarnation
         old = n.actor
         if old is not None:
@@ -455,10 +373,8 @@ class RayEngine(FailpointMixin):
 
             with contextlib.suppress(Exception):
                 ray.kill(old, no_restart=True)
-        if n.channel is not None:
-            with contextlib.suppress(Exception):
-                await n.channel.close(grace=None)
-        spec = replace(n.spec, incarnation=incarnation, clock_state=self._clock_state(n.id), t0_ns=self.t0_ns)
+        await n.close_channel()
+        spec = replace(n.spec, incarnation=incarnation, clock=self.world.clock_history(n.id), t0_ns=self.t0_ns)
         n.actor = self._make_actor(spec)
         n.actors.append(n.actor)
         old_port = n.port
@@ -468,10 +384,10 @@ class RayEngine(FailpointMixin):
             return
         self._attach(n, info)
         await self._set_peers(n)
-        await self._push_all(n)
+        await n.push_world(self.world, self._externals())
         if n.port != old_port:
             for other in self._nodes.values():
-                if other is not n and other.state == UP:
+                if other is not n and other.state == UP and other.external is None:
                     await self._set_peers(other)
             if self._on_addresses is not None:
                 await self._on_addresses(self.addresses())
@@ -485,7 +401,7 @@ class RayEngine(FailpointMixin):
             _signal_all(n.external.pids(), signal.SIGSTOP)
         else:
             _kill(n.pid, signal.SIGSTOP)
-        self._emit("pause", {"node": node, "pid": n.pid})
+        self._emit(K.PAUSE, {"node": node, "pid": n.pid})
 
     def resume(self, node: str) -> None:
         n = self._node(node)
@@ -496,14 +412,57 @@ class RayEngine(FailpointMixin):
         else:
             _kill(n.pid, signal.SIGCONT)
         n.state = UP
-        self._emit("resume", {"node": node})
-        if n.dirty:
-            self._enqueue(n, lambda: self._push_all(n))
+        self._emit(K.RESUME, {"node": node})
+        if n.dirty and n.external is None:
+            self._enqueue(n, lambda: n.push_world(self.world, self._externals()))
 
     # --- Engine: observation -----------------------------------------------------------------
 
     def record(self, kind: str, data: dict[str, object]) -> None:
         self._emit(kind, dict(data), hooks=False)
+
+    # --- failpoints --------------------------------------------------------------------------
+
+    def arm_failpoint(self, fp_id: str, kind: str, where: Mapping[str, Any], delay_ms: int) -> None:
+        """Every node freezes itself the moment it emits a matching event (see
+        :meth:`NodeHost.set_failpoint`); the trigger that armed it crashes the node a few ms
+        later, when the event reaches the driver.  Re-armed on every node incarnation."""
+        fp = FailpointSpec(fp_id, kind, dict(where), delay_ms)
+        self.world.arm(fp)
+        msg = failpoint_proto(fp)
+        for n in self._nodes.values():
+            if n.external is None:
+                self._rpc(n, lambda c: c.SetFailpoint(msg, timeout=RPC_TIMEOUT_S))
+
+    def disarm_failpoint(self, fp_id: str) -> None:
+        if not self.world.disarm(fp_id):
+            return
+        off = control_pb2.Failpoint(id=fp_id, armed=False)
+        for n in self._nodes.values():
+            if n.external is None:
+                self._rpc(n, lambda c: c.SetFailpoint(off, timeout=RPC_TIMEOUT_S))
+
+    def disarm_all_failpoints(self) -> None:
+        for fp in self.world.failpoints():
+            self.disarm_failpoint(fp.id)
+
+    def _watch_frozen(self, n: NodeHandle, incarnation: int, fp_id: str) -> None:
+        """A node froze on a failpoint.  If no fault kills it in time (its trigger was
+        busy or used up), thaw it: it was then only paused for a moment."""
+        fp = self.world.failpoint(fp_id)
+        delay = (fp.delay_ms if fp is not None else 0) / 1000.0 + _THAW_AFTER_S
+
+        def check() -> None:
+            if self.closed or n.incarnation != incarnation or n.state != UP:
+                return
+            self._emit(K.FAILPOINT_THAW, {"node": n.id, "failpoint": fp_id}, hooks=False)
+            self._rpc(n, lambda c: c.Thaw(control_pb2.ThawRequest(), timeout=RPC_TIMEOUT_S))
+            again = self.world.failpoint(fp_id)
+            if again is not None:  # it was one-shot on the node: arm it again
+                msg = failpoint_proto(again)
+                self._rpc(n, lambda c: c.SetFailpoint(msg, timeout=RPC_TIMEOUT_S))
+
+        self._handles.append(self._loop.call_later(delay, check))
 
     # --- end of run --------------------------------------------------------------------------
 
@@ -513,12 +472,12 @@ class RayEngine(FailpointMixin):
             n = self._nodes[nid]
             if n.state == UP and n.control is not None:
                 with contextlib.suppress(grpc.aio.AioRpcError):
-                    out[nid] = await n.control.Status(control_pb2.StatusRequest(), timeout=_RPC_TIMEOUT_S)
+                    out[nid] = await n.control.Status(control_pb2.StatusRequest(), timeout=RPC_TIMEOUT_S)
         return out
 
     async def final_cores(self) -> dict[str, Any]:
-        """Each live actor node's core object, for ``System.on_finish`` (the same records
-        the simulator writes at the end: saga phases, undrained outboxes, store contents)."""
+        """Each live actor node's core object (the end-of-run records read the same
+        attributes they read in the simulator: logs, saga phases, undrained outboxes)."""
         live = [n for n in self._nodes.values() if n.state == UP and n.actor is not None]
         cores = await asyncio.gather(*(n.actor.final_core.remote() for n in live), return_exceptions=True)
         return {n.id: c for n, c in zip(live, cores, strict=True) if not isinstance(c, BaseException)}
@@ -561,9 +520,7 @@ class RayEngine(FailpointMixin):
             for actor in n.actors:
                 with contextlib.suppress(Exception):
                     ray.kill(actor, no_restart=True)
-            if n.channel is not None:
-                with contextlib.suppress(Exception):
-                    await n.channel.close(grace=None)
+            await n.close_channel()
 
 
 def _signal_all(pids: list[int], sig: int) -> None:

@@ -1,8 +1,9 @@
 """The gRPC services a node serves: peer links, client sessions, and control.
 
-Kept apart from :mod:`cluster.runtime.node` (the driver loop) because they are the wire
-surface: each turns a stream or call into inputs for :class:`~cluster.runtime.node.NodeHost`
-(``deliver``, sessions, fault settings) and its outputs back into protobuf, and nothing else.
+They are the wire surface: each turns a stream or call into inputs for the node and its
+outputs back into protobuf, and nothing else.  They see the node only through the small
+protocols below (what they feed it and what the driver may ask of it), so this module
+does not import the node host and the host imports it freely.
 """
 
 from __future__ import annotations
@@ -10,64 +11,105 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import grpc
 import grpc.aio
 
-from cluster.core.types import ClientReply, ClientRequest
+from cluster.core.types import ClientReply, ClientRequest, Message
 from cluster.runtime.codec import CodecError, decode, decode_request, encode_reply
-from cluster.runtime.transport import LinkSettings
+from cluster.runtime.sessions import ClientSessions
+from faults.engine import LinkSettings
 from protos import control_pb2, messages_pb2, node_pb2_grpc
 from protos import control_pb2_grpc as control_grpc
 
-if TYPE_CHECKING:
-    from cluster.runtime.node import NodeHost
+__all__ = ["ClientService", "ControlService", "LinkService", "NodeControl", "NodeInputs"]
 
-__all__ = ["ClientService", "ControlService", "LinkService"]
+
+class NodeInputs(Protocol):
+    """What the link and client services feed a node."""
+
+    def deliver(self, msg: Message) -> None:
+        """Step one input into the core (and do its Ready batch)."""
+
+    def inbound_blocked(self, src: str) -> bool:
+        """Is the link ``src -> this node`` cut on the receiving side?"""
+
+    def received(self, *, client: bool, decode_error: bool = False) -> None:
+        """Count an input (for metrics)."""
+
+
+class NodeControl(Protocol):
+    """What the driver's control plane asks of a node (``protos/control.proto``)."""
+
+    def status(self) -> control_pb2.NodeStatus: ...
+
+    def set_link(self, dst: str, settings: LinkSettings, *, inbound: bool = False) -> None: ...
+
+    def block_inbound(self, src: str, blocked: bool) -> None: ...
+
+    def set_clock(self, offset_ms: float, rate: float) -> None: ...
+
+    def jump_clock(self, delta_ms: float) -> None: ...
+
+    def set_peers(self, addresses: dict[str, str]) -> None: ...
+
+    def events(self) -> AsyncIterator[control_pb2.TraceEvent]: ...
+
+    def set_failpoint(self, fp_id: str, kind: str, where: dict[str, Any], delay_ms: int, armed: bool) -> None: ...
+
+    def thaw(self) -> None: ...
+
+
+def link_settings(p: control_pb2.LinkSettings) -> LinkSettings:
+    return LinkSettings(cut=p.cut, loss=p.loss, delay_ms=p.delay_ms, jitter_ms=p.jitter_ms,
+                        duplicate=p.duplicate, reorder=p.reorder)
+
+
+def link_settings_proto(dst: str, s: LinkSettings, *, inbound: bool = False) -> control_pb2.LinkSettings:
+    return control_pb2.LinkSettings(dst=dst, inbound=inbound, cut=s.cut, loss=s.loss, delay_ms=s.delay_ms,
+                                    jitter_ms=s.jitter_ms, duplicate=s.duplicate, reorder=s.reorder)
 
 
 class LinkService(node_pb2_grpc.NodeLinkServicer):
     """Inbound half of the peer links: decode and step every envelope."""
 
-    def __init__(self, host: NodeHost) -> None:
-        self.host = host
+    def __init__(self, node_id: str, inputs: NodeInputs) -> None:
+        self.node_id = node_id
+        self.inputs = inputs
 
     async def Exchange(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
-        host = self.host
+        inputs = self.inputs
         async for env in request_iterator:
-            if env.src in host._blocked_in:
+            if inputs.inbound_blocked(env.src):
                 # The receiving half of a cut: gRPC reports UNAVAILABLE to the sender, as it
                 # would for a real partition, and the sender redials until the link heals.
-                await context.abort(grpc.StatusCode.UNAVAILABLE, f"link {env.src}->{host.node_id} is cut")
+                await context.abort(grpc.StatusCode.UNAVAILABLE, f"link {env.src}->{self.node_id} is cut")
             try:
                 msg = decode(env)
             except CodecError:
-                host.stats["decode_errors"] += 1
+                inputs.received(client=False, decode_error=True)
                 continue
-            host.stats["received"] += 1
-            if host.metrics is not None:
-                host.metrics.received.inc()
-            host.deliver(msg)
+            inputs.received(client=False)
+            inputs.deliver(msg)
 
 
 class ClientService(node_pb2_grpc.ClientServicer):
     """Client sessions: requests in, replies (routed by client id) out."""
 
-    def __init__(self, host: NodeHost) -> None:
-        self.host = host
+    def __init__(self, inputs: NodeInputs, sessions: ClientSessions) -> None:
+        self.inputs = inputs
+        self.sessions = sessions
 
     def _accept(self, req: messages_pb2.ClientRequest, q: asyncio.Queue[ClientReply]) -> None:
-        host = self.host
         msg: ClientRequest = decode_request(req)
-        host._sessions[msg.client_id] = q
-        if host.metrics is not None:
-            host.metrics.client_requests.inc()
-        host.deliver(msg)
+        self.sessions.bind(msg.client_id, q)
+        self.inputs.received(client=True)
+        self.inputs.deliver(msg)
 
     async def Session(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[messages_pb2.ClientReply]:  # noqa: N802
         q: asyncio.Queue[ClientReply] = asyncio.Queue()
-        self.host._session_opened(q)
+        self.sessions.opened(q)
 
         async def pump() -> None:
             async for req in request_iterator:
@@ -85,7 +127,7 @@ class ClientService(node_pb2_grpc.ClientServicer):
                     return
         finally:
             reader.cancel()
-            self.host._session_closed(q)
+            self.sessions.closed(q)
 
     async def Execute(self, request: messages_pb2.ClientRequest, context: grpc.aio.ServicerContext) -> messages_pb2.ClientReply:  # noqa: N802
         q: asyncio.Queue[ClientReply] = asyncio.Queue()
@@ -100,53 +142,45 @@ class ClientService(node_pb2_grpc.ClientServicer):
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "no reply from the core in time")
             raise  # unreachable: abort raises
         finally:
-            if self.host._sessions.get(request.client_id) is q:
-                del self.host._sessions[request.client_id]
+            self.sessions.unbind(request.client_id, q)
 
 
 class ControlService(control_grpc.ControlServicer):
-    def __init__(self, host: NodeHost) -> None:
-        self.host = host
+    def __init__(self, node: NodeControl) -> None:
+        self.node = node
 
     async def Status(self, request: Any, context: Any) -> control_pb2.NodeStatus:  # noqa: N802
-        return self.host.status()
+        return self.node.status()
 
     async def SetLink(self, request: control_pb2.LinkSettings, context: Any) -> control_pb2.Ack:  # noqa: N802
-        self.host.set_link(
-            request.dst,
-            LinkSettings(request.cut, request.loss, request.delay_ms, request.jitter_ms,
-                         request.duplicate, request.reorder),
-            inbound=request.inbound,
-        )
+        self.node.set_link(request.dst, link_settings(request), inbound=request.inbound)
         return control_pb2.Ack()
 
     async def BlockInbound(self, request: control_pb2.InboundBlock, context: Any) -> control_pb2.Ack:  # noqa: N802
-        self.host.block_inbound(request.src, request.blocked)
+        self.node.block_inbound(request.src, request.blocked)
         return control_pb2.Ack()
 
     async def SetClock(self, request: control_pb2.ClockSettings, context: Any) -> control_pb2.Ack:  # noqa: N802
-        self.host.clock.set(request.offset_ms, request.rate or 1.0)
+        self.node.set_clock(request.offset_ms, request.rate or 1.0)
         return control_pb2.Ack()
 
     async def JumpClock(self, request: control_pb2.ClockJump, context: Any) -> control_pb2.Ack:  # noqa: N802
-        self.host.clock.jump(request.delta_ms)
+        self.node.jump_clock(request.delta_ms)
         return control_pb2.Ack()
 
     async def SetPeers(self, request: control_pb2.Peers, context: Any) -> control_pb2.Ack:  # noqa: N802
-        self.host.set_peers({p.node: p.address for p in request.peers})
+        self.node.set_peers({p.node: p.address for p in request.peers})
         return control_pb2.Ack()
 
     async def Events(self, request: Any, context: Any) -> AsyncIterator[control_pb2.TraceEvent]:  # noqa: N802
-        async for ev in self.host.events():
+        async for ev in self.node.events():
             yield ev
 
     async def SetFailpoint(self, request: control_pb2.Failpoint, context: Any) -> control_pb2.Ack:  # noqa: N802
         where = json.loads(request.where_json) if request.where_json else {}
-        self.host.set_failpoint(request.id, request.kind, where, int(request.delay_ms), request.armed)
+        self.node.set_failpoint(request.id, request.kind, where, int(request.delay_ms), request.armed)
         return control_pb2.Ack()
 
     async def Thaw(self, request: Any, context: Any) -> control_pb2.Ack:  # noqa: N802
-        self.host.thaw()
+        self.node.thaw()
         return control_pb2.Ack()
-
-

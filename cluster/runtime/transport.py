@@ -27,16 +27,16 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import grpc.aio
 
+from faults.engine import HEALTHY, LinkSettings
+
 __all__ = [
     "CHANNEL_OPTIONS",
     "SERVER_OPTIONS",
-    "LinkSettings",
     "OutboundStream",
 ]
 
@@ -70,23 +70,6 @@ SERVER_OPTIONS: list[tuple[str, Any]] = [
 _MAX_QUEUE = 20_000
 
 
-@dataclass
-class LinkSettings:
-    """Current fault settings of one directed link (all zero = healthy)."""
-
-    cut: bool = False
-    loss: float = 0.0
-    delay_ms: float = 0.0
-    jitter_ms: float = 0.0
-    duplicate: float = 0.0
-    reorder: float = 0.0
-
-    def healthy(self) -> bool:
-        return not (
-            self.cut or self.loss or self.delay_ms or self.jitter_ms or self.duplicate or self.reorder
-        )
-
-
 OpenCall = Callable[[grpc.aio.Channel], Any]
 """Given a channel, start the stream call (e.g. ``stub.Exchange()``)."""
 
@@ -117,7 +100,7 @@ class OutboundStream:
         self._on_drop = on_drop
         self._on_sent = on_sent
         self._on_reply = on_reply
-        self.settings = LinkSettings()
+        self.settings: LinkSettings = HEALTHY
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._restored = asyncio.Event()
         self._restored.set()

@@ -2,9 +2,10 @@
 
 A trace is a list of flat dicts, appended in simulation order, each with at least ``t``
 (true virtual time in ms) and ``kind``.  The simulator never formats anything while it
-runs -- it only appends dicts -- so writing is deferred to these helpers, which sort keys
-and use compact separators: the same seed gives the same bytes, which is what lets a run
-folder be hashed, diffed and replayed.
+runs -- it only appends dicts -- so writing is deferred to the one canonical writer,
+:mod:`analysis.records` (re-exported here), which every engine and the results folder
+share: the same seed gives the same bytes, which is what lets a run folder be hashed,
+diffed and replayed.
 
 Record kinds written by :class:`~cluster.sim.world.Simulation` (see ``TRACE_KINDS``):
 
@@ -26,12 +27,12 @@ Record kinds written by :class:`~cluster.sim.world.Simulation` (see ``TRACE_KIND
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+from analysis import trace_kinds as K
 from analysis.history import Event
+from analysis.records import dumps_record, history_jsonl, to_jsonl, write_jsonl
 
 __all__ = [
     "TRACE_KINDS",
@@ -43,55 +44,21 @@ __all__ = [
 ]
 
 TRACE_KINDS: tuple[str, ...] = (
-    "send",
-    "deliver",
-    "drop",
-    "dup",
-    "store",
-    "crash",
-    "restart",
-    "pause",
-    "resume",
-    "clock",
-    "link",
-    "client-invoke",
-    "client-complete",
+    K.SEND,
+    K.DELIVER,
+    K.DROP,
+    K.DUP,
+    K.STORE,
+    K.CRASH,
+    K.RESTART,
+    K.PAUSE,
+    K.RESUME,
+    K.CLOCK,
+    K.LINK,
+    K.CLIENT_INVOKE,
+    K.CLIENT_COMPLETE,
 )
 """Kinds the simulator itself writes; core events and fault records come on top."""
-
-
-def _fallback(obj: Any) -> Any:
-    """JSON for values cores may put in events (tuples are lists already; sets, dataclasses).
-
-    ``repr`` of a frozen dataclass is deterministic; a set is sorted by repr so its order
-    never depends on string hashing.
-    """
-    if isinstance(obj, set | frozenset):
-        return sorted(repr(x) for x in obj)
-    return repr(obj)
-
-
-def dumps_record(record: Mapping[str, Any]) -> str:
-    """One record as its canonical JSON line (no newline)."""
-    return json.dumps(
-        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_fallback
-    )
-
-
-def to_jsonl(records: Iterable[Mapping[str, Any]]) -> str:
-    """Canonical JSON lines, one per record, each ending in a newline."""
-    return "".join(dumps_record(r) + "\n" for r in records)
-
-
-def write_jsonl(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
-    Path(path).write_text(to_jsonl(records), encoding="utf-8", newline="\n")
-
-
-def history_jsonl(events: Iterable[Event]) -> str:
-    """A history in splitbrain's native JSON-lines format (see ``analysis.formats.jsonl``)."""
-    from analysis.formats.jsonl import dumps_event
-
-    return "".join(dumps_event(ev) + "\n" for ev in events)
 
 
 def write_history(path: str | Path, events: Iterable[Event]) -> None:

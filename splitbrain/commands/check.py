@@ -14,7 +14,6 @@ from splitbrain.errors import EXIT_USAGE, VERDICT_EXIT, UsageError, input_errors
 
 def configure(p: argparse.ArgumentParser) -> None:
     from analysis.formats import FORMATS
-
     from analysis.models import model_names
 
     p.add_argument("file", help="a history file (jsonl, Jepsen EDN, Porcupine logs) or a run folder")
@@ -40,9 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from analysis.formats import read_history
-
     from analysis.explain import verdict_json
+    from analysis.formats import read_history
     from analysis.linearizability import check
     from analysis.models import get_model
 
@@ -53,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if path.is_dir():
         try:
-            from splitbrain.rundir import recheck
+            from splitbrain.saved_runs import recheck
         except ImportError as e:  # pragma: no cover
             raise UsageError(f"{path} is a folder, and run folders are not supported yet") from e
         return recheck(path, as_json=args.json, timeout_s=args.timeout)

@@ -44,15 +44,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _explore(args: argparse.Namespace) -> int:
     from scenarios.explore import explore
+    from scenarios.flawfit import flaw_flags, inert_flaws
+    from scenarios.results import write_run
     from scenarios.runner import effective
     from scenarios.spec import load
-    from splitbrain.rundir import write_run
     from splitbrain.terminal import console, print_results
 
     budget = parse_budget(args.budget)
     sc = load(args.name)
-    from scenarios.flawfit import flaw_flags, inert_flaws
-
     flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)
     sc = effective(sc, seed=None, flaws=flaws, time_limit_s=None)
     for notice in inert_flaws(sc):

@@ -19,7 +19,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from analysis.report.html import render_folder
-    from splitbrain.rundir import resolve_run
+    from scenarios.results import resolve_run
 
     try:
         folder = resolve_run(args.run_dir)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splitbrain.commands import Command
-from splitbrain.errors import EXIT_USAGE, UsageError, input_errors
+from splitbrain.errors import EXIT_USAGE, VERDICT_EXIT, UsageError, input_errors
+
+if TYPE_CHECKING:
+    from cluster.session import Launcher
 
 
 def _run_configure(p: argparse.ArgumentParser) -> None:
@@ -48,10 +52,23 @@ def replay_command(sc: Any, name_arg: str, engine: str = "sim") -> str:
 
 
 def vectors_root(store: str | None) -> Path:
-    """Where a real pipeline run leaves its searchable vector store (``splitbrain query``)."""
-    from splitbrain.rundir import store_root
+    """Where a run exports what a later command reads: the pipeline's searchable vector
+    store, for ``splitbrain query``."""
+    from scenarios.results import store_root
 
     return (Path(store) if store else store_root()) / "vectors"
+
+
+def launcher(args: argparse.Namespace) -> Launcher:
+    """The engine the flags ask for."""
+    if args.engine == "ray":
+        from cluster.runtime.launch import RayLauncher, RayOptions
+
+        return RayLauncher(RayOptions(address=args.ray_address, metrics_port=args.metrics_port,
+                                      amqp_url=args.amqp_url, kafka_bootstrap=args.kafka_bootstrap))
+    from cluster.sim.session import SimLauncher
+
+    return SimLauncher()
 
 
 def _run_run(args: argparse.Namespace) -> int:
@@ -65,16 +82,21 @@ def _run_run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import json
 
+    from analysis.records import json_default
+    from scenarios.results import write_run
     from scenarios.runner import effective, run_scenario
     from scenarios.spec import load
-    from splitbrain.rundir import json_default, write_run
     from splitbrain.terminal import print_run_summary
 
     if args.engine == "sim" and (args.ray_address or args.metrics_port or args.amqp_url or args.kafka_bootstrap):
         raise UsageError("--ray-address, --metrics-port, --amqp-url and --kafka-bootstrap need --engine ray")
     sc = load(args.name)
-    flaws = () if args.no_flaws else (tuple(args.flaw) if args.flaw else None)
+    from scenarios.flawfit import flaw_flags, inert_flaws
+
+    flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)
     sc = effective(sc, seed=args.seed, flaws=flaws, time_limit_s=args.time_limit, duration_ms=args.duration)
+    for notice in inert_flaws(sc):
+        sys.stderr.write(notice.line() + "\n")
     progress = None
     bar = None
     if not args.quiet and not args.json and sys.stderr.isatty():
@@ -91,21 +113,12 @@ def _run(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done)
 
+    export_dir = None if args.no_save else vectors_root(args.store)
     try:
-        if args.engine == "ray":
-            import contextlib
-
-            from scenarios.ray_runner import run_scenario_ray
-
-            # Ray prints worker-death notices (expected: crashes are the point) on stdout;
-            # keep stdout for the result (``--json`` must stay parseable).
-            with contextlib.redirect_stdout(sys.stderr):
-                outcome = run_scenario_ray(sc, progress=progress, ray_address=args.ray_address,
-                                           metrics_port=args.metrics_port, amqp_url=args.amqp_url,
-                                           kafka_bootstrap=args.kafka_bootstrap,
-                                           export_vectors=None if args.no_save else vectors_root(args.store))
-        else:
-            outcome = run_scenario(sc, progress=progress)
+        # Ray prints worker-death notices (expected: crashes are the point) on stdout;
+        # keep stdout for the result (``--json`` must stay parseable).
+        with contextlib.redirect_stdout(sys.stderr):
+            outcome = run_scenario(sc, launcher(args), progress=progress, export_dir=export_dir)
     finally:
         if bar is not None:
             bar.stop()
@@ -120,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
                           "dir": str(run_dir) if run_dir else None}, indent=2, sort_keys=True, default=json_default))
     else:
         print_run_summary(outcome, run_dir, replay_command(sc, name_arg, args.engine))
-    return outcome.exit_code
+    return VERDICT_EXIT[outcome.verdict]
 
 
 def _replay_configure(p: argparse.ArgumentParser) -> None:
@@ -138,20 +151,21 @@ def _replay_run(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     import hashlib
 
+    from analysis.records import history_jsonl
+    from scenarios.results import load_run
     from scenarios.runner import simulate
-    from splitbrain.rundir import dumps_record, history_records, load_run
     from splitbrain.terminal import console
 
     run = load_run(args.run_dir)
-    sc = run["scenario"]
-    engine = run["metrics"].get("stats", {}).get("engine", "sim")
+    sc = run.scenario
+    engine = run.engine
     if engine != "sim":
-        raise UsageError(f"{run['dir']}: this run used the {engine} engine (real processes, real time); only "
+        raise UsageError(f"{run.dir}: this run used the {engine} engine (real processes, real time); only "
                          f"simulator runs replay byte for byte. Rerun it with: splitbrain run {sc.name} "
                          f"--seed {sc.seed} --engine {engine}")
     sim, _ = simulate(sc)
-    new = "".join(dumps_record(r) + "\n" for r in history_records(sim.history)).encode()
-    old = run["history_path"].read_bytes()
+    new = history_jsonl(sim.history).encode()
+    old = run.history_path.read_bytes()
     c = console()
     same = new == old
     h_old, h_new = hashlib.sha256(old).hexdigest()[:16], hashlib.sha256(new).hexdigest()[:16]

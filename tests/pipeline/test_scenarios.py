@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from analysis.records import dumps_record
 from scenarios.runner import run_scenario, simulate
 from scenarios.spec import load
 from scenarios.systems import get_system
-from splitbrain.rundir import dumps_record
 
 
 def _result(out: object, checker: str) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from analysis.report.html import render_folder
-from analysis.report.synthetic import make_run
+from tests.report.synthetic import make_run
 
 pytestmark = pytest.mark.browser
 

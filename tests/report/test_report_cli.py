@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.report.synthetic import make_run
 from splitbrain.cli import main
+from tests.report.synthetic import make_run
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

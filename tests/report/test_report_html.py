@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from analysis.report.html import BAR_CAP, render_folder
-from analysis.report.synthetic import NASTY, make_run
+from tests.report.synthetic import NASTY, make_run
 
 
 class Page(HTMLParser):

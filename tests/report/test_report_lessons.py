@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from analysis.report.html import render_folder
+from scenarios.results import write_run
 from scenarios.runner import run_scenario
 from scenarios.spec import load
-from splitbrain.rundir import write_run
 
 
 def _report(name: str, root: Path) -> str:

@@ -15,7 +15,7 @@ from cluster.core.saga_messages import Ack, Publish, PublishAck, Subscribe
 from cluster.runtime import codec_pipeline
 from cluster.runtime.broker_link import BrokerLink, BrokerLinkSpec
 from cluster.runtime.codec import decode, encode
-from cluster.runtime.transport import LinkSettings
+from faults.engine import LinkSettings
 
 SPEC = BrokerLinkSpec(node="n1", kind="rabbitmq", address="amqp://unused", namespace="t.")
 

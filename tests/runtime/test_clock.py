@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from cluster.runtime.clock import RunClock, SkewClock
+from cluster.clock import ClockModel
+from cluster.runtime.clock import ClockChange, RunClock, SkewClock, replay
 
 
 def test_offset_rate_and_jump() -> None:
@@ -31,5 +32,19 @@ def test_rate_runs_slow() -> None:
 
 def test_state_survives_a_restart() -> None:
     run = RunClock(time.monotonic_ns() - 1_000 * 1_000_000)
-    c = SkewClock(run, {"offset_ms": 300.0, "rate": 1.0, "jumps_ms": 50.0, "t_set": 0.0})
+    c = SkewClock(run, [ClockChange.set(0, 300.0, 1.0), ClockChange.jump(50.0)])
     assert abs(c.read_ms() - 1350) < 50
+
+
+def test_a_replayed_clock_reads_what_the_driver_model_reads() -> None:
+    """The driver's model and a restarted node's clock agree after a rate change (the
+    drift folded in at the second ``set`` is part of what a restart must carry)."""
+    changes = [ClockChange.set(100, 0.0, 2.0), ClockChange.jump(-30.0), ClockChange.set(600, 250.0, 0.5)]
+    driver = ClockModel()
+    driver.set(100, 0.0, 2.0)
+    driver.jump(-30.0)
+    driver.set(600, 250.0, 0.5)
+    again = replay(changes)
+    for t in (600, 900, 5000):
+        assert again.read_ms(t) == driver.read_ms(t)
+    assert again.describe() == driver.describe()

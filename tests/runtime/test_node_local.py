@@ -9,18 +9,22 @@ from pathlib import Path
 import grpc
 import grpc.aio
 
+from cluster.core.raft import RaftConfig, RaftNode
 from cluster.runtime.node import NodeHost, NodeSpec
-from cluster.runtime.transport import LinkSettings
+from faults.engine import LinkSettings
 from protos import control_pb2, control_pb2_grpc, messages_pb2, node_pb2_grpc
 
-CONFIG = {"election_timeout_ms": [150, 300], "heartbeat_ms": 30}
+NODES = ("n1", "n2", "n3")
+CONFIG = RaftConfig(election_timeout_ms=(150, 300), heartbeat_ms=30)
+
+
+def make_core(node_id: str, durable: object, rng: object) -> RaftNode:
+    return RaftNode(node_id, NODES, CONFIG, rng, durable=durable)  # type: ignore[arg-type]
 
 
 async def _cluster(tmp: Path) -> list[NodeHost]:
     t0 = time.monotonic_ns()
-    nodes = ("n1", "n2", "n3")
-    hosts = [NodeHost(NodeSpec(n, nodes, "raft-kv", CONFIG, (), 1, str(tmp / n), t0, metrics=False))
-             for n in nodes]
+    hosts = [NodeHost(NodeSpec(n, make_core, 1, str(tmp / n), t0, metrics=False)) for n in NODES]
     infos = [await h.start() for h in hosts]
     addrs = {i["node"]: f"127.0.0.1:{i['port']}" for i in infos}
     for h in hosts:
@@ -100,9 +104,8 @@ def test_restart_recovers_log_from_disk(tmp_path: Path) -> None:
         finally:
             for h in hosts:
                 await h.stop()
-        again = NodeHost(NodeSpec(leader.node_id, ("n1", "n2", "n3"), "raft-kv", CONFIG, (), 1,
-                                  str(tmp_path / leader.node_id), time.monotonic_ns(), incarnation=1,
-                                  metrics=False))
+        again = NodeHost(NodeSpec(leader.node_id, make_core, 1, str(tmp_path / leader.node_id),
+                                  time.monotonic_ns(), incarnation=1, metrics=False))
         await again.start()
         try:
             assert again.core.log == log  # type: ignore[union-attr]

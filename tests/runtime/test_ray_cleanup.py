@@ -16,17 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r'''
 import json, os, sys
+from cluster.runtime.launch import RayLauncher, RayOptions
 from scenarios.spec import Scenario
-from scenarios.ray_runner import RayRun
+import scenarios.runner as runner
 
 out_path, duration = sys.argv[1], int(sys.argv[2])
 if len(sys.argv) > 3 and sys.argv[3] == "checker-error":
-    import scenarios.ray_runner as rr
-
     def boom(*args, **kwargs):
         raise RuntimeError("checker exploded")
 
-    rr.check_run = boom
+    runner.check_run = boom
 
 def descendants(root):
     kids = {}
@@ -47,16 +46,16 @@ def descendants(root):
 def ready(info):
     from cluster.runtime.brokers.process import tagged_pids
 
-    eng = info["engine"]
+    eng = info.engine
     ports = [int(a.rsplit(":", 1)[1]) for a in eng.addresses().values()]
-    ports += list(eng.metrics_ports().values()) + [info["client_metrics_port"]]
+    ports += list(eng.metrics_ports().values()) + [info.client_metrics_port]
     pids = descendants(os.getpid())
-    broker = info.get("broker")
+    broker = info.broker
     if broker is not None and broker.node is not None:
         ports += [p for p in getattr(broker.node, "ports", (broker.node.port,))]
         pids += tagged_pids(broker.node.tag)  # RabbitMQ's epmd and beam (daemonized)
     with open(out_path, "w") as f:
-        json.dump({"pids": sorted(set(pids)), "ports": ports, "tmp": info["tmp"]}, f)
+        json.dump({"pids": sorted(set(pids)), "ports": ports, "tmp": info.tmp}, f)
 
 if len(sys.argv) > 3 and sys.argv[3] == "saga":
     from scenarios.spec import load
@@ -66,7 +65,7 @@ else:
     sc = Scenario(name="cleanup", summary="cleanup", nodes=3, clients=2, duration_ms=duration,
                   config={"election_timeout_ms": [300, 600], "heartbeat_ms": 50},
                   checkers=("linearizability",))
-out = RayRun(sc, on_ready=ready).run()
+out = runner.run_scenario(sc, RayLauncher(RayOptions(on_ready=ready)))
 print("VERDICT", out.verdict)
 '''
 
@@ -152,11 +151,11 @@ def test_clean_after_ctrl_c_of_a_saga_run_with_a_private_rabbitmq(tmp_path: Path
 
 
 def test_unreachable_address_fails_fast_with_one_line() -> None:
-    from scenarios.ray_runner import _connect
-    from scenarios.spec import ScenarioError
+    from cluster.runtime.errors import EngineSetupError
+    from cluster.runtime.launch import connect
 
     t = time.monotonic()
-    with pytest.raises(ScenarioError) as err:
-        _connect("127.0.0.1:1")
+    with pytest.raises(EngineSetupError) as err:
+        connect("127.0.0.1:1")
     assert time.monotonic() - t < 30
     assert "\n" not in str(err.value) and "127.0.0.1:1" in str(err.value)

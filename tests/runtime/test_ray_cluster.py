@@ -1,8 +1,8 @@
 """The real runtime end to end: Ray actors, gRPC streams, disks, signals (marked ``ray``).
 
 One local Ray instance is shared by the module (starting Ray costs seconds on two cores);
-each test runs a short 3-node scenario through ``run_scenario_ray`` and reads the outcome
-exactly as ``splitbrain run`` would.
+each test runs a short 3-node scenario through the runner on the Ray engine and reads the
+outcome exactly as ``splitbrain run --engine ray`` would.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ def _scenario(**kw: Any) -> Scenario:
 
 
 def _run(sc: Scenario) -> Any:
-    from scenarios.ray_runner import run_scenario_ray
+    from cluster.runtime.launch import RayLauncher
+    from scenarios.runner import run_scenario
 
-    return run_scenario_ray(sc)
+    return run_scenario(sc, RayLauncher())
 
 
 def _of(trace: list[dict[str, Any]], kind: str, **where: Any) -> list[dict[str, Any]]:

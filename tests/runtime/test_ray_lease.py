@@ -20,9 +20,10 @@ def _lease_reads_by_old_leader(trace: list[dict[str, object]]) -> int:
 
 
 def test_skewed_lease_serves_stale_reads_and_the_correct_lease_does_not() -> None:
-    from scenarios.ray_runner import run_scenario_ray
+    from cluster.runtime.launch import RayLauncher
+    from scenarios.runner import run_scenario
 
-    correct = run_scenario_ray(load("raft-lease-skew-real-correct"))
+    correct = run_scenario(load("raft-lease-skew-real-correct"), RayLauncher())
     assert correct.verdict == "valid", [r["explanation"][:3] for r in correct.results]
     assert _lease_reads_by_old_leader(correct.trace) > 100  # leases were really used
     assert any(r.get("kind") == "clock" or r.get("kind") == "fault-start" and "clock" in str(r.get("description"))
@@ -30,7 +31,7 @@ def test_skewed_lease_serves_stale_reads_and_the_correct_lease_does_not() -> Non
     # Real processes are not deterministic: the flawed lease must be caught in most runs.
     verdicts = []
     for seed in (1, 2):
-        out = run_scenario_ray(load("raft-lease-skew-real").with_overrides(seed=seed))
+        out = run_scenario(load("raft-lease-skew-real").with_overrides(seed=seed), RayLauncher())
         verdicts.append(out.verdict)
         if out.verdict == "invalid":
             lin = next(r for r in out.results if r["checker"] == "linearizability")

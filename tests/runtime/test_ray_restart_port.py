@@ -60,8 +60,8 @@ class PortThief:
         self.bound_at_ms: int | None = None
         self.tries = 0
 
-    def on_ready(self, info: Mapping[str, Any]) -> None:
-        self.engine = info["engine"]
+    def on_ready(self, info: Any) -> None:
+        self.engine = info.engine
         self.engine.add_event_hook(self._hook)
 
     def _hook(self, kind: str, rec: Mapping[str, Any]) -> None:
@@ -97,11 +97,12 @@ def _of(trace: list[dict[str, Any]], kind: str, **where: Any) -> list[dict[str, 
 
 
 def test_restart_on_a_new_port_peers_and_clients_follow() -> None:
-    from scenarios.ray_runner import RayRun
+    from cluster.runtime.launch import RayLauncher, RayOptions
+    from scenarios.runner import run_scenario
 
     thief = PortThief()
     try:
-        out = RayRun(_scenario(), on_ready=thief.on_ready).run()
+        out = run_scenario(_scenario(), RayLauncher(RayOptions(on_ready=thief.on_ready)))
     finally:
         thief.close()
     trace = out.trace

@@ -9,9 +9,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
+from analysis.records import dumps_record, history_records
 from scenarios.runner import run_scenario, simulate
 from scenarios.spec import catalog
-from splitbrain.rundir import dumps_record, history_records
 
 CATALOG = catalog()
 # A flawed scenario is one expected to fail: usually a flaw switch is on, but a configuration

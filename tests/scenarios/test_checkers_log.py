@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from analysis.history import Event, History
-from scenarios.checkers import get_checker
-from scenarios.checkers_log import _log_consumer
+from scenarios.checkers import _log_consumer, get_checker
 
 
 def _history() -> History:

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
+from analysis.records import dumps_record, history_records, json_default
 from scenarios.runner import run_scenario
 from scenarios.spec import catalog
-from splitbrain.rundir import dumps_record, history_records, json_default
 
 GOLDEN = Path(__file__).with_name("golden_hashes.json")
 UPDATE = os.environ.get("SPLITBRAIN_UPDATE_GOLDEN") == "1"

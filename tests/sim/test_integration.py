@@ -45,7 +45,7 @@ def _raft_sim(seed: int) -> Any:
         node_ids=nodes,
         make_core=systems.core_factory("raft-kv", nodes, config, ()),
         make_client=systems.client_factory("raft-kv", nodes, {}),
-        workload=workloads.make_workload("raft-kv", {}),
+        workload=workloads.make_workload(workloads.KV_OPS, {}),
         clients=3,
     )
 

@@ -188,4 +188,4 @@ def test_bad_link_settings_are_refused() -> None:
 
 def test_jsonl_is_canonical() -> None:
     assert dumps_record({"t": 1, "kind": "x", "a": (1, 2)}) == '{"a":[1,2],"kind":"x","t":1}'
-    assert to_jsonl([{"b": 1}, {"a": {3}}]) == '{"b":1}\n{"a":["3"]}\n'
+    assert to_jsonl([{"b": 1}, {"a": {3}}]) == '{"b":1}\n{"a":[3]}\n'

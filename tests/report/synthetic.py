@@ -20,14 +20,13 @@ import random
 from pathlib import Path
 from typing import Any
 
+from analysis.records import write_jsonl
+
 NASTY = '<script>alert("x")</script>&amp;'
 
 
 def _dump(path: Path, records: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, sort_keys=True, separators=(",", ":")))
-            f.write("\n")
+    write_jsonl(path, records)
 
 
 def make_run(folder: Path, *, ops: int = 300, kind: str = "valid", clients: int = 5, nodes: int = 5,
