@@ -9,6 +9,7 @@ exit   meaning
 1      invalid: a consistency violation was found
 2      unknown: a checker ran out of budget
 3      usage or input error (one readable line, no traceback)
+4      internal error: a bug, never a verdict (one line)
 =====  =============================================
 """
 
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="splitbrain",
         description="A distributed-systems chaos playground: run failure scenarios, check histories, read what broke.",
-        epilog="exit codes: 0 valid, 1 invalid, 2 unknown, 3 usage or input error",
+        epilog="exit codes: 0 valid, 1 invalid, 2 unknown, 3 usage or input error, 4 internal error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"splitbrain {__version__}")
