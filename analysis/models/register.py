@@ -152,7 +152,7 @@ def _make(
         if op.f in WRITES:
             return f"write{key} {_fmt(op.value)}" + (" (outcome unknown)" if out is UNKNOWN else "")
         a, b = _as_pair(op.value, op)
-        tail = {True: "", False: " (compare failed)"}.get(out, "") if out is not UNKNOWN else " (outcome unknown)"
+        tail = " (outcome unknown)" if out is UNKNOWN else (" (compare failed)" if out is False else "")
         return f"cas{key} {_fmt(a)}->{_fmt(b)}{tail}"
 
     def prune(ops: list[Operation]) -> list[Operation]:
