@@ -82,7 +82,7 @@ def compile_ops(ops: Sequence[Operation], model: Model) -> dict[int, StepFn]:
     know, or a value it cannot use, is a :class:`ModelError` naming the line."""
     fns: dict[int, StepFn] = {}
     fs = model.fs
-    compile_op = model.compile_op
+    compile_op = model.compile if model.compile is not None else model.compile_op
     for op in ops:
         if op.f not in fs:
             where = f"line {op.call_line}: " if op.call_line is not None else ""
@@ -117,17 +117,16 @@ def prepare(ops: Sequence[Operation], model: Model) -> list[Operation]:
 
 
 def verify_witness(order: Sequence[Operation], ops: Sequence[Operation], fns: dict[int, StepFn], model: Model) -> bool:
-    """Is ``order`` a linearization of ``ops``?  Straight from the definition, in one pass:
-    each operation of the part at most once and every completed one exactly once; none
-    placed after an operation that was invoked after it returned; every step legal."""
-    ids = [op.id for op in order]
-    placed = set(ids)
-    if len(placed) != len(ids):
+    """Is ``order`` a linearization of ``ops``?  Straight from the definition: each
+    operation of the part at most once and every completed one exactly once; none placed
+    after an operation that was invoked after it returned; every step legal."""
+    placed = {op.id for op in order}
+    if len(placed) != len(order):
         return False
-    members = {op.id for op in ops}
-    if not placed <= members:
-        return False
-    if any(op.ret is not None and op.id not in placed for op in ops):
+    for op in ops:
+        if op.ret is not None and op.id not in placed:
+            return False
+    if len(placed) > len(ops) or not placed <= {op.id for op in ops}:
         return False
     state = model.init()
     latest_call = -1

@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from analysis.history import EVENT_TYPES, NEMESIS, Event, History, HistoryError
+from analysis.history import EVENT_TYPES, NEMESIS, Event, History, HistoryError, make_event
 
 RESERVED = ("process", "type", "f", "value", "key", "time")
 
@@ -91,7 +91,7 @@ def _event(obj: Any, line: int, source: str | None, index: int) -> Event:
                 extra: tuple[tuple[str, Any], ...] = ()
                 if size > 3 and size > 3 + ("value" in obj) + ("key" in obj) + ("time" in obj):
                     extra = tuple(sorted(((k, v) for k, v in obj.items() if k not in RESERVED), key=_first))
-                return Event(p, t, f, obj.get("value"), key, tm, index, line, extra)
+                return make_event(p, t, f, obj.get("value"), key, tm, index, line, extra)
     return _checked_event(obj, line, source, index)
 
 
@@ -166,6 +166,7 @@ def parse_events(text: str, source: str | None = None) -> list[Event]:
     events: list[Event] = []
     append = events.append
     scan = _SCAN
+    types = _TYPES
     for n, ln in enumerate(text.split("\n"), 1):
         s = ln.strip()
         if not s:
@@ -176,7 +177,28 @@ def parse_events(text: str, source: str | None = None) -> list[Event]:
             obj, end = None, -1
         if end != len(s) or type(obj) is not dict or s.count(":") != len(obj):
             obj = _strict(s, n, source)
-        append(_event(obj, n, source, len(events)))
+            if type(obj) is not dict:
+                _event(obj, n, source, len(events))  # raises: names what the line holds
+        # the common, well-formed event inline; anything else through _event's checks
+        p = obj.get("process")
+        t = obj.get("type")
+        f = obj.get("f")
+        key = obj.get("key")
+        tm = obj.get("time")
+        tp = type(p)
+        size = len(obj)
+        if (
+            (tp is int or tp is str)
+            and type(t) is str
+            and t in types
+            and type(f) is str
+            and (key is None or type(key) is str)
+            and (tm is None or type(tm) is int)
+            and size <= 3 + ("value" in obj) + (key is not None or "key" in obj) + (tm is not None or "time" in obj)
+        ):
+            append(make_event(p, t, f, obj.get("value"), key, tm, len(events), n, ()))
+        else:
+            append(_event(obj, n, source, len(events)))
     return events
 
 

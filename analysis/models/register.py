@@ -102,8 +102,27 @@ class _Semantics:
         last = self._last
         if last is not None and last[0] is ops and last[1] == len(ops):
             return last[2]
-        fact = self.fact
-        out = [fact(op) for op in ops]
+        out: list[Fact] = []
+        append = out.append
+        strict = self.strict_nil
+        for op in ops:
+            f = op.f
+            if f in READS:  # the common cases inline; the rest through fact()
+                o = op.output
+                t = type(o)
+                if t is int or t is str:
+                    append((READ, o, UNKNOWN))
+                    continue
+                if o is UNKNOWN or (o is None and not strict):
+                    append(_LOOSE)
+                    continue
+            elif f in WRITES:
+                v = op.value
+                t = type(v)
+                if t is int or t is str:
+                    append((WRITE, UNKNOWN, v))
+                    continue
+            append(self.fact(op))
         self._last = (ops, len(ops), out)
         return out
 
@@ -296,92 +315,112 @@ def _witness(ops: list[Operation], sem: _Semantics) -> list[Operation] | None:
                 return None  # two swaps out of one value: only one of them can see it
             cas_from[expects] = (swap, v)
     # One chain from each head -- the initial state and each plain write -- following
-    # the swaps out of each value in turn.
-    chains: list[list[Operation | None]] = [[None, *reads.get(start, ())]]
-    v = start
+    # the swaps out of each value in turn.  Per chain: its operations in the order they
+    # take in it, the latest invocation (lo), the earliest return (hi), and whether it
+    # has a swap.
+    chains: list[list[Operation | None]] = []
+    los: list[float] = []
+    his: list[float] = []
+    swaps: list[bool] = []
     reached = 0
-    heads = [(head, hv) for hv, (head, expects) in included.items() if expects is UNKNOWN]
-    for i in range(-1, len(heads)):
-        if i >= 0:
-            head, v = heads[i]
-            chain: list[Operation | None] = [head, *reads.get(v, ())]
-            chains.append(chain)
-            reached += 1
+    heads: list[tuple[Operation | None, Any]] = [(None, start)]
+    heads += [(head, hv) for hv, (head, expects) in included.items() if expects is UNKNOWN]
+    for head, v in heads:
+        chain: list[Operation | None] = [head]
+        if head is None:
+            lo: float = -1
+            hi: float = -1
         else:
-            chain = chains[0]
-        nxt = cas_from.get(v)
-        while nxt is not None:
+            reached += 1
+            lo = head.call
+            hi = _INF if head.ret is None else head.ret
+        swapped = False
+        while True:
+            for r in reads.get(v, ()):
+                chain.append(r)
+                if r.call > lo:
+                    lo = r.call
+                if r.ret is not None and r.ret < hi:
+                    hi = r.ret
+            nxt = cas_from.get(v)
+            if nxt is None:
+                break
             swap, v = nxt
             chain.append(swap)
-            chain.extend(reads.get(v, ()))
+            swapped = True
             reached += 1
-            nxt = cas_from.get(v)
+            if swap.call > lo:
+                lo = swap.call
+            if swap.ret is not None and swap.ret < hi:
+                hi = swap.ret
+        if head is None and len(chain) == 1:
+            continue  # the initial state, never read
+        chains.append(chain)
+        los.append(lo)
+        his.append(hi)
+        swaps.append(swapped)
     if reached != len(included):
         return None  # a swap chain that starts from no write
-    return _layout(chains, loose)
+    return _layout(chains, los, his, swaps, loose)
 
 
-def _layout(chains: list[list[Operation | None]], loose: list[Operation]) -> list[Operation] | None:
-    """Give every chain a place in time; return the operations in that order.
-
-    A chain's operations are listed write first, then its reads in invocation order,
-    then the swap to the next value, and so on, which is the order they take in it.
-    """
-    fixed: list[tuple[int, int, int]] = []  # (start, end, chain index) of forward zones
-    flexible: list[tuple[int, float]] = []  # (chain index, latest invocation)
-    his: list[float] = []
-    points: list[list[float]] = []
-    for idx, chain in enumerate(chains):
-        lo: float = -1
-        hi: float = _INF
-        for op in chain:
-            if op is not None:
-                if op.call > lo:
-                    lo = op.call
-                if op.ret is not None and op.ret < hi:
-                    hi = op.ret
-        if chain[0] is None:
-            hi = -1
-            if len(chain) == 1:
-                his.append(hi)
-                points.append([])
-                continue  # the initial state, never read
-        his.append(hi)
-        if lo < hi:
-            flexible.append((idx, lo))
-            points.append([])
+def _chain_points(chain: list[Operation | None], hi: float) -> list[float] | None:
+    """Points in time for a forward zone: the head as late as it may be (the earliest
+    return), each read as early as it may be after its value's write, each swap after
+    the reads it must follow; None when one falls outside its operation's interval."""
+    pts: list[float] = []
+    cut = seg = hi
+    for n, op in enumerate(chain):
+        if op is None:
+            pts.append(hi)
             continue
-        # A forward zone: the head as late as it may be (the earliest return), each read
-        # as early as it may be after the value's write, each swap after the reads it
-        # must follow.
-        pts: list[float] = []
-        cut = seg = hi
-        for n, op in enumerate(chain):
-            if op is None:
-                pts.append(hi)
-                continue
-            if n == 0:
-                p = hi
-            elif op.f == "cas":
-                p = op.call if op.call > seg else seg
-                cut = seg = p
-            else:
-                p = op.call if op.call > cut else cut
-                if p > seg:
-                    seg = p
-            if p < op.call or (op.ret is not None and p > op.ret):
-                return None  # outside the operation's own interval
-            pts.append(p)
-        points.append(pts)
-        fixed.append((int(hi), int(seg), idx))
+        if n == 0:
+            p = hi
+        elif op.f == "cas":
+            p = op.call if op.call > seg else seg
+            cut = seg = p
+        else:
+            p = op.call if op.call > cut else cut
+            if p > seg:
+                seg = p
+        if p < op.call or (op.ret is not None and p > op.ret):
+            return None
+        pts.append(p)
+    return pts
+
+
+def _layout(
+    chains: list[list[Operation | None]],
+    los: list[float],
+    his: list[float],
+    swaps: list[bool],
+    loose: list[Operation],
+) -> list[Operation] | None:
+    """Give every chain a place in time; return the operations in that order."""
+    fixed: list[tuple[float, float, int]] = []  # forward zones: (start, end, chain)
+    flexible: list[int] = []
+    points: dict[int, list[float]] = {}
+    for idx, chain in enumerate(chains):
+        lo = los[idx]
+        hi = his[idx]
+        if lo < hi:
+            flexible.append(idx)
+        elif not swaps[idx]:
+            fixed.append((hi, lo, idx))  # the write at hi, each read at max(its call, hi)
+        else:
+            pts = _chain_points(chain, hi)
+            if pts is None:
+                return None
+            points[idx] = pts
+            fixed.append((hi, max(pts), idx))
     fixed.sort()
-    for (_, end1, _), (start2, _, _) in zip(fixed, fixed[1:], strict=False):
-        if start2 <= end1:
+    for k in range(1, len(fixed)):
+        if fixed[k][0] <= fixed[k - 1][1]:
             return None  # two forward zones overlap
-    anchors: list[tuple[float, int]] = [(float(a), idx) for a, _, idx in fixed]
+    anchors: list[tuple[float, int]] = [(a, idx) for a, _, idx in fixed]
     starts = [a for a, _, _ in fixed]
-    for idx, lo in flexible:
-        x = lo + 0.5
+    for idx in flexible:
+        x = los[idx] + 0.5
         k = bisect_right(starts, x) - 1
         if k >= 0 and fixed[k][1] > x:
             x = fixed[k][1] + 0.5
@@ -389,12 +428,20 @@ def _layout(chains: list[list[Operation | None]], loose: list[Operation]) -> lis
             return None  # no instant outside the forward zones fits it
         anchors.append((x, idx))
         points[idx] = [x] * len(chains[idx])
+    anchors.sort()
     if not loose:
-        anchors.sort()
-        return [op for _, idx in anchors for op in chains[idx] if op is not None]
+        out: list[Operation] = []
+        for _, idx in anchors:
+            chain = chains[idx]
+            out.extend(chain[1:] if chain[0] is None else chain)  # type: ignore[arg-type]
+        return out
     keyed: list[tuple[float, int, int, Operation]] = []
     for _, idx in anchors:
-        for n, (p, op) in enumerate(zip(points[idx], chains[idx], strict=True)):
+        chain = chains[idx]
+        pts = points.get(idx) or _chain_points(chain, his[idx])
+        if pts is None:
+            return None
+        for n, (p, op) in enumerate(zip(pts, chain, strict=True)):
             if op is not None:
                 keyed.append((p, idx, n, op))
     for op in loose:

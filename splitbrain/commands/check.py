@@ -117,6 +117,11 @@ def _origin(e: BaseException) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import gc
+
+    # One short-lived process that makes no reference cycles: the cyclic collector would
+    # only walk the history's millions of objects again and again.
+    gc.disable()
     from analysis.formats import MAX_INPUT_BYTES, STDIN, read_history
     from analysis.linearizability import check
     from analysis.models import get_model
