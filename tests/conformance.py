@@ -50,7 +50,7 @@ def manifest_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-MODEL_FOR = {
+MODEL_FOR: dict[str, tuple[str, dict[str, object]]] = {
     "porcupine-etcd-log": ("etcd", {}),
     "porcupine-kv-log": ("kv", {}),
 }
