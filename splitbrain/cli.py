@@ -16,11 +16,13 @@ exit   meaning
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from splitbrain import __version__
-from splitbrain.errors import EXIT_USAGE, UsageError
+from splitbrain.errors import EXIT_INTERNAL, EXIT_USAGE, UsageError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -76,6 +78,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("splitbrain: interrupted\n")
         return 130
+    except Exception as e:  # noqa: BLE001 - the one place a bug becomes exit 4, never a verdict
+        if os.environ.get("SPLITBRAIN_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"splitbrain: internal error: {type(e).__name__}: {e}{_origin(e)} "
+            "(a bug in splitbrain, not a verdict; SPLITBRAIN_DEBUG=1 shows the traceback)\n"
+        )
+        return EXIT_INTERNAL
+
+
+def _origin(e: BaseException) -> str:
+    """Where an exception was raised, as ``file.py:line``: enough to report the bug."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return ""
+    return f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
 
 
 if __name__ == "__main__":  # pragma: no cover
