@@ -505,7 +505,7 @@ def _impossible_result(key: str | None, ops: list[Operation], imp: Impossible, m
         states=0,
         blocker=imp.op.id,
         state_after_prefix=model.init(),
-        reason=f"{model.describe_op(imp.op)} ({imp.op.label()}): {imp.reason}",
+        reason=f"{model.describe_op(imp.op)} (op {imp.op.id}, process {imp.op.process}): {imp.reason}",
         tried=tried,
         fit=[empty] * len(ops),
         method="pre-check",

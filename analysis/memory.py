@@ -7,7 +7,8 @@ a 50,000-operation key costs 6 KB), so the search also *measures* the process an
 with a reason when it runs out of room:
 
 * **resident memory** (RSS) against a budget: ``--max-memory``, by default the smallest
-  of 4 GiB, half the machine's memory and 80% of a cgroup (container) limit;
+  of 3 GiB, half the machine's memory and 80% of a cgroup (container) limit (3 GiB, so
+  that even without the address-space check below a 4 GiB ``ulimit -v`` keeps 1 GiB spare);
 * **address space** against ``RLIMIT_AS`` when one is set (``ulimit -v``): the search
   stops while an eighth of the limit (at least 64 MiB) is still free, because there a
   failed allocation raises ``MemoryError`` wherever it happens.
@@ -29,7 +30,7 @@ from contextlib import contextmanager
 
 GiB = 1 << 30
 MiB = 1 << 20
-DEFAULT_CAP = 4 * GiB
+DEFAULT_CAP = 3 * GiB
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": MiB, "g": GiB, "t": 1 << 40}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", re.IGNORECASE)

@@ -65,7 +65,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-states", type=_max_states, default=DEFAULT_MAX_STATES, metavar="N",
                    help="memoised states allowed over the whole history, >= 1 (default 1,000,000)")
     p.add_argument("--max-memory", type=_size, metavar="SIZE",
-                   help="resident-memory budget, e.g. 2G or 512M (default: the smallest of 4 GiB, half "
+                   help="resident-memory budget, e.g. 2G or 512M (default: the smallest of 3 GiB, half "
                         "the RAM and 80%% of a container limit; an RLIMIT_AS is always respected)")
     p.add_argument("--max-input-size", type=_size, metavar="SIZE",
                    help="refuse histories larger than this (default 256M)")
@@ -135,6 +135,9 @@ def _run(args: argparse.Namespace) -> int:
     for part in verdict.parts:
         methods[part.method] = methods.get(part.method, 0) + 1
     result["decided_by"] = methods
+    failing = verdict.failing
+    if failing is not None and failing.method == "pre-check" and result["explanation"]:
+        result["explanation"].insert(1, f"Found without searching: {failing.reason}.")
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
