@@ -19,11 +19,11 @@ For each source tree (``--tree``, and ``--baseline`` for "before", e.g. ``/work/
 it measures, one tree right after the other on the same files:
 
 * parse s / check s -- ``read_history`` and ``check`` in one Python process per tree
-  (wall seconds, summed over the family);
+  (wall seconds, summed over the family), and their CPU seconds (``p+c cpu``);
 * whole s -- ``python -m splitbrain check FILE`` once per file (wall seconds, summed;
-  it includes ~0.1 s of interpreter start per file, which Porcupine's numbers do not);
-* ratio -- whole s / Porcupine s (for the conformance families also (parse+check) /
-  Porcupine s, the in-process comparison).
+  it includes ~0.13 s of interpreter start and imports per file, which Porcupine's
+  in-process numbers do not), and the CPU seconds of those processes;
+* /porc -- each against Porcupine's seconds for the family.
 
 Prints a table per family and writes JSON to ``--out`` (default: a file in the system
 temp folder; ``bench/results/`` is gitignored if you prefer it).  The load average
@@ -62,13 +62,13 @@ from analysis.linearizability import check
 from analysis.models import get_model
 for line in sys.stdin:
     job = json.loads(line)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     h = read_history(job["file"], job["format"])
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     v = check(h, get_model(job["model"], **job["options"]), timeout_s=job["timeout"])
-    t2 = time.perf_counter()
-    print(json.dumps({"file": job["file"], "parse_s": t1 - t0, "check_s": t2 - t1,
-                      "verdict": v.verdict, "ops": len(h.operations)}), flush=True)
+    t2, c2 = time.perf_counter(), time.process_time()
+    print(json.dumps({"file": job["file"], "parse_s": t1 - t0, "check_s": t2 - t1, "parse_cpu_s": c1 - c0,
+                      "check_cpu_s": c2 - c1, "verdict": v.verdict, "ops": len(h.operations)}), flush=True)
 """
 
 
@@ -193,12 +193,13 @@ def measure_tree(tree: Path, jobs: list[dict[str, Any]], whole: bool, timeout: f
 def summarise(run: dict[str, Any]) -> dict[str, dict[str, float]]:
     fams: dict[str, dict[str, float]] = {}
     for r in run["results"]:
-        f = fams.setdefault(r["family"], {"files": 0, "ops": 0, "parse_s": 0.0, "check_s": 0.0, "whole_s": 0.0,
-                                          "whole_cpu_s": 0.0, "porcupine_s": 0.0, "mismatches": 0})
+        f = fams.setdefault(r["family"], {"files": 0, "ops": 0, "parse_s": 0.0, "check_s": 0.0, "parse_cpu_s": 0.0,
+                                          "check_cpu_s": 0.0, "whole_s": 0.0, "whole_cpu_s": 0.0,
+                                          "porcupine_s": 0.0, "mismatches": 0})
         f["files"] += 1
         f["ops"] += r["ops"]
-        f["parse_s"] += r["parse_s"]
-        f["check_s"] += r["check_s"]
+        for k in ("parse_s", "check_s", "parse_cpu_s", "check_cpu_s"):
+            f[k] += r[k]
         f["whole_s"] += r.get("whole_s", 0.0)
         f["whole_cpu_s"] += r.get("whole_cpu_s", 0.0)
         f["porcupine_s"] += r["porcupine_s"]
@@ -211,15 +212,19 @@ def _ratio(x: float, p: float) -> str:
 
 
 def print_table(label: str, fams: dict[str, dict[str, float]], whole: bool) -> None:
+    """Wall seconds move with the machine's load; CPU seconds much less, so both are shown."""
     print(f"\n{label}")
-    print(f"{'family':<20} {'files':>5} {'ops':>8} {'parse s':>8} {'check s':>8} {'p+c/porc':>9} "
-          f"{'whole s':>8} {'cpu s':>7} {'whole/porc':>10} {'porcupine s':>11} {'wrong':>5}")
+    print(f"{'family':<18} {'files':>5} {'ops':>7} | {'parse s':>7} {'check s':>7} {'p+c cpu':>7} {'/porc':>6} | "
+          f"{'whole s':>7} {'cpu s':>6} {'/porc':>6} {'cpu/porc':>8} | {'porcupine s':>11} {'wrong':>5}")
     for name, f in fams.items():
-        pc = f["parse_s"] + f["check_s"]
-        w = f"{f['whole_s']:>8.2f} {f['whole_cpu_s']:>7.2f}" if whole else f"{'-':>8} {'-':>7}"
-        print(f"{name:<20} {int(f['files']):>5} {int(f['ops']):>8} {f['parse_s']:>8.2f} {f['check_s']:>8.2f} "
-              f"{_ratio(pc, f['porcupine_s']):>9} {w} {_ratio(f['whole_s'], f['porcupine_s']) if whole else '-':>10} "
-              f"{f['porcupine_s']:>11.3f} {int(f['mismatches']):>5}")
+        pc_cpu = f["parse_cpu_s"] + f["check_cpu_s"]
+        p = f["porcupine_s"]
+        if whole:
+            w = f"{f['whole_s']:>7.2f} {f['whole_cpu_s']:>6.2f} {_ratio(f['whole_s'], p):>6} {_ratio(f['whole_cpu_s'], p):>8}"
+        else:
+            w = f"{'-':>7} {'-':>6} {'-':>6} {'-':>8}"
+        print(f"{name:<18} {int(f['files']):>5} {int(f['ops']):>7} | {f['parse_s']:>7.2f} {f['check_s']:>7.2f} "
+              f"{pc_cpu:>7.2f} {_ratio(pc_cpu, p):>6} | {w} | {p:>11.3f} {int(f['mismatches']):>5}")
 
 
 def main() -> int:
@@ -254,12 +259,12 @@ def main() -> int:
         print_table(f"{label}: {tree}  (load average {lb[0]:.2f} {lb[1]:.2f} {lb[2]:.2f} -> "
                     f"{la[0]:.2f} {la[1]:.2f} {la[2]:.2f})", fams, not args.no_whole)
     if "before" in runs:
-        print("\nafter / before (wall seconds)")
-        print(f"{'family':<20} {'parse':>7} {'check':>7} {'whole':>7}")
+        print("\nafter / before")
+        keys = ("parse_s", "check_s", "parse_cpu_s", "check_cpu_s", "whole_s", "whole_cpu_s")
+        print(f"{'family':<18} " + " ".join(f"{k[:-2]:>11}" for k in keys))
         for name, a in runs["after"]["families"].items():
             b = runs["before"]["families"][name]
-            cells = [_ratio(a[k], b[k]) for k in ("parse_s", "check_s", "whole_s")]
-            print(f"{name:<20} {cells[0]:>7} {cells[1]:>7} {cells[2]:>7}")
+            print(f"{name:<18} " + " ".join(f"{_ratio(a[k], b[k]):>11}" for k in keys))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
