@@ -307,21 +307,23 @@ def read_edn(text: str, source: str | None = None) -> list[Form]:
     return forms
 
 
-def plain(v: Any) -> Any:
-    """An EDN value as plain JSON-like Python: keywords become their names as
-    :class:`~analysis.models.values.KeywordName` (a ``str`` that models keep apart from
-    strings), symbols become their names, vectors, lists and sets become lists, and map
-    keys become strings where they are names."""
+def plain(v: Any, keyword: type[str] = str) -> Any:
+    """An EDN value as plain JSON-like Python: keywords and symbols become their names,
+    vectors, lists and sets become lists, map keys become strings where they are names.
+
+    ``keyword`` is the ``str`` type a keyword's name becomes: plain ``str`` by default;
+    :func:`op_event` passes :class:`~analysis.models.values.KeywordName` for an
+    operation's ``:value``, so models can keep ``:x`` apart from ``"x"``."""
     if isinstance(v, Keyword):
-        return KeywordName(v.name)
+        return keyword(v.name)
     if isinstance(v, Symbol):
         return v.name
     if isinstance(v, list | tuple):
-        return [plain(x) for x in v]
+        return [plain(x, keyword) for x in v]
     if isinstance(v, dict):
-        return {_key(k): plain(x) for k, x in v.items()}
+        return {_key(k): plain(x, keyword) for k, x in v.items()}
     if isinstance(v, frozenset):
-        return sorted((plain(x) for x in v), key=repr)
+        return sorted((plain(x, keyword) for x in v), key=repr)
     return v
 
 
@@ -414,7 +416,7 @@ def op_event(
         process=process,
         type=t,
         f=f,
-        value=plain(m.get(_VALUE)),
+        value=plain(m.get(_VALUE), KeywordName),
         key=key,
         time=None,
         index=index,
