@@ -9,6 +9,7 @@ exit   meaning
 1      invalid: a consistency violation was found
 2      unknown: a checker ran out of budget
 3      usage or input error (one readable line, no traceback)
+4      internal error: a bug, never a verdict (one line)
 =====  =============================================
 """
 
@@ -18,10 +19,11 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from splitbrain import __version__
-from splitbrain.errors import EXIT_USAGE, UsageError
+from splitbrain.errors import EXIT_INTERNAL, EXIT_USAGE, UsageError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -46,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="splitbrain",
         description="A distributed-systems chaos playground: run failure scenarios, check histories, read what broke.",
-        epilog="exit codes: 0 valid, 1 invalid, 2 unknown, 3 usage or input error",
+        epilog="exit codes: 0 valid, 1 invalid, 2 unknown, 3 usage or input error, 4 internal error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"splitbrain {__version__}")
@@ -127,8 +129,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("splitbrain: interrupted\n")
         return 130
+    except Exception as e:  # noqa: BLE001 - the one place a bug becomes exit 4, never a verdict
+        if os.environ.get("SPLITBRAIN_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"splitbrain: internal error: {type(e).__name__}: {e}{_origin(e)} "
+            "(a bug in splitbrain, not a verdict; SPLITBRAIN_DEBUG=1 shows the traceback)\n"
+        )
+        return EXIT_INTERNAL
     finally:
         sys.stdout = real_stdout
+
+
+def _origin(e: BaseException) -> str:
+    """Where an exception was raised, as ``file.py:line``: enough to report the bug."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return ""
+    return f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
 
 
 if __name__ == "__main__":  # pragma: no cover

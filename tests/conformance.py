@@ -1,7 +1,9 @@
 """Where the shared conformance histories live, and how tests find them.
 
-They are read from ``../shared/conformance`` beside the repository and never copied in.
-On a user's machine they may be absent: tests then skip with the reason.  In CI
+They are read from ``$SPLITBRAIN_CONFORMANCE`` if set, else from ``shared/conformance``
+beside the repository (or beside the folder holding it, for a git worktree such as
+``wt/<branch>``), and never copied in.  On a user's machine they may be absent: tests
+then skip with the reason.  In CI
 (``CI=true``) they must be present, so a missing folder fails loudly instead of passing
 by skipping.
 """
@@ -15,7 +17,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFORMANCE = ROOT.parent / "shared" / "conformance"
+
+
+def _locate() -> Path:
+    env = os.environ.get("SPLITBRAIN_CONFORMANCE")
+    if env:
+        return Path(env)
+    candidates = [ROOT.parent / "shared" / "conformance", ROOT.parent.parent / "shared" / "conformance"]
+    for c in candidates:
+        if (c / "MANIFEST.tsv").is_file():
+            return c
+    return candidates[0]
+
+
+CONFORMANCE = _locate()
 
 
 def conformance_dir() -> Path:
@@ -35,7 +50,7 @@ def manifest_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-MODEL_FOR = {
+MODEL_FOR: dict[str, tuple[str, dict[str, object]]] = {
     "porcupine-etcd-log": ("etcd", {}),
     "porcupine-kv-log": ("kv", {}),
 }

@@ -23,9 +23,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from analysis.formats import edn, jsonl, porcupine
-from analysis.formats.detect import decode, detect_format, detect_text, read_bytes
+from analysis.formats.detect import (
+    MAX_INPUT_BYTES,
+    STDIN,
+    decode,
+    detect_format,
+    detect_text,
+    read_bytes,
+)
 from analysis.formats.jsonl import write_jsonl
 from analysis.history import History, HistoryError
+from analysis.memory import gc_paused
 
 FORMATS: tuple[str, ...] = ("jsonl", "edn", "porcupine-etcd", "porcupine-kv")
 
@@ -49,6 +57,8 @@ _PARSERS: dict[str, Callable[[str, str | None], History]] = {
 __all__ = [
     "ALIASES",
     "FORMATS",
+    "MAX_INPUT_BYTES",
+    "STDIN",
     "HistoryError",
     "canonical_format",
     "detect_format",
@@ -85,15 +95,27 @@ def parse_text(text: str, format: str, source: str | None = None) -> History:
     if name == "auto":
         name = detect_text(text, source)
     try:
-        return _PARSERS[name](text, source)
+        with gc_paused():  # parsing makes millions of objects and no cycles
+            return _PARSERS[name](text, source)
     except RecursionError:
         raise HistoryError("input nested too deeply", source=source) from None
 
 
-def read_history(path: str | Path, format: str = "auto") -> History:
+def read_history(
+    path: str | Path,
+    format: str = "auto",
+    *,
+    max_bytes: int = MAX_INPUT_BYTES,
+    allow_special: bool = False,
+) -> History:
     """Read and validate a history file.  Raises :class:`HistoryError` for any problem:
-    no such file, binary data, an unknown format, or bad content (with its line)."""
-    p = Path(path)
+    no such file, binary data, an unknown format, or bad content (with its line).
+
+    ``path`` ``"-"`` reads standard input.  Only regular files are read unless
+    ``allow_special`` (a FIFO or a device), and never more than ``max_bytes``
+    (:func:`~analysis.formats.detect.read_bytes`).
+    """
     canonical_format(format)  # an unknown format name is reported before any I/O
-    source = str(p)
-    return parse_text(decode(read_bytes(p), source), format, source)
+    source = "<stdin>" if str(path) == STDIN else str(path)
+    data = read_bytes(path, max_bytes=max_bytes, allow_special=allow_special)
+    return parse_text(decode(data, source), format, source)

@@ -19,9 +19,18 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from analysis.history import HistoryError
+
+#: The largest history read by default (``splitbrain check --max-input-size``).  A
+#: history costs several times its size in memory once parsed, and a device such as
+#: ``/dev/zero`` never ends, so reading has a limit.
+MAX_INPUT_BYTES = 256 << 20
+STDIN = "-"
 
 _ETCD_LINE = re.compile(r"INFO\s+jepsen\.util\s+-\s")
 _LOG_LINE = re.compile(r"(TRACE|DEBUG|INFO|WARN|ERROR)\s")
@@ -118,11 +127,62 @@ def detect_format(path_or_text: str | os.PathLike[str] | bytes) -> str:
     return detect_text(decode(read_bytes(path), str(path)), str(path))
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes; every OS-level problem becomes a :class:`HistoryError`."""
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n} bytes"
+
+
+def _too_big(limit: int, source: str) -> HistoryError:
+    return HistoryError(
+        f"larger than the input limit of {_mib(limit)} (--max-input-size raises it)", source=source
+    )
+
+
+def _read_capped(f: BinaryIO, limit: int, source: str) -> bytes:
+    data = f.read(limit + 1)
+    if len(data) > limit:
+        raise _too_big(limit, source)
+    return data
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_bytes(path: Path | str, *, max_bytes: int = MAX_INPUT_BYTES, allow_special: bool = False) -> bytes:
+    """The file's bytes; every OS-level problem becomes a :class:`HistoryError`.
+
+    ``"-"`` reads standard input.  Anything but a regular file (a FIFO, which blocks
+    until a writer comes; ``/dev/zero``, which never ends) is refused unless
+    ``allow_special``; whatever is read stops at ``max_bytes``.
+    """
     source = str(path)
+    if source == STDIN:
+        return _read_capped(sys.stdin.buffer, max_bytes, "<stdin>")
     try:
-        return path.read_bytes()
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise HistoryError("no such file", source=source) from None
+    except OSError as e:
+        raise HistoryError(f"cannot read the file: {e.strerror or e}", source=source) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise HistoryError("is a directory, not a history file", source=source)
+    if not stat.S_ISREG(st.st_mode):
+        if not allow_special:
+            kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+            raise HistoryError(
+                f"is {kind}, not a regular file; pass --allow-special to read it anyway "
+                "(or '-' to read standard input)",
+                source=source,
+            )
+    elif st.st_size > max_bytes:
+        raise _too_big(max_bytes, source)
+    try:
+        with open(path, "rb") as f:
+            return _read_capped(f, max_bytes, source)
     except FileNotFoundError:
         raise HistoryError("no such file", source=source) from None
     except IsADirectoryError:

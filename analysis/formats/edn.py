@@ -9,10 +9,14 @@ Translation into splitbrain's :class:`~analysis.history.Event`:
 * ``:process`` -- an integer, or the keyword ``:nemesis`` (becomes ``"nemesis"``).  Other
   keywords and strings become strings; anything else is an error.
 * ``:type`` and ``:f`` -- keywords (strings also accepted), turned into plain strings.
-* ``:value`` -- ``nil`` becomes ``None``; keywords become their name (``:x`` -> ``"x"``);
-  vectors and lists become Python lists, so a CAS is ``[a, b]`` and a ``:txn`` is a list of
-  ``["read" | "write", "x", v]`` triples; maps become dicts; sets become lists.
-* ``:key`` (rare in Knossos data) becomes a string key, as in our native format.
+* ``:value`` -- ``nil`` becomes ``None``; keywords become their name as a
+  :class:`~analysis.models.values.KeywordName` (``:x`` -> ``"x"``, a ``str`` that models
+  still tell apart from the string ``"x"``, as Clojure does); vectors and lists become
+  Python lists, so a CAS is ``[a, b]`` and a ``:txn`` is a list of
+  ``["read" | "write", "x", v]`` triples; maps become dicts; sets become sorted lists.
+* ``:key`` (rare in Knossos data) must be a string or a keyword and becomes a string key,
+  as in our native format; an integer key is refused (it would merge with the string of
+  its digits).
 * ``:time`` and ``:index`` are dropped.  Knossos does not order by them, they may be
   absent, and real files have ``:time`` going backwards (``mutex/bad/etcd.edn``), which
   :meth:`History.from_events` would reject.  The position in the file is the only clock.
@@ -44,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from analysis.history import EVENT_TYPES, Event, History, HistoryError
+from analysis.models.values import KeywordName
 
 MAX_DEPTH = 64
 
@@ -302,17 +307,23 @@ def read_edn(text: str, source: str | None = None) -> list[Form]:
     return forms
 
 
-def plain(v: Any) -> Any:
+def plain(v: Any, keyword: type[str] = str) -> Any:
     """An EDN value as plain JSON-like Python: keywords and symbols become their names,
-    vectors, lists and sets become lists, map keys become strings where they are names."""
-    if isinstance(v, Keyword | Symbol):
+    vectors, lists and sets become lists, map keys become strings where they are names.
+
+    ``keyword`` is the ``str`` type a keyword's name becomes: plain ``str`` by default;
+    :func:`op_event` passes :class:`~analysis.models.values.KeywordName` for an
+    operation's ``:value``, so models can keep ``:x`` apart from ``"x"``."""
+    if isinstance(v, Keyword):
+        return keyword(v.name)
+    if isinstance(v, Symbol):
         return v.name
     if isinstance(v, list | tuple):
-        return [plain(x) for x in v]
+        return [plain(x, keyword) for x in v]
     if isinstance(v, dict):
-        return {_key(k): plain(x) for k, x in v.items()}
+        return {_key(k): plain(x, keyword) for k, x in v.items()}
     if isinstance(v, frozenset):
-        return sorted((plain(x) for x in v), key=repr)
+        return sorted((plain(x, keyword) for x in v), key=repr)
     return v
 
 
@@ -389,8 +400,15 @@ def op_event(
         )
     key: str | None = None
     if _KEY in m and m[_KEY] is not None:
-        k = plain(m[_KEY])
-        key = k if isinstance(k, str) else str(k)
+        k = m[_KEY]
+        if not isinstance(k, str | Keyword):
+            raise HistoryError(
+                f":key must be a string or a keyword, got {_show(k)[:60]} (an integer key "
+                "would be confused with the string of its digits)",
+                source=source,
+                line=line,
+            )
+        key = k.name if isinstance(k, Keyword) else k
     extra = tuple(
         sorted(((str(_key(k)), plain(v)) for k, v in m.items() if k not in _KNOWN), key=_first)
     )
@@ -398,7 +416,7 @@ def op_event(
         process=process,
         type=t,
         f=f,
-        value=plain(m.get(_VALUE)),
+        value=plain(m.get(_VALUE), KeywordName),
         key=key,
         time=None,
         index=index,

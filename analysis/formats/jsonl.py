@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import io
 import json
+import json.scanner
 import reprlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from analysis.history import EVENT_TYPES, NEMESIS, Event, History, HistoryError
+from analysis.history import EVENT_TYPES, NEMESIS, Event, History, HistoryError, make_event
 
 RESERVED = ("process", "type", "f", "value", "key", "time")
 
@@ -56,6 +57,9 @@ def _constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
+# The C scanner behind json.loads, called once per line; parse_constant makes NaN an error.
+_SCAN: Any = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_constant))  # type: ignore[arg-type]
+_TYPES = frozenset(EVENT_TYPES)
 
 
 _REPR = reprlib.Repr()
@@ -72,6 +76,26 @@ def _short(v: Any) -> str:
 
 
 def _event(obj: Any, line: int, source: str | None, index: int) -> Event:
+    """One decoded line as an :class:`Event`.  The common, well-formed case costs a few
+    type tests; anything else goes to :func:`_checked_event`, which names the problem."""
+    if type(obj) is dict:
+        p: Any = obj.get("process")
+        t = obj.get("type")
+        f = obj.get("f")
+        tp = type(p)
+        if (tp is int or tp is str) and type(t) is str and t in _TYPES and type(f) is str:
+            key = obj.get("key")
+            tm = obj.get("time")
+            if (key is None or type(key) is str) and (tm is None or type(tm) is int):
+                size = len(obj)
+                extra: tuple[tuple[str, Any], ...] = ()
+                if size > 3 and size > 3 + ("value" in obj) + ("key" in obj) + ("time" in obj):
+                    extra = tuple(sorted(((k, v) for k, v in obj.items() if k not in RESERVED), key=_first))
+                return make_event(p, t, f, obj.get("value"), key, tm, index, line, extra)
+    return _checked_event(obj, line, source, index)
+
+
+def _checked_event(obj: Any, line: int, source: str | None, index: int) -> Event:
     def bad(msg: str) -> HistoryError:
         return HistoryError(msg, source=source, line=line)
 
@@ -115,27 +139,72 @@ def _first(kv: tuple[str, Any]) -> str:
     return kv[0]
 
 
-def parse(text: str, source: str | None = None) -> History:
-    """Read a JSON-lines history; every problem is a :class:`HistoryError` with its line."""
+def _strict(s: str, n: int, source: str | None) -> Any:
+    """Decode one line with every check (duplicate fields, NaN); errors name the line."""
+    try:
+        return _DECODER.decode(s)
+    except _LineError as e:
+        raise HistoryError(str(e), source=source, line=n) from None
+    except json.JSONDecodeError as e:
+        raise HistoryError(f"not valid JSON: {e.msg} (column {e.colno})", source=source, line=n) from None
+    except RecursionError:
+        raise HistoryError("JSON nested too deeply", source=source, line=n) from None
+    except ValueError as e:  # e.g. an integer with more digits than Python converts
+        raise HistoryError(f"not valid JSON: {e}", source=source, line=n) from None
+
+
+def parse_events(text: str, source: str | None = None) -> list[Event]:
+    """The events of a JSON-lines text; every problem is a :class:`HistoryError` with its line.
+
+    Each line goes once through the C JSON scanner, which builds a plain dict.  The one
+    check that scanner cannot make, duplicate fields, is settled by counting colons: every
+    field name is followed by its own colon, so a line with as many colons as its dict
+    has fields has no field twice.  Any other line (a duplicate, a nested object, a colon
+    inside a string, a syntax error, NaN) is decoded again by the strict decoder, which
+    reports the exact problem or accepts the line.
+    """
     events: list[Event] = []
+    append = events.append
+    scan = _SCAN
+    types = _TYPES
     for n, ln in enumerate(text.split("\n"), 1):
         s = ln.strip()
         if not s:
             continue
         try:
-            obj = _DECODER.decode(s)
-        except _LineError as e:
-            raise HistoryError(str(e), source=source, line=n) from None
-        except json.JSONDecodeError as e:
-            raise HistoryError(
-                f"not valid JSON: {e.msg} (column {e.colno})", source=source, line=n
-            ) from None
-        except RecursionError:
-            raise HistoryError("JSON nested too deeply", source=source, line=n) from None
-        except ValueError as e:  # e.g. an integer with more digits than Python converts
-            raise HistoryError(f"not valid JSON: {e}", source=source, line=n) from None
-        events.append(_event(obj, n, source, len(events)))
-    return History.from_events(events, source=source)
+            obj, end = scan(s, 0)
+        except (StopIteration, ValueError, RecursionError):
+            obj, end = None, -1
+        if end != len(s) or type(obj) is not dict or s.count(":") != len(obj):
+            obj = _strict(s, n, source)
+            if type(obj) is not dict:
+                _event(obj, n, source, len(events))  # raises: names what the line holds
+        # the common, well-formed event inline; anything else through _event's checks
+        p = obj.get("process")
+        t = obj.get("type")
+        f = obj.get("f")
+        key = obj.get("key")
+        tm = obj.get("time")
+        tp = type(p)
+        size = len(obj)
+        if (
+            (tp is int or tp is str)
+            and type(t) is str
+            and t in types
+            and type(f) is str
+            and (key is None or type(key) is str)
+            and (tm is None or type(tm) is int)
+            and size <= 3 + ("value" in obj) + (key is not None or "key" in obj) + (tm is not None or "time" in obj)
+        ):
+            append(make_event(p, t, f, obj.get("value"), key, tm, len(events), n, ()))
+        else:
+            append(_event(obj, n, source, len(events)))
+    return events
+
+
+def parse(text: str, source: str | None = None) -> History:
+    """Read a JSON-lines history; every problem is a :class:`HistoryError` with its line."""
+    return History.from_events(parse_events(text, source), source=source)
 
 
 def _ordered(history_or_events: History | Iterable[Event]) -> list[Event]:

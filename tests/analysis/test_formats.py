@@ -1,7 +1,7 @@
 """History readers against every conformance file, plus the native-format round trip.
 
-The conformance data lives beside the repository (``../shared/conformance``) and is
-never copied in.  Without it these tests skip, except in CI (``CI=true``), where a
+The conformance data lives beside the repository (``../shared/conformance``, located by
+:mod:`tests.conformance`) and is never copied in.  Without it these tests skip, except in CI (``CI=true``), where a
 missing folder must fail rather than pass by skipping.
 """
 
@@ -18,8 +18,9 @@ import pytest
 from analysis.formats import FORMATS, detect_format, parse_text, read_history, write_jsonl
 from analysis.formats.jsonl import dumps_event
 from analysis.history import NEMESIS, UNKNOWN, Event, History, Operation
+from tests.conformance import CONFORMANCE
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
+SHARED = CONFORMANCE
 
 #: MANIFEST format column -> our format name
 MANIFEST_FORMAT = {
