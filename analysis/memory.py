@@ -6,9 +6,13 @@ not enough (a state holds a bitset with one bit per operation of its key, so a s
 a 50,000-operation key costs 6 KB), so the search also *measures* the process and stops
 with a reason when it runs out of room:
 
-* **resident memory** (RSS) against a budget: ``--max-memory``, by default the smallest
-  of 3 GiB, half the machine's memory and 80% of a cgroup (container) limit (3 GiB, so
-  that even without the address-space check below a 4 GiB ``ulimit -v`` keeps 1 GiB spare);
+* **resident memory** (RSS) the check adds to the process, against a budget:
+  ``--max-memory``, by default the smallest of 3 GiB, half the machine's memory and 80% of
+  a cgroup (container) limit (3 GiB, so that even without the address-space check below a
+  4 GiB ``ulimit -v`` keeps 1 GiB spare).  The budget counts the growth since the check
+  started, not the process's whole size: a long-lived process (a test suite, a sweep
+  worker, ``explore``) that already holds gigabytes must get the same verdict for the same
+  history as a fresh ``splitbrain check``;
 * **address space** against ``RLIMIT_AS`` when one is set (``ulimit -v``): the search
   stops while an eighth of the limit (at least 64 MiB) is still free, because there a
   failed allocation raises ``MemoryError`` wherever it happens.
@@ -132,12 +136,17 @@ class MemoryBudget:
         self.as_limit = address_space_limit()
         self.as_stop = None if self.as_limit is None else self.as_limit - max(64 * MiB, self.as_limit // 8)
         self._probe = MemoryProbe()
+        self.baseline_rss = self._probe.read()[0]
 
     def exceeded(self) -> str | None:
         """None while within budget; otherwise the reason, in words."""
         rss, vms = self._probe.read()
-        if rss > self.max_rss:
-            return f"memory budget of {fmt_size(self.max_rss)} exceeded ({fmt_size(rss)} resident)"
+        grown = rss - self.baseline_rss
+        if grown > self.max_rss:
+            return (
+                f"memory budget of {fmt_size(self.max_rss)} exceeded (the check grew the process by "
+                f"{fmt_size(grown)} to {fmt_size(rss)} resident)"
+            )
         if self.as_stop is not None and vms > self.as_stop:
             assert self.as_limit is not None
             return (

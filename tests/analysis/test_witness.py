@@ -302,3 +302,16 @@ def test_address_space_limit_gives_unknown_not_a_traceback(tmp_path: Path) -> No
     out = json.loads(proc.stdout)
     assert out["verdict"] == "unknown"
     assert "address-space limit" in out["reason"] or "MemoryError" in out["reason"]
+
+
+def test_memory_budget_counts_what_the_check_adds_not_what_the_process_already_holds() -> None:
+    """A long-lived process (a test suite, a sweep worker) that already holds more than the
+    budget must get the same verdict as a fresh ``splitbrain check``."""
+    ballast = bytearray(256 << 20)  # already resident before the check starts
+    ballast[:: 1 << 12] = b"x" * len(ballast[:: 1 << 12])
+    h = History.from_events(hard_keys(1))
+    fresh = check(h, get_model("kv-register"), max_states=10**9)
+    # more than this search adds (~100 MiB), less than the process holds (pytest + ballast)
+    v = check(h, get_model("kv-register"), max_states=10**9, max_memory=200 << 20)
+    assert v.verdict == fresh.verdict != "unknown", v.reason
+    del ballast
