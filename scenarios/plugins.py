@@ -115,8 +115,13 @@ class Plugin:
 
     def summary(self) -> str:
         """``my_faults.py: faults slowdown; checkers no-stale``."""
-        parts = [f"{reg} {', '.join(names)}" for reg, names in self.added]
+        parts = [f"{reg} {', '.join(_said(n) for n in names)}" for reg, names in self.added]
         return f"{self.shown}: {'; '.join(parts) or 'registered nothing'}"
+
+
+def _said(name: str) -> str:
+    """A registered name as a listing says it: a catalog folder as its files."""
+    return f"{shown(name[len('catalog '):])}/*.toml" if name.startswith("catalog ") else name
 
 
 _LOADED: dict[str, Plugin] = {}
