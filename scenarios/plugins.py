@@ -260,7 +260,7 @@ def _registering(plugin: Plugin, run: Any, module: ModuleType | None) -> tuple[t
                 and (plugin.name == e.name or plugin.name.startswith(e.name + "."))):
             raise _Missing() from None
         file = plugin.name if plugin.kind == "file" else None
-        raise PluginError(one_line(e, file)) from None
+        raise PluginError(one_line(e, file, _home(plugin))) from None
     after = _snapshot()
     return tuple((reg, tuple(sorted(after[reg] - before[reg]))) for reg in REGISTRIES if after[reg] - before[reg])
 
@@ -406,12 +406,14 @@ def by_value_modules(names: Iterable[str]) -> tuple[str, ...]:
 # --- errors ------------------------------------------------------------------------------------
 
 
-def one_line(e: BaseException, file: str | None = None) -> str:
+def one_line(e: BaseException, file: str | None = None, home: str | None = None) -> str:
     """``path:line: Type: message`` for an exception raised while a plugin loaded.
 
-    The line is where the plugin's own code was when it failed: the innermost frame in
-    ``file`` (the plugin file), else the innermost frame outside splitbrain, the standard
-    library and the import machinery.  A registry's refusal is said without its type."""
+    The line is where the plugin's own code was when it failed: the innermost frame in its
+    ``home`` folder (a helper module beside a plugin file counts), else the innermost frame
+    outside splitbrain, the standard library and the import machinery; ``file`` names the
+    plugin when no frame does.  A registry's refusal is said without its type, at the line
+    the registry points at when it knows better (a field's own line)."""
     from faults.registry import RegistrationError
 
     message = " ".join(str(e).split()) if str(e).strip() else ""
@@ -419,23 +421,47 @@ def one_line(e: BaseException, file: str | None = None) -> str:
         where = f"{shown(e.filename or file or '<plugin>')}:{e.lineno or 0}"
         return f"{where}: {type(e).__name__}: {e.msg}"
     said = message if isinstance(e, RegistrationError) else f"{type(e).__name__}: {message}".rstrip(": ")
-    frame = getattr(e, "at", None) or _frame(e.__traceback__, file)
+    frame = getattr(e, "at", None) or _frame(e.__traceback__, home)
     if frame is None:
         return f"{shown(file)}: {said}" if file else said
     return f"{shown(frame[0])}:{frame[1]}: {said}"
 
 
-def _frame(tb: TracebackType | None, file: str | None) -> tuple[str, int] | None:
+def _frame(tb: TracebackType | None, home: str | None) -> tuple[str, int] | None:
+    """The innermost frame in the plugin's own code (its folder), else the innermost one
+    outside splitbrain, the standard library and the import machinery."""
     frames = [(f.filename, f.lineno or 0) for f in traceback.extract_tb(tb)]
-    if file is not None:
-        mine = [f for f in frames if f[0] == file]
+    stdlib = os.path.dirname(os.__file__) + os.sep
+
+    def user(path: str) -> bool:
+        return not path.startswith(("<", *_OWN_PACKAGES)) and "importlib" not in path and (
+            not path.startswith(stdlib) or _installed(path))
+
+    if home is not None:
+        mine = [f for f in frames if f[0].startswith(home) and (_installed(home) or not _installed(f[0]))]
         if mine:
             return mine[-1]
-    stdlib = os.path.dirname(os.__file__) + os.sep
-    theirs = [f for f in frames if not f[0].startswith(("<", stdlib, *_OWN_PACKAGES))
-              or "site-packages" in f[0]]
-    theirs = [f for f in theirs if "importlib" not in f[0]]
+    theirs = [f for f in frames if user(f[0])]
     return theirs[-1] if theirs else None
+
+
+def _installed(path: str) -> bool:
+    return "site-packages" in path or "dist-packages" in path
+
+
+def _home(plugin: Plugin) -> str | None:
+    """The folder a plugin's own code lives in: a file's folder, a module's top package's."""
+    if plugin.kind == "file":
+        return str(Path(plugin.name).parent) + os.sep
+    try:
+        spec = importlib.util.find_spec(plugin.module.split(".")[0])
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return str(Path(next(iter(spec.submodule_search_locations)))) + os.sep
+    return str(Path(spec.origin).parent) + os.sep if spec.origin else None
 
 
 # --- the command line and results folders ---------------------------------------------------------

@@ -369,3 +369,16 @@ def test_a_broken_entry_point_is_one_line_naming_file_line_and_entry_point(tmp_p
     assert lines[0] == ("splitbrain: error: site/sb_stub_broken.py:2: ModuleNotFoundError: No module named "
                         "'no_such_module_at_all' (entry point broken = sb_stub_broken in group splitbrain.systems "
                         "of sb-stub 1.0)")
+
+
+def test_an_error_in_a_helper_beside_the_plugin_names_the_helpers_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "sb_test_helper.py").write_text("X = 1\nY = {}['missing']\n")
+    (tmp_path / "uses_helper.py").write_text("import json\nimport sb_test_helper\n")
+    try:
+        with pytest.raises(PluginError, match=r"^sb_test_helper\.py:2: KeyError: 'missing'$"):
+            load_plugins(["uses_helper.py"])
+    finally:
+        sys.modules.pop("sb_test_helper", None)
