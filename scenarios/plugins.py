@@ -101,7 +101,8 @@ class Plugin:
     """A loaded plugin and what it added, for listings and for :func:`unload`."""
 
     name: str
-    """How scenarios record it: an absolute file path, or a module name."""
+    """How scenarios record it: an absolute file path, or a module name (an entry point's
+    is ``entry point VALUE``: no scenario records it, its package is installed)."""
     module: str
     """Its module's name in ``sys.modules``."""
     kind: str
@@ -128,7 +129,17 @@ _LOADED: dict[str, Plugin] = {}
 _BY_DIGEST: dict[str, Plugin] = {}
 _ALIASES: dict[str, str] = {}  # another path with the same bytes -> the loaded plugin's name
 _SOURCES: dict[str, bytes] = {}  # a file plugin's name -> the bytes that were loaded
-_INSTALLED: dict[str, Any] = {"state": "no", "error": None}
+
+
+@dataclass
+class _Installed:
+    """Where loading the installed packages' entry points stands in this process."""
+
+    state: str = "no"  # no, loading, done
+    error: PluginError | None = None
+
+
+_INSTALLED = _Installed()
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -227,10 +238,9 @@ def _load_module(name: str, at: str) -> None:
     if not _MODULE_NAME.fullmatch(name):
         raise PluginError(f"{at}: {name!r} is neither a module name nor a .py file")
     plugin = Plugin(name, name, "module", name)
-    box: dict[str, ModuleType] = {}
 
     def run() -> None:
-        box["module"] = importlib.import_module(name)
+        importlib.import_module(name)
 
     try:
         added = _registering(plugin, run, None)
@@ -270,12 +280,11 @@ def load_installed() -> None:
 
     Called by every registry lookup; a failure is raised again by later calls, so every
     command that needs the registries reports it the same way."""
-    state = _INSTALLED["state"]
-    if state == "done" or state == "loading":
-        if _INSTALLED["error"] is not None:
-            raise _INSTALLED["error"]
+    if _INSTALLED.state != "no":  # done, or loading (a plugin being loaded looked a name up)
+        if _INSTALLED.error is not None:
+            raise _INSTALLED.error
         return
-    _INSTALLED["state"] = "loading"
+    _INSTALLED.state = "loading"
     try:
         _ensure_builtins()
         seen: set[str] = set()
@@ -288,10 +297,10 @@ def load_installed() -> None:
                 seen.add(ep.value)
                 _load_entry_point(ep, group)
     except PluginError as e:
-        _INSTALLED["error"] = e
+        _INSTALLED.error = e
         raise
     finally:
-        _INSTALLED["state"] = "done"
+        _INSTALLED.state = "done"
 
 
 def _dist(ep: importlib.metadata.EntryPoint) -> str:
@@ -301,7 +310,7 @@ def _dist(ep: importlib.metadata.EntryPoint) -> str:
 
 def _load_entry_point(ep: importlib.metadata.EntryPoint, group: str) -> None:
     where = f"entry point {ep.name} = {ep.value} in group {group} of {_dist(ep)}"
-    plugin = Plugin(ep.value, ep.module, "entry point", f"{ep.value} ({_dist(ep)})")
+    plugin = Plugin(f"entry point {ep.value}", ep.module, "entry point", f"{ep.value} ({_dist(ep)})")
 
     def run() -> None:
         obj = ep.load()
@@ -316,7 +325,7 @@ def _load_entry_point(ep: importlib.metadata.EntryPoint, group: str) -> None:
         added = _registering(plugin, run, None)
     except PluginError as e:
         raise PluginError(f"{e} ({where})") from None
-    _LOADED[f"entry point {ep.value}"] = replace(plugin, added=added)
+    _LOADED[plugin.name] = replace(plugin, added=added)
 
 
 def _ensure_builtins() -> None:
