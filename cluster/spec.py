@@ -89,6 +89,9 @@ class ClusterSpec:
     the run's clock starts; ``resources`` says what a node asks of the machine given what
     it has (``{"GPU": 1.0}`` -> ``{"num_gpus": 0.5}``), for engines that place processes.
     ``network`` sets every link at the start (None: leave them healthy and unrecorded).
+    ``by_value`` names modules (in ``sys.modules``) whose code must travel with the
+    factories, because other processes cannot import them: plugins loaded from a file.
+    An engine that runs everything in this process ignores it.
     """
 
     nodes: tuple[str, ...]
@@ -104,6 +107,7 @@ class ClusterSpec:
     prepare: Callable[[str], None] | None = None
     resources: Callable[[str, Mapping[str, float]], Mapping[str, float]] | None = None
     broker: BrokerPlan | None = None
+    by_value: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.nodes:

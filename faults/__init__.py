@@ -27,6 +27,7 @@ from faults.partition import KINDS as PARTITION_KINDS
 from faults.partition import Partition
 from faults.process import Crash, CrashRestartLoop, Pause
 from faults.registry import (
+    RegistrationError,
     fault_from_dict,
     get,
     known,
@@ -76,6 +77,7 @@ __all__ = [
     "Partition",
     "Pause",
     "RandomFaults",
+    "RegistrationError",
     "ScheduleItem",
     "SchedulingEngine",
     "fault_from_dict",

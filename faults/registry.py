@@ -10,13 +10,22 @@ annotations, and errors say exactly which name or field is wrong::
 The registry knows fault *classes* only: it imports no fault module and no schedule, so
 every fault module (built-in or a user's) can import it without a cycle.  The built-in
 faults register when the ``faults`` package is imported (``faults/__init__.py``), which
-happens before any of its modules runs.  Schedule items (``at``/``on``/``random``) are
-parsed by :mod:`faults.schedule`, which builds their faults through this registry.
+happens before any of its modules runs.  A user's fault module is a *plugin*
+(``docs/extending.md``): a scenario's ``plugins = [...]``, ``--plugin`` or an installed
+package's ``splitbrain.faults`` entry point loads it, and its ``@register`` runs then.
+Schedule items (``at``/``on``/``random``) are parsed by :mod:`faults.schedule`, which builds
+their faults through this registry.
+
+A registration is refused with :class:`RegistrationError` when the name is taken (a plugin
+may never replace a built-in fault, or another plugin's, without saying so), when the class
+is not a registrable fault, or when a field cannot work in a scenario file (the reserved
+name ``fault``, a default that does not fit its annotation).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -26,6 +35,8 @@ from faults.base import Fault, FaultSpecError
 
 __all__ = [
     "FaultSpecError",
+    "RegistrationError",
+    "origin",
     "register",
     "unregister",
     "get",
@@ -39,24 +50,108 @@ _REGISTRY: dict[str, type[Any]] = {}
 T = TypeVar("T", bound=type[Any])
 
 
+class RegistrationError(TypeError):
+    """A registration refused: the name is taken, or the thing registered cannot work.
+
+    Every splitbrain registry (faults here; systems, checkers, workloads and scenarios in
+    :mod:`scenarios`) raises it, so a plugin loader can report it as one plain line.  It
+    is a ``TypeError``: registering is a programming act, checked when the module loads.
+    ``at`` is ``(file, line)`` of the offending line when the registry knows it better than
+    the traceback does (a field's own line rather than the decorator's).
+    """
+
+    def __init__(self, message: str, *, at: tuple[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.at = at
+
+
+_BUILTIN_PACKAGES = ("faults", "scenarios", "analysis", "cluster")
+
+
+def origin(module: str | None) -> str:
+    """Where a registered thing comes from, for "name taken" messages: ``a built-in
+    (faults/process.py)`` or the plugin file that defined it."""
+    mod = sys.modules.get(module or "")
+    path = getattr(mod, "__file__", None) or module or "an unknown module"
+    if module and module.split(".")[0] in _BUILTIN_PACKAGES:
+        return f"a built-in ({module})"
+    return f"from {_shown(str(path))}"
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when it is below it."""
+    import os
+
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if rel.startswith("..") else rel
+
+
 def register(cls: T) -> T:
     """Class decorator: make ``cls`` buildable by its ``name`` (a ``ClassVar[str]``).
 
     Put ``@register`` *above* ``@dataclass`` so the class it sees is already a dataclass.
+    Registering the same class again (same module, same qualified name: a module reloaded)
+    replaces it; any other class under a taken name is refused.
     """
     name = getattr(cls, "name", "")
     if not isinstance(name, str) or not name:
-        raise TypeError(f"{cls.__name__} needs a non-empty `name: ClassVar[str]` to be registered")
+        raise RegistrationError(f"{cls.__name__} needs a non-empty `name: ClassVar[str]` to be registered")
     if not dataclasses.is_dataclass(cls):
-        raise TypeError(f"{cls.__name__} must be a dataclass (put @register above @dataclass)")
+        raise RegistrationError(f"{cls.__name__} must be a dataclass (put @register above @dataclass)")
     for method in ("apply", "heal", "describe", "to_dict"):
         if not callable(getattr(cls, method, None)):
-            raise TypeError(f"{cls.__name__} lacks {method}(); subclass faults.base.FaultBase")
+            raise RegistrationError(f"{cls.__name__} lacks {method}(); subclass faults.base.FaultBase")
     existing = _REGISTRY.get(name)
-    if existing is not None and existing.__qualname__ != cls.__qualname__:
-        raise TypeError(f"fault name {name!r} is already taken by {existing.__name__}")
+    if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise RegistrationError(
+            f"fault name {name!r} is already taken by {existing.__name__}, {origin(existing.__module__)}; "
+            "a plugin may not replace another fault: choose another name"
+        )
+    _check_fields(cls, name)
     _REGISTRY[name] = cls
     return cls
+
+
+def _check_fields(cls: type[Any], name: str) -> None:
+    """Refuse fields a scenario file could not set: the reserved key ``fault`` (it holds the
+    name in the dict form), annotations that do not resolve, defaults of the wrong type."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception as e:  # noqa: BLE001 - any failure to resolve is the same mistake
+        raise RegistrationError(f"fault {name!r}: cannot resolve the field annotations of "
+                                f"{cls.__name__}: {type(e).__name__}: {e}") from None
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        if f.name == "fault":
+            raise RegistrationError(f"fault {name!r}: field name 'fault' is reserved for the fault's name "
+                                    "in scenario files; rename the field", at=_field_line(cls, f.name))
+        if f.default is dataclasses.MISSING:
+            continue
+        try:
+            _coerce(f.default, hints[f.name], f"fault {name!r}: field {f.name!r}")
+        except FaultSpecError as e:
+            raise RegistrationError(f"{e} (its default)", at=_field_line(cls, f.name)) from None
+
+
+def _field_line(cls: type[Any], field_name: str) -> tuple[str, int] | None:
+    """Where ``field_name`` is declared in ``cls``'s source, when the source can be read."""
+    import inspect
+    import re
+
+    try:
+        lines, first = inspect.getsourcelines(cls)
+        file = inspect.getsourcefile(cls)
+    except (OSError, TypeError):
+        return None
+    pattern = re.compile(rf"\s*{re.escape(field_name)}\s*:")
+    for i, line in enumerate(lines):
+        if pattern.match(line):
+            return (file or "?", first + i)
+    return None
 
 
 def unregister(name: str) -> None:

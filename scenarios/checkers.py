@@ -24,6 +24,9 @@ The built-in ones, each a thin adapter over its analysis in :mod:`analysis`:
   log (lost or unseen writes, duplicates, poll-skips, non-monotonic offsets).  Histories
   recorded by splitbrain's own clients record every rebalance in ``rebalance_log``, so a
   subscribed consumer's skip is always judged.
+
+A plugin registers its own checkers the same way (``docs/extending.md``); it may not take a
+built-in's name.  Lookups load installed packages' entry points once, on first use.
 """
 
 from __future__ import annotations
@@ -34,25 +37,56 @@ from typing import Any
 from analysis.history import History
 
 CheckerFn = Callable[[Any, History, list[dict[str, Any]], float], dict[str, Any]]
+"""``(scenario, history, trace, timeout_s) -> result``: the result is a JSON-able dict with
+``checker``, ``verdict`` (valid / invalid / unknown) and ``explanation`` (a list of
+sentences), plus any evidence."""
 _CHECKERS: dict[str, CheckerFn] = {}
 
 
 def register_checker(name: str) -> Callable[[CheckerFn], CheckerFn]:
+    """Decorator: make ``fn`` the checker called ``name``.  Refused when another function
+    (from another module) holds the name: a plugin never replaces a built-in checker."""
+    from faults.registry import RegistrationError, origin
+
+    if not isinstance(name, str) or not name.strip():
+        raise RegistrationError(f"a checker needs a non-empty name, got {name!r}")
+
     def deco(fn: CheckerFn) -> CheckerFn:
+        if not callable(fn):
+            raise RegistrationError(f"checker {name!r} must be a function (scenario, history, trace, timeout_s) "
+                                    f"-> result, got {type(fn).__name__}")
+        existing = _CHECKERS.get(name)
+        if existing is not None and existing.__module__ != getattr(fn, "__module__", None):
+            raise RegistrationError(f"checker name {name!r} is already taken, {origin(existing.__module__)}; "
+                                    "a plugin may not replace another checker: choose another name")
         _CHECKERS[name] = fn
         return fn
 
     return deco
 
 
+def unregister_checker(name: str) -> None:
+    """Forget a checker (tests and notebooks that define throwaway checkers use this)."""
+    _CHECKERS.pop(name, None)
+
+
 def checker_names() -> tuple[str, ...]:
+    _load_installed()
     return tuple(sorted(_CHECKERS))
 
 
 def get_checker(name: str) -> CheckerFn:
     if name not in _CHECKERS:
+        _load_installed()
+    if name not in _CHECKERS:
         raise ValueError(f"unknown checker {name!r}; known: {', '.join(sorted(_CHECKERS))}")
     return _CHECKERS[name]
+
+
+def _load_installed() -> None:
+    from scenarios.plugins import load_installed
+
+    load_installed()
 
 
 @register_checker("linearizability")

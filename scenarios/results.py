@@ -3,6 +3,7 @@
 Layout (``store/<scenario>/<UTC timestamp>-s<seed>/``; ``store/latest`` points at the newest)::
 
     scenario.json   the effective scenario (seed, flaws, faults...): everything to rerun
+    plugins/        copies of the plugin files the run loaded (scenario.json names them)
     history.jsonl   client operations, native history format (docs/history-format.md)
     trace.jsonl     messages, timers, role changes, faults: one JSON record per line
     results.json    every checker's verdict, evidence and explanation
@@ -73,7 +74,7 @@ def write_run(outcome: RunOutcome, *, root: Path | None = None, render: bool = T
     tmp = parent / f".tmp-{stamp}-s{sc.seed}"
     tmp.mkdir()
     try:
-        (tmp / "scenario.json").write_text(sc.to_json() + "\n")
+        (tmp / "scenario.json").write_text(_scenario_json(sc, tmp))
         write_jsonl(tmp / "history.jsonl", history_records(outcome.events))
         write_jsonl(tmp / "trace.jsonl", outcome.trace)
         results = {"verdict": outcome.verdict, "checkers": outcome.results}
@@ -88,6 +89,17 @@ def write_run(outcome: RunOutcome, *, root: Path | None = None, render: bool = T
         raise
     _point_latest(root, final)
     return final
+
+
+def _scenario_json(sc: Scenario, folder: Path) -> str:
+    """The scenario as the folder keeps it: its plugin files copied into ``plugins/`` and
+    named relative to the folder, so the folder re-checks and replays wherever it goes."""
+    d = sc.to_dict()
+    if sc.plugins:
+        from scenarios.plugins import save_plugins
+
+        d["plugins"] = save_plugins(sc.plugins, folder)
+    return json.dumps(d, indent=2, sort_keys=True) + "\n"
 
 
 def _maybe_render(folder: Path) -> None:
@@ -170,7 +182,7 @@ def load_run(path: str | Path | None) -> SavedRun:
         raise RunFolderError(str(e)) from None
     return SavedRun(
         dir=p,
-        scenario=from_dict(sc_raw, source=str(p / "scenario.json")),
+        scenario=from_dict(sc_raw, source=str(p / "scenario.json"), base=p.resolve()),
         results=results,
         metrics=metrics,
         trace=trace,

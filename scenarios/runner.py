@@ -18,7 +18,6 @@ for the checkers.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from faults.engine import LinkSettings
 from faults.schedule import install
 from scenarios.checkers import get_checker
 from scenarios.coverage import fault_coverage
+from scenarios.plugins import by_value_modules
 from scenarios.spec import Scenario, ScenarioError, for_engine
 from scenarios.systems import (
     RunInfo,
@@ -46,6 +46,7 @@ from scenarios.systems import (
     core_factory,
     get_system,
     node_ids,
+    workload_factory,
 )
 from scenarios.workloads import think_ms
 
@@ -121,6 +122,7 @@ def cluster_spec(sc: Scenario, *, real_time: bool = False) -> tuple[ClusterSpec,
     config = system_config(sc, system, real_time=real_time)
     try:
         make_client = client_factory(sc.system, nodes, sc.client)
+        make_workload = workload_factory(sc.system, sc.workload, sc.clients)
         network = LinkSettings.from_mapping(sc.network) if sc.network else None
         broker = system.broker(nodes, config) if system.broker is not None else None
     except (ValueError, TypeError) as e:
@@ -133,7 +135,7 @@ def cluster_spec(sc: Scenario, *, real_time: bool = False) -> tuple[ClusterSpec,
         nodes=nodes,
         make_core=core_factory(sc.system, nodes, config, sc.flaws),
         make_client=make_client,
-        make_workload=functools.partial(system.build_workload, dict(sc.workload), sc.clients),
+        make_workload=make_workload,
         clients=sc.clients,
         seed=sc.seed,
         tick_ms=sc.tick_ms,
@@ -143,6 +145,7 @@ def cluster_spec(sc: Scenario, *, real_time: bool = False) -> tuple[ClusterSpec,
         prepare=None if system.prepare_node is None else _PerNode(system.prepare_node, nodes, config),
         resources=None if system.node_resources is None else _PerNode(system.node_resources, nodes, config),
         broker=broker,
+        by_value=by_value_modules(sc.plugins),
     )
     return spec, config
 

@@ -13,6 +13,14 @@ A ``[ray]`` table holds what changes when the scenario runs on the real engine
 rebalance in the simulator (400 ms session timeout) must outlast a real broker's 6 s
 session timeout.  Its keys (:data:`RAY_KEYS`) override the scenario's; ``config``,
 ``workload``, ``network`` and ``client`` are merged key by key, ``faults`` replaces the list.
+
+``plugins = ["my_faults.py", "some.module"]`` names the plugins a scenario needs (its own
+faults, system, checkers, workloads): paths are relative to the scenario file, plain names
+are modules (:mod:`scenarios.plugins`).  They are loaded while the file is read, before
+anything in it is checked, and kept as absolute paths so the scenario runs from anywhere;
+``extends`` adds the child's plugins to the parent's.  Plugins may also add scenarios to
+the catalog: a folder of TOML files (:func:`add_catalog`) or scenario objects
+(:func:`register_scenario`).
 """
 
 from __future__ import annotations
@@ -57,6 +65,8 @@ class Scenario:
     teaches: str = ""
     predict: str = ""
     ray: dict[str, Any] = field(default_factory=dict)
+    plugins: tuple[str, ...] = ()
+    """Plugins loaded for this scenario: absolute paths of plugin files, or module names."""
     source: str | None = None
     """The file this scenario was loaded from, as given (None for a catalog scenario), so a
     results folder and its report can say how to run it again."""
@@ -64,8 +74,10 @@ class Scenario:
     # ------------------------------------------------------------------ conversions
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("engines", "faults", "flaws", "checkers"):
+        for k in _TUPLES:
             d[k] = list(d[k])
+        if not self.plugins:
+            del d["plugins"]  # a scenario without plugins saves as it always did
         return d
 
     def to_json(self) -> str:
@@ -76,7 +88,7 @@ class Scenario:
 
 
 _FIELDS = {f.name: f for f in fields(Scenario)}
-_TUPLES = {"engines", "faults", "flaws", "checkers"}
+_TUPLES = ("engines", "faults", "flaws", "checkers", "plugins")
 _DICTS = {"workload", "config", "client", "network", "ray"}
 RAY_KEYS = ("config", "faults", "duration_ms", "workload", "network", "client", "clients", "time_limit_s",
             "description")
@@ -84,8 +96,12 @@ _MERGED = ("config", "workload", "network", "client")
 _INTS = {"nodes", "clients", "duration_ms", "seed", "tick_ms"}
 
 
-def from_dict(d: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
-    """Validate and build a :class:`Scenario`; errors name the source and field."""
+def from_dict(d: dict[str, Any], *, source: str = "<scenario>", base: Path | None = None) -> Scenario:
+    """Validate and build a :class:`Scenario`; errors name the source and field.
+
+    Its ``plugins`` are loaded first (relative paths from ``base``, the scenario file's
+    folder; the working directory when None), since its faults, system and checkers may be
+    theirs."""
     if not isinstance(d, dict):
         raise ScenarioError(f"{source}: a scenario must be a table/object, got {type(d).__name__}")
     unknown = sorted(set(d) - set(_FIELDS) - {"extends"})
@@ -100,7 +116,11 @@ def from_dict(d: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
     for k, v in d.items():
         if k == "extends":
             continue
-        if k in _TUPLES:
+        if k == "plugins":
+            from scenarios.plugins import load_plugins
+
+            kw[k] = load_plugins(_plugin_names(v, source), base=base, where=f"{source}: plugins")
+        elif k in _TUPLES:
             if not isinstance(v, (list, tuple)):
                 raise ScenarioError(f"{source}: field {k!r} must be a list, got {type(v).__name__}")
             kw[k] = tuple(v)
@@ -130,6 +150,16 @@ def from_dict(d: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
     return sc
 
 
+def _plugin_names(v: Any, source: str) -> list[str]:
+    if not isinstance(v, (list, tuple)):
+        raise ScenarioError(f"{source}: field 'plugins' must be a list of plugin files or module names, "
+                            f"got {type(v).__name__}")
+    for i, name in enumerate(v):
+        if not isinstance(name, str) or not name.strip():
+            raise ScenarioError(f"{source}: plugins[{i}] must be a plugin file or a module name, got {name!r}")
+    return list(v)
+
+
 def for_engine(sc: Scenario, engine: str, *, source: str | None = None) -> Scenario:
     """``sc`` as it runs on ``engine``: with its ``[ray]`` overrides applied for ``ray``
     (the result has no ``ray`` table left, so a saved copy replays as it ran)."""
@@ -149,7 +179,7 @@ def for_engine(sc: Scenario, engine: str, *, source: str | None = None) -> Scena
 
 def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
     from scenarios.checkers import checker_names
-    from scenarios.systems import get_system, system_names
+    from scenarios.systems import system_names
 
     if sc.system not in system_names():
         raise ScenarioError(f"{source}: unknown system {sc.system!r}; known: {', '.join(system_names())}")
@@ -171,11 +201,11 @@ def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
         raise ScenarioError(f"{source}: tick_ms must be greater than 0")
     if sc.expect not in ("valid", "invalid"):
         raise ScenarioError(f"{source}: expect must be 'valid' or 'invalid', got {sc.expect!r}")
-    from scenarios.systems import check_flaws
+    from scenarios.systems import check_flaws, check_workload
 
     try:
         check_flaws(sc.system, sc.flaws)
-        get_system(sc.system).check_workload(sc.workload)
+        check_workload(sc.system, sc.workload)
     except ValueError as e:
         raise ScenarioError(f"{source}: {e}") from None
     from faults.base import FaultSpecError
@@ -211,12 +241,102 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ScenarioError(f"{path}: cannot read: {e.strerror}") from None
 
 
+_EXTRA_FOLDERS: list[Path] = []
+_EXTRA_SCENARIOS: dict[str, tuple[Path, dict[str, Any]]] = {}
+
+
+def add_catalog(folder: str | Path) -> None:
+    """Add a folder of scenario TOML files to the catalog (a plugin's scenarios).  Refused
+    when it is no folder or one of its scenarios takes a name already in the catalog."""
+    from faults.registry import RegistrationError
+
+    path = Path(folder).resolve()
+    if not path.is_dir():
+        raise RegistrationError(f"add_catalog: {folder}: no such folder of scenario files")
+    if path == CATALOG or path in _EXTRA_FOLDERS:
+        return
+    taken = _raw_catalog()
+    for toml in sorted(path.glob("*.toml")):
+        name = _read_toml(toml).get("name", toml.stem)
+        if name in taken:
+            raise RegistrationError(f"{toml}: scenario name {name!r} is already taken by {taken[name][0]}; "
+                                    "a plugin may not replace a scenario: choose another name")
+    _EXTRA_FOLDERS.append(path)
+
+
+def register_scenario(scenario: Scenario | dict[str, Any], *, origin: str | Path | None = None) -> None:
+    """Add one scenario to the catalog (a plugin's; plain data or a :class:`Scenario`).
+    ``origin`` is the file it is said to come from in messages (the caller's module file
+    when None).  Relative plugin paths in it are relative to that file's folder."""
+    import sys
+
+    from faults.registry import RegistrationError
+
+    if origin is None:
+        origin = sys._getframe(1).f_globals.get("__file__") or "<plugin>"
+    where = Path(origin)
+    d = scenario.to_dict() if isinstance(scenario, Scenario) else dict(scenario)
+    name = d.get("name")
+    if not isinstance(name, str) or not name:
+        raise RegistrationError(f"register_scenario: a scenario needs a 'name', got {name!r}")
+    taken = _raw_catalog()
+    if name in taken and taken[name][0] != where:
+        raise RegistrationError(f"scenario name {name!r} is already taken by {taken[name][0]}; "
+                                "a plugin may not replace a scenario: choose another name")
+    _EXTRA_SCENARIOS[name] = (where, _absolute_plugins(d, where.parent))
+
+
+def unregister_scenarios(*names: str, folder: str | Path | None = None) -> None:
+    """Forget scenarios a plugin added: by name, or a whole catalog folder (tests use it)."""
+    for n in names:
+        _EXTRA_SCENARIOS.pop(n, None)
+    if folder is not None:
+        path = Path(folder).resolve()
+        if path in _EXTRA_FOLDERS:
+            _EXTRA_FOLDERS.remove(path)
+
+
+def plugin_catalog() -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """What plugins added to the catalog: folders, and names of scenario objects."""
+    return tuple(_EXTRA_FOLDERS), tuple(_EXTRA_SCENARIOS)
+
+
+def _absolute_plugins(d: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``d`` with its plugin paths made absolute (relative to ``folder``, the file's)."""
+    names = d.get("plugins")
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        return d  # from_dict says what is wrong
+    from scenarios.plugins import absolute
+
+    return {**d, "plugins": [absolute(n, folder) for n in names]}
+
+
+def _merged(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """``child`` over ``parent`` (``extends``): fields replace, plugins add up."""
+    out = dict(parent)
+    out.pop("twin", None)
+    out.update(child)
+    out.pop("extends", None)
+    plugins = [*parent.get("plugins", ()), *child.get("plugins", ())]
+    if plugins:
+        out["plugins"] = list(dict.fromkeys(plugins))
+    return out
+
+
 def _raw_catalog() -> dict[str, tuple[Path, dict[str, Any]]]:
+    from scenarios.plugins import load_installed
+
+    load_installed()
     out: dict[str, tuple[Path, dict[str, Any]]] = {}
-    for path in sorted(CATALOG.glob("*.toml")):
-        d = _read_toml(path)
-        name = d.get("name", path.stem)
-        out[name] = (path, d)
+    for folder in (CATALOG, *_EXTRA_FOLDERS):
+        for path in sorted(folder.glob("*.toml")):
+            d = _read_toml(path)
+            name = d.get("name", path.stem)
+            if name in out:
+                raise ScenarioError(f"{path}: scenario name {name!r} is already taken by {out[name][0]}")
+            out[name] = (path, _absolute_plugins(d, path.parent))
+    for name, entry in _EXTRA_SCENARIOS.items():
+        out.setdefault(name, entry)
     return out
 
 
@@ -229,11 +349,7 @@ def _resolve(name: str, raw: dict[str, tuple[Path, dict[str, Any]]], seen: tuple
         raise ScenarioError(f"{path}: 'extends' loops through {parent!r}")
     if parent not in raw:
         raise ScenarioError(f"{path}: extends unknown scenario {parent!r}")
-    base = _resolve(parent, raw, (*seen, name))
-    base.pop("twin", None)
-    base.update(d)
-    base.pop("extends", None)
-    return base
+    return _merged(_resolve(parent, raw, (*seen, name)), d)
 
 
 def catalog() -> dict[str, Scenario]:
@@ -255,17 +371,16 @@ def load(name_or_path: str) -> Scenario:
                 raise ScenarioError(f"{p}: not valid JSON: {e}") from None
         else:
             d = _read_toml(p)
+        if isinstance(d, dict):
+            d = _absolute_plugins(d, p.resolve().parent)
         if isinstance(d, dict) and "extends" in d:
             raw = _raw_catalog()
             if d["extends"] not in raw:
                 raise ScenarioError(f"{p}: extends unknown scenario {d['extends']!r}")
-            base = _resolve(d["extends"], raw)
-            base.pop("twin", None)
-            base.update(d)
-            d = base
+            d = _merged(_resolve(d["extends"], raw), d)
         if isinstance(d, dict):
             d = {**d, "source": str(p)}
-        return from_dict(d, source=str(p))
+        return from_dict(d, source=str(p), base=p.resolve().parent)
     raw = _raw_catalog()
     if name_or_path not in raw:
         close = [n for n in raw if n.startswith(name_or_path.split("-")[0])][:5]

@@ -13,7 +13,7 @@ from cluster.core.raft import RaftConfig, RaftFlaws, RaftNode
 from cluster.core.types import Core, CoreEvent
 from cluster.session import FinalView
 from scenarios.systems import CoreFactory, System, register_system
-from scenarios.workloads import KV_OPS, REGISTER_OPS, check_workload, make_workload
+from scenarios.workloads import KINDS, KV_OPS, REGISTER_OPS, check_workload, make_workload
 
 RAFT_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "partition", "kind": "isolate-leader"},
@@ -100,6 +100,7 @@ register_system(
         build_workload=functools.partial(make_workload, KV_OPS),
         check_workload=functools.partial(check_workload, KV_OPS),
         checkers=("linearizability", "raft-safety"),
+        workload_kinds=KINDS,
         fault_menu=RAFT_FAULTS,
         triggers=("leader-elected", "write-acked", "lease-read"),
         event_records=_leader_log,
@@ -118,6 +119,7 @@ register_system(
         build_workload=functools.partial(make_workload, REGISTER_OPS),
         check_workload=functools.partial(check_workload, REGISTER_OPS),
         checkers=("linearizability",),
+        workload_kinds=KINDS,
         fault_menu=QUORUM_FAULTS,
         inert_flaw=quorum_inert_flaw,
     )

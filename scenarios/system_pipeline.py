@@ -311,6 +311,7 @@ register_system(
         build_workload=build_workload,
         check_workload=check_pipeline_workload,
         checkers=("pipeline", "delivery"),
+        workload_kinds=_WL_KINDS,
         fault_menu=PIPELINE_FAULTS,
         triggers=tuple(PIPELINE_TRIGGERS),
         build_client=build_client,

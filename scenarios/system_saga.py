@@ -194,6 +194,7 @@ register_system(
         build_workload=build_workload,
         check_workload=check_saga_workload,
         checkers=("idempotency", "delivery", "saga"),
+        workload_kinds=("book",),
         fault_menu=SAGA_FAULTS,
         triggers=tuple(SAGA_TRIGGERS),
         build_client=build_client,

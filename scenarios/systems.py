@@ -4,11 +4,18 @@ A :class:`System` is the one place that knows which core implements a system and
 needs from an engine; the runner reads its typed fields and hands the engines factories
 (:class:`cluster.spec.ClusterSpec`), so neither the runner nor an engine ever branches on
 a system's name.  Adding a system (sagas, a pipeline, a user's own) is one module that
-builds a ``System`` and calls :func:`register_system`.
+builds a ``System`` and calls :func:`register_system` -- a built-in one in this package, a
+user's one as a plugin (``docs/extending.md``), which may not take a built-in's name.
+
+Lookups (:func:`get_system`, :func:`system_names`) load the built-in systems and the
+installed packages' entry points once, on first use, so a command that never asks for a
+system never imports one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -17,6 +24,7 @@ from typing import Any
 
 from cluster.session import FinalView
 from cluster.spec import BrokerPlan, ClientFactory, CoreFactory, EventRecords, Workload
+from faults.registry import RegistrationError, origin
 
 InertFlawRule = Callable[[str, Any, tuple[str, ...]], str | None]
 """``(flaw, config, every flaw switched on) -> why the flaw changes nothing here, or None``."""
@@ -29,6 +37,7 @@ __all__ = [
     "System",
     "build_config",
     "check_flaws",
+    "check_workload",
     "client_factory",
     "core_factory",
     "default_client_factory",
@@ -39,6 +48,7 @@ __all__ = [
     "register_system",
     "system_names",
     "unregister_system",
+    "workload_factory",
 ]
 
 
@@ -102,14 +112,84 @@ class System:
     export: Export | None = None
     requirements: Callable[[Any], str | None] | None = None
     inert_flaw: InertFlawRule | None = None  # see scenarios.flawfit
+    workload_kinds: tuple[str, ...] = ()
+    """The ``workload.kind`` values the system's own workload accepts (its first is the
+    default); a plugin's workload kind may add others but never reuse these."""
 
 
 _SYSTEMS: dict[str, System] = {}
 
+_CALLABLES = ("build_core", "build_workload", "check_workload")
+_OPTIONAL_CALLABLES = ("build_client", "event_records", "final_records", "broker", "node_resources",
+                       "prepare_node", "export", "requirements", "inert_flaw")
+_NAME_TUPLES = ("checkers", "triggers", "workload_kinds")
+
 
 def register_system(system: System) -> System:
+    """Make ``system`` runnable by its name.  Refused (:class:`RegistrationError`, naming
+    the field) when a field cannot work, or when another module already registered the
+    name: a plugin never silently replaces a built-in system, or another plugin's."""
+    system = _checked(system)
+    _load_builtin()
+    existing = _SYSTEMS.get(system.name)
+    if existing is not None and existing is not system and _module_of(existing) != _module_of(system):
+        raise RegistrationError(
+            f"system name {system.name!r} is already taken, {origin(_module_of(existing))}; "
+            "a plugin may not replace another system: choose another name"
+        )
     _SYSTEMS[system.name] = system
     return system
+
+
+def _module_of(system: System) -> str | None:
+    """The module that defined the system: where its core factory is defined."""
+    fn: Any = system.build_core
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return getattr(fn, "__module__", None)
+
+
+def _checked(system: Any) -> System:
+    """``system`` with its fields checked (lists become tuples); the first bad field is a
+    :class:`RegistrationError` that names it."""
+    if not isinstance(system, System):
+        raise RegistrationError(f"register_system takes a scenarios.systems.System, got {type(system).__name__}")
+    name = system.name
+    if not isinstance(name, str) or not name.strip():
+        raise RegistrationError(f"a system needs a non-empty name, got {name!r}")
+
+    def bad(field_name: str, what: str) -> RegistrationError:
+        got = getattr(system, field_name)
+        return RegistrationError(f"system {name!r}: field {field_name!r} must be {what}, got {got!r}")
+
+    if not isinstance(system.summary, str):
+        raise bad("summary", "a string")
+    for method in ("names", "describe", "from_names"):
+        if not callable(getattr(system.flaws, method, None)):
+            raise bad("flaws", f"a class with names(), describe(name) and from_names(names) (no {method})")
+    if not (isinstance(system.config, type) and dataclasses.is_dataclass(system.config)):
+        raise bad("config", "a dataclass class (the core's options)")
+    for f in _CALLABLES:
+        if not callable(getattr(system, f)):
+            raise bad(f, "callable")
+    for f in _OPTIONAL_CALLABLES:
+        if getattr(system, f) is not None and not callable(getattr(system, f)):
+            raise bad(f, "callable or None")
+    fixed: dict[str, Any] = {}
+    for f in _NAME_TUPLES:
+        v = getattr(system, f)
+        if not isinstance(v, list | tuple) or not all(isinstance(x, str) and x for x in v):
+            raise bad(f, "a list of names")
+        fixed[f] = tuple(v)
+    menu = system.fault_menu
+    if not isinstance(menu, list | tuple) or not all(isinstance(m, Mapping) and "fault" in m for m in menu):
+        raise bad("fault_menu", "a list of fault tables, each with a 'fault' name")
+    fixed["fault_menu"] = tuple(menu)
+    if not isinstance(system.realtime_config, Mapping):
+        raise bad("realtime_config", "a table of config defaults")
+    if isinstance(system.settle_ms, bool) or not isinstance(system.settle_ms, int) or system.settle_ms < 0:
+        raise bad("settle_ms", "a whole number of milliseconds >= 0")
+    return dataclasses.replace(system, **fixed)
 
 
 def unregister_system(name: str) -> None:
@@ -119,14 +199,23 @@ def unregister_system(name: str) -> None:
 
 def system_names() -> tuple[str, ...]:
     _load_builtin()
+    _load_installed()
     return tuple(sorted(_SYSTEMS))
 
 
 def get_system(name: str) -> System:
     _load_builtin()
     if name not in _SYSTEMS:
+        _load_installed()
+    if name not in _SYSTEMS:
         raise ValueError(f"unknown system {name!r}; known: {', '.join(sorted(_SYSTEMS))}")
     return _SYSTEMS[name]
+
+
+def _load_installed() -> None:
+    from scenarios.plugins import load_installed
+
+    load_installed()
 
 
 _BUILTIN_LOADED = False
@@ -172,6 +261,44 @@ def build_config(system: str, overrides: Mapping[str, Any]) -> Any:
         raise ValueError(f"config: unknown field {bad[0]!r} for {system}; allowed: {', '.join(sorted(allowed))}")
     kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items()}
     return cls(**kw)
+
+
+def _plugin_workload(system: str, spec: Mapping[str, Any]) -> Any:
+    """The plugin workload kind ``spec`` names for ``system``, or None for the system's own.
+    ``ValueError`` when the kind is unknown here (listing the kinds that are)."""
+    from scenarios.workloads import workload_kinds
+
+    s = get_system(system)
+    kind = spec.get("kind")
+    if kind is None or kind in s.workload_kinds:
+        return None
+    kinds = workload_kinds()
+    if kind in kinds and kinds[kind].suits(system):
+        return kinds[kind]
+    if kind in kinds:
+        raise ValueError(f"workload: kind {kind!r} is for {', '.join(kinds[kind].systems)}, not {system}")
+    if not s.workload_kinds:
+        return None  # the system's own check says what it accepts
+    known = [*s.workload_kinds, *(n for n, k in kinds.items() if k.suits(system))]
+    raise ValueError(f"workload: unknown kind {kind!r} for {system}; known: {', '.join(known)}")
+
+
+def check_workload(system: str, spec: dict[str, Any]) -> None:
+    """Check a scenario's ``workload`` table for ``system`` (its own workload or a plugin's
+    kind); ``ValueError`` names the field."""
+    kind = _plugin_workload(system, spec)
+    if kind is None:
+        get_system(system).check_workload(spec)
+    else:
+        kind.check(spec, system)
+
+
+def workload_factory(system: str, spec: dict[str, Any], clients: int) -> Callable[[], Any]:
+    """A picklable ``() -> workload`` for ``system`` and the ``workload`` table ``spec``."""
+    kind = _plugin_workload(system, spec)
+    if kind is None:
+        return functools.partial(get_system(system).build_workload, dict(spec), clients)
+    return functools.partial(kind.build, dict(spec), clients, system)
 
 
 def node_ids(n: int) -> tuple[str, ...]:

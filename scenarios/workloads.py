@@ -8,6 +8,7 @@ small and the explanations concrete ("read returned 3004, written by process 3")
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,3 +115,85 @@ def make_workload(ops: RegisterOps, spec: dict[str, Any], clients: int = 1) -> R
         ops_per_client=spec.get("ops_per_client"),
         clients=clients,
     )
+
+
+# --- workload kinds that plugins add ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkloadKind:
+    """A workload a plugin adds, chosen in a scenario with ``workload = { kind = NAME, ... }``.
+
+    A system brings its own workload (its :attr:`~scenarios.systems.System.workload_kinds`);
+    a workload kind is another generator of operations for the systems in ``systems`` (every
+    system when empty), e.g. a hot-key register workload for ``raft-kv`` and ``quorum``.
+
+    * ``check(spec, system)`` raises ``ValueError`` naming the bad field of the scenario's
+      ``workload`` table (``kind`` included), before anything runs;
+    * ``build(spec, clients, system)`` returns an object with
+      ``next_op(process, rng) -> (f, key, value) | None``; it must pickle (a module-level
+      class or function) so the real engine can ship it to the client process.
+
+    ``system`` is the scenario's system name: the operation names are the system's (the
+    Raft KV says get/put/cas, the quorum register read/write).  ``think_ms`` is read by the
+    runner for every kind.
+    """
+
+    name: str
+    summary: str
+    check: Callable[[dict[str, Any], str], None]
+    build: Callable[[dict[str, Any], int, str], Any]
+    systems: tuple[str, ...] = ()
+
+    def suits(self, system: str) -> bool:
+        return not self.systems or system in self.systems
+
+
+_KINDS: dict[str, WorkloadKind] = {}
+
+
+def register_workload(kind: WorkloadKind) -> WorkloadKind:
+    """Make ``kind`` selectable by ``workload.kind``.  Refused when the name is another
+    registered kind's (from another module) or a kind a system's own workload accepts."""
+    from faults.registry import RegistrationError, origin
+    from scenarios.systems import get_system, system_names
+
+    if not isinstance(kind, WorkloadKind):
+        raise RegistrationError(f"register_workload takes a scenarios.workloads.WorkloadKind, got {type(kind).__name__}")
+    if not isinstance(kind.name, str) or not kind.name.strip():
+        raise RegistrationError(f"a workload kind needs a non-empty name, got {kind.name!r}")
+    for f in ("check", "build"):
+        if not callable(getattr(kind, f)):
+            raise RegistrationError(f"workload kind {kind.name!r}: field {f!r} must be callable")
+    if not isinstance(kind.systems, list | tuple) or not all(isinstance(s, str) for s in kind.systems):
+        raise RegistrationError(f"workload kind {kind.name!r}: field 'systems' must be a list of system names")
+    existing = _KINDS.get(kind.name)
+    if existing is not None and _module(existing) != _module(kind):
+        raise RegistrationError(f"workload kind {kind.name!r} is already taken, {origin(_module(existing))}; "
+                                "choose another name")
+    owners = [s for s in system_names() if kind.name in get_system(s).workload_kinds and kind.suits(s)]
+    if owners:
+        raise RegistrationError(f"workload kind {kind.name!r} is already taken by the own workload of "
+                                f"{', '.join(owners)}; a plugin may not replace it: choose another name")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def _module(kind: WorkloadKind) -> str | None:
+    fn: Any = kind.build
+    while hasattr(fn, "func"):  # functools.partial
+        fn = fn.func
+    return getattr(fn, "__module__", None)
+
+
+def unregister_workload(name: str) -> None:
+    """Forget a workload kind (tests and notebooks use this)."""
+    _KINDS.pop(name, None)
+
+
+def workload_kinds() -> dict[str, WorkloadKind]:
+    """Every workload kind plugins registered, by name (installed packages' included)."""
+    from scenarios.plugins import load_installed
+
+    load_installed()
+    return dict(sorted(_KINDS.items()))

@@ -20,6 +20,8 @@ from analysis.models.base import (
     get_model,
     model_names,
     register_model,
+    unregister_model,
 )
 
-__all__ = ["ILLEGAL", "Impossible", "Model", "ModelError", "by_key", "get_model", "model_names", "register_model"]
+__all__ = ["ILLEGAL", "Impossible", "Model", "ModelError", "by_key", "get_model", "model_names", "register_model",
+           "unregister_model"]

@@ -126,11 +126,23 @@ _REGISTRY: dict[str, Callable[..., Model]] = {}
 
 
 def register_model(name: str) -> Callable[[Callable[..., Model]], Callable[..., Model]]:
+    """Decorator: make ``factory(**options) -> Model`` the model called ``name``.  Another
+    module's model under a taken name is refused (a plugin never replaces a built-in)."""
+
     def deco(factory: Callable[..., Model]) -> Callable[..., Model]:
+        existing = _REGISTRY.get(name)
+        if existing is not None and getattr(existing, "__module__", None) != getattr(factory, "__module__", None):
+            raise ModelError(f"model name {name!r} is already taken by {getattr(existing, '__module__', '?')}; "
+                             "choose another name")
         _REGISTRY[name] = factory
         return factory
 
     return deco
+
+
+def unregister_model(name: str) -> None:
+    """Forget a model (tests and notebooks that define throwaway models use this)."""
+    _REGISTRY.pop(name, None)
 
 
 def model_names() -> tuple[str, ...]:

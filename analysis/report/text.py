@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 from typing import Any
 
 from analysis.report.data import (
@@ -35,11 +36,17 @@ def badge(verdict: Any, label: str = "") -> str:
     return f'<span class="badge {cls}" data-verdict="{esc(v)}">{lab}<b>{esc(word)}</b></span>'
 
 
-def replay_command(sc: dict[str, Any]) -> str:
+def replay_command(sc: dict[str, Any], folder: Path | None = None) -> str:
     """The command that reruns this exact run (same as ``splitbrain run`` prints): the scenario
-    file's path when the run came from a file (``source``), else the catalog name."""
+    file's path when the run came from a file (``source``), else the catalog name.  The
+    plugins the run loaded come from the run ``folder``'s copies (``plugins/``): a plugin
+    given on the command line is in no scenario file."""
     what = sc.get("source") or sc.get("name", "SCENARIO")
     parts = ["splitbrain", "run", str(what), "--seed", str(sc.get("seed", 1))]
+    for plugin in sc.get("plugins") or ():
+        text = str(plugin)
+        is_file = text.endswith(".py") or "/" in text
+        parts += ["--plugin", str(_final(folder) / text) if is_file and folder is not None else text]
     flaws = sc.get("flaws") or []
     if flaws:
         for f in flaws:
@@ -47,6 +54,15 @@ def replay_command(sc: dict[str, Any]) -> str:
     else:
         parts.append("--no-flaws")
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _final(folder: Path) -> Path:
+    """Where a run folder ends up: a new run is rendered in its hidden temporary folder
+    ``.tmp-NAME``, which is then renamed to ``NAME`` (``scenarios/results.py``)."""
+    folder = folder.resolve()
+    if folder.name.startswith(".tmp-"):
+        return folder.with_name(folder.name[len(".tmp-"):])
+    return folder
 
 
 def _ms(v: float) -> str:
@@ -108,7 +124,7 @@ def header(data: RunData, shown_note: str) -> str:
         teach.append(f"<b>Prediction:</b> {esc(sc['predict'])}")
     if teach:
         out.append(f'<p class="teaches">{" ".join(teach)}</p>')
-    cmd = replay_command(sc)
+    cmd = replay_command(sc, data.folder)
     out.append(f'<div class="replay"><span>Replay this run:</span> <code id="replay-cmd">{esc(cmd)}</code>'
                f'<button type="button" class="copy" data-copy="replay-cmd">copy</button></div>')
     twin = sc.get("twin")

@@ -29,7 +29,8 @@ last scrape, key ``"n3 (incarnation 0, crashed)"``); with ``metrics_port`` an ag
 Prometheus endpoint serves every node's metrics (and the clients') during the run.
 
 Factories defined in a module the worker processes cannot import (a plugin loaded from a
-file path) reach them by value: call :func:`ship_by_value` on the module first.
+file path) reach them by value: the spec names such modules in ``by_value`` and opening
+the session calls :func:`ship_by_value` on each.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import contextlib
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -126,6 +128,11 @@ class RayLauncher:
     @contextmanager
     def open(self, spec: ClusterSpec) -> Iterator[RaySession]:
         opts = self.options
+        for name in spec.by_value:
+            module = sys.modules.get(name)
+            if module is None:
+                raise EngineSetupError(f"module {name!r} is to be shipped to the workers but is not loaded")
+            ship_by_value(module)
         tmp = tempfile.mkdtemp(prefix="sb-ray-")
         with contextlib.ExitStack() as stack:
             stack.callback(shutil.rmtree, tmp, True)  # last: after every process is gone

@@ -18,6 +18,7 @@ from typing import Any
 
 from splitbrain.commands import Command
 from splitbrain.errors import EXIT_UNKNOWN, EXIT_USAGE, VERDICT_EXIT, UsageError, input_errors
+from splitbrain.plugin_args import add_plugin_argument, load_plugin_args
 
 DEFAULT_MAX_STATES = 1_000_000
 
@@ -75,6 +76,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-special", action="store_true",
                    help="read a FIFO or device as the history (refused by default; '-' always reads stdin)")
     p.add_argument("--json", action="store_true", help="print the machine-readable result")
+    add_plugin_argument(p)
     p.add_argument("--consistency-model", metavar="M",
                    help="with --model list-append|rw-register: the isolation level to judge "
                    "against (default strict-serializable; see docs/isolation.md)")
@@ -111,6 +113,7 @@ def _run(args: argparse.Namespace) -> int:
     from analysis.linearizability import check
     from analysis.models import get_model
 
+    load_plugin_args(args)  # a model, or a run folder's checkers, a plugin registers
     if args.model in ("list-append", "rw-register"):
         from splitbrain.commands import isolation_check
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from splitbrain.commands import Command
 from splitbrain.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, UsageError, input_errors
+from splitbrain.plugin_args import add_plugin_argument, load_plugin_args
 
 
 def parse_budget(text: str) -> float:
@@ -32,6 +33,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for hypothesis's own search (default 0)")
     p.add_argument("--store", metavar="DIR", help="results store (default ./store)")
     p.add_argument("--json", action="store_true")
+    add_plugin_argument(p)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -45,13 +47,14 @@ def _run(args: argparse.Namespace) -> int:
 def _explore(args: argparse.Namespace) -> int:
     from scenarios.explore import explore
     from scenarios.flawfit import flaw_flags, inert_flaws
+    from scenarios.plugins import with_plugins
     from scenarios.results import write_run
     from scenarios.runner import effective
     from scenarios.spec import load
     from splitbrain.terminal import console, print_results
 
     budget = parse_budget(args.budget)
-    sc = load(args.name)
+    sc = with_plugins(load(args.name), load_plugin_args(args))
     flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)
     sc = effective(sc, seed=None, flaws=flaws, time_limit_s=None)
     for notice in inert_flaws(sc):

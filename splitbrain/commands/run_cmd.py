@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from splitbrain.commands import Command
 from splitbrain.errors import EXIT_USAGE, VERDICT_EXIT, UsageError, input_errors
+from splitbrain.plugin_args import add_plugin_argument, load_plugin_args
 
 if TYPE_CHECKING:
     from cluster.session import Launcher
@@ -37,12 +38,15 @@ def _run_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-save", action="store_true", help="do not write a results folder")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_plugin_argument(p)
 
 
-def replay_command(sc: Any, name_arg: str, engine: str = "sim") -> str:
+def replay_command(sc: Any, name_arg: str, engine: str = "sim", plugins: list[str] | None = None) -> str:
     parts = ["splitbrain", "run", name_arg, "--seed", str(sc.seed)]
     if engine != "sim":
         parts += ["--engine", engine]
+    for plugin in plugins or ():
+        parts += ["--plugin", plugin]
     if sc.flaws:
         for f in sc.flaws:
             parts += ["--flaw", f]
@@ -90,7 +94,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.engine == "sim" and (args.ray_address or args.metrics_port or args.amqp_url or args.kafka_bootstrap):
         raise UsageError("--ray-address, --metrics-port, --amqp-url and --kafka-bootstrap need --engine ray")
-    sc = load(args.name)
+    from scenarios.plugins import with_plugins
+
+    cli_plugins = load_plugin_args(args)
+    sc = with_plugins(load(args.name), cli_plugins)
     from scenarios.flawfit import flaw_flags, inert_flaws
 
     flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)
@@ -132,12 +139,13 @@ def _run(args: argparse.Namespace) -> int:
                           "checkers": outcome.results, "stats": outcome.stats, "coverage": outcome.coverage,
                           "dir": str(run_dir) if run_dir else None}, indent=2, sort_keys=True, default=json_default))
     else:
-        print_run_summary(outcome, run_dir, replay_command(sc, name_arg, args.engine))
+        print_run_summary(outcome, run_dir, replay_command(sc, name_arg, args.engine, args.plugin))
     return VERDICT_EXIT[outcome.verdict]
 
 
 def _replay_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", nargs="?", help="a results folder (default: store/latest)")
+    add_plugin_argument(p)
 
 
 def _replay_run(args: argparse.Namespace) -> int:
@@ -156,7 +164,8 @@ def _replay(args: argparse.Namespace) -> int:
     from scenarios.runner import simulate
     from splitbrain.terminal import console
 
-    run = load_run(args.run_dir)
+    load_plugin_args(args)
+    run = load_run(args.run_dir)  # loads the plugins the run was made with (its plugins/ folder)
     sc = run.scenario
     engine = run.engine
     if engine != "sim":

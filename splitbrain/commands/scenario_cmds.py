@@ -7,10 +7,12 @@ import sys
 
 from splitbrain.commands import Command
 from splitbrain.errors import EXIT_USAGE, input_errors
+from splitbrain.plugin_args import add_plugin_argument, load_plugin_args
 
 
 def _list_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable listing")
+    add_plugin_argument(p)
 
 
 def _list_run(args: argparse.Namespace) -> int:
@@ -22,6 +24,7 @@ def _list_run(args: argparse.Namespace) -> int:
     from splitbrain.terminal import console
 
     try:
+        load_plugin_args(args)
         cat = catalog()
     except input_errors() as e:
         sys.stderr.write(f"splitbrain: error: {e}\n")
@@ -39,11 +42,26 @@ def _list_run(args: argparse.Namespace) -> int:
     for s in cat.values():
         t.add_row(s.name, s.system, ", ".join(s.flaws) or "-", s.expect, s.summary)
     console().print(t)
+    _print_plugins()
     return 0
+
+
+def _print_plugins() -> None:
+    """What each loaded plugin added (scenario files', --plugin and installed ones)."""
+    from scenarios.plugins import loaded
+    from splitbrain.terminal import console
+
+    plugins = loaded()
+    if plugins:
+        c = console()
+        c.print("\nplugins:")
+        for plugin in plugins:
+            c.print(f"  {plugin.summary()}", markup=False, highlight=False)
 
 
 def _show_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="scenario name or file")
+    add_plugin_argument(p)
 
 
 def _show_run(args: argparse.Namespace) -> int:
@@ -52,6 +70,7 @@ def _show_run(args: argparse.Namespace) -> int:
     from splitbrain.terminal import console
 
     try:
+        load_plugin_args(args)
         sc = load(args.name)
     except input_errors() as e:
         sys.stderr.write(f"splitbrain: error: {e}\n")
@@ -71,6 +90,10 @@ def _show_run(args: argparse.Namespace) -> int:
     c.print(f"duration: {sc.duration_ms} ms simulated; time limit {sc.time_limit_s:g} s; seed {sc.seed}")
     c.print(f"config: {sc.config or 'defaults'}")
     c.print(f"checkers: {', '.join(sc.checkers)} (model {sc.model}); expected verdict: {sc.expect}")
+    if sc.plugins:
+        from scenarios.plugins import shown
+
+        c.print(f"plugins: {', '.join(shown(p) for p in sc.plugins)}", markup=False, highlight=False)
     from faults.schedule import item_from_dict
     from scenarios.flawfit import inert_flaws
 
