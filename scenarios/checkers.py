@@ -24,6 +24,14 @@ The built-in ones, each a thin adapter over its analysis in :mod:`analysis`:
   log (lost or unseen writes, duplicates, poll-skips, non-monotonic offsets).  Histories
   recorded by splitbrain's own clients record every rebalance in ``rebalance_log``, so a
   subscribed consumer's skip is always judged.
+* ``isolation`` / ``elle`` -- :mod:`analysis.isolation`: the transactions of the history
+  (data model ``model``: list-append or rw-register) against the scenario's
+  ``consistency_model``, with the smallest cycle of each anomaly as a story;
+* ``bank``            -- :mod:`analysis.bank`: every read of the balances adds up to the
+  bank's total, no account overdrawn.
+
+A checker that relies on scenario fields registers ``requires``: a function that says what
+is wrong with a scenario for it (or None), so a mistake is caught when the scenario loads.
 """
 
 from __future__ import annotations
@@ -34,15 +42,26 @@ from typing import Any
 from analysis.history import History
 
 CheckerFn = Callable[[Any, History, list[dict[str, Any]], float], dict[str, Any]]
+Requirement = Callable[[Any], str | None]
+"""``scenario -> what is wrong with it for this checker, or None``."""
 _CHECKERS: dict[str, CheckerFn] = {}
+_REQUIRES: dict[str, Requirement] = {}
 
 
-def register_checker(name: str) -> Callable[[CheckerFn], CheckerFn]:
+def register_checker(name: str, requires: Requirement | None = None) -> Callable[[CheckerFn], CheckerFn]:
     def deco(fn: CheckerFn) -> CheckerFn:
         _CHECKERS[name] = fn
+        if requires is not None:
+            _REQUIRES[name] = requires
         return fn
 
     return deco
+
+
+def checker_problem(name: str, scenario: Any) -> str | None:
+    """What is wrong with ``scenario`` for checker ``name`` (None if nothing)."""
+    rule = _REQUIRES.get(name)
+    return None if rule is None else rule(scenario)
 
 
 def checker_names() -> tuple[str, ...]:
@@ -112,3 +131,41 @@ def _log_consumer(sc: Any, history: History, trace: list[dict[str, Any]], timeou
 
 for _name in ("kafka", "log-consumer"):
     register_checker(_name)(_log_consumer)
+
+
+def _isolation_requires(sc: Any) -> str | None:
+    from analysis.isolation import DATA_MODELS
+    from analysis.isolation.lattice import canonical
+
+    if sc.model not in DATA_MODELS:
+        return (f"checker isolation reads transactions: model must be one of {', '.join(DATA_MODELS)} "
+                f"(the data model of the workload), got {sc.model!r}")
+    try:
+        canonical(sc.consistency_model)
+    except ValueError as e:
+        return f"consistency_model: {e}"
+    return None
+
+
+def _isolation(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.history import HistoryError
+    from analysis.isolation import check
+    from analysis.isolation.txn import from_history
+
+    try:
+        txns = from_history(history, sc.model)
+    except HistoryError as e:
+        return {"checker": "isolation", "verdict": "unknown", "reason": str(e),
+                "explanation": [f"The history cannot be read as {sc.model} transactions: {e}."]}
+    return check(txns, consistency_model=sc.consistency_model, timeout_s=timeout_s)
+
+
+for _name in ("isolation", "elle"):
+    register_checker(_name, requires=_isolation_requires)(_isolation)
+
+
+@register_checker("bank")
+def _bank(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.bank import check, with_fault_context
+
+    return with_fault_context(check(history), trace)
