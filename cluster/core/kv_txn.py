@@ -42,6 +42,7 @@ __all__ = [
     "Outcome",
     "commit_value",
     "evaluate",
+    "install",
     "may_write",
     "request_error",
     "validated_keys",
