@@ -24,6 +24,14 @@ The built-in ones, each a thin adapter over its analysis in :mod:`analysis`:
   log (lost or unseen writes, duplicates, poll-skips, non-monotonic offsets).  Histories
   recorded by splitbrain's own clients record every rebalance in ``rebalance_log``, so a
   subscribed consumer's skip is always judged.
+* ``isolation`` / ``elle`` -- :mod:`analysis.isolation`: the transactions of the history
+  (data model ``model``: list-append or rw-register) against the scenario's
+  ``consistency_model``, with the smallest cycle of each anomaly as a story;
+* ``bank``            -- :mod:`analysis.bank`: every read of the balances adds up to the
+  bank's total, no account overdrawn.
+
+A checker that relies on scenario fields registers ``requires``: a function that says what
+is wrong with a scenario for it (or None), so a mistake is caught when the scenario loads.
 
 A plugin registers its own checkers the same way (``docs/extending.md``); it may not take a
 built-in's name.  Lookups load installed packages' entry points once, on first use.
@@ -40,12 +48,16 @@ CheckerFn = Callable[[Any, History, list[dict[str, Any]], float], dict[str, Any]
 """``(scenario, history, trace, timeout_s) -> result``: the result is a JSON-able dict with
 ``checker``, ``verdict`` (valid / invalid / unknown) and ``explanation`` (a list of
 sentences), plus any evidence."""
+Requirement = Callable[[Any], str | None]
+"""``scenario -> what is wrong with it for this checker, or None``."""
 _CHECKERS: dict[str, CheckerFn] = {}
+_REQUIRES: dict[str, Requirement] = {}
 
 
-def register_checker(name: str) -> Callable[[CheckerFn], CheckerFn]:
+def register_checker(name: str, requires: Requirement | None = None) -> Callable[[CheckerFn], CheckerFn]:
     """Decorator: make ``fn`` the checker called ``name``.  Refused when another function
-    (from another module) holds the name: a plugin never replaces a built-in checker."""
+    (from another module) holds the name: a plugin never replaces a built-in checker.
+    ``requires`` says what is wrong with a scenario for this checker, checked at load."""
     from faults.registry import RegistrationError, origin
 
     if not isinstance(name, str) or not name.strip():
@@ -60,6 +72,8 @@ def register_checker(name: str) -> Callable[[CheckerFn], CheckerFn]:
             raise RegistrationError(f"checker name {name!r} is already taken, {origin(existing.__module__)}; "
                                     "a plugin may not replace another checker: choose another name")
         _CHECKERS[name] = fn
+        if requires is not None:
+            _REQUIRES[name] = requires
         return fn
 
     return deco
@@ -68,6 +82,13 @@ def register_checker(name: str) -> Callable[[CheckerFn], CheckerFn]:
 def unregister_checker(name: str) -> None:
     """Forget a checker (tests and notebooks that define throwaway checkers use this)."""
     _CHECKERS.pop(name, None)
+    _REQUIRES.pop(name, None)
+
+
+def checker_problem(name: str, scenario: Any) -> str | None:
+    """What is wrong with ``scenario`` for checker ``name`` (None if nothing)."""
+    rule = _REQUIRES.get(name)
+    return None if rule is None else rule(scenario)
 
 
 def checker_names() -> tuple[str, ...]:
@@ -146,3 +167,41 @@ def _log_consumer(sc: Any, history: History, trace: list[dict[str, Any]], timeou
 
 for _name in ("kafka", "log-consumer"):
     register_checker(_name)(_log_consumer)
+
+
+def _isolation_requires(sc: Any) -> str | None:
+    from analysis.isolation import DATA_MODELS
+    from analysis.isolation.lattice import canonical
+
+    if sc.model not in DATA_MODELS:
+        return (f"checker isolation reads transactions: model must be one of {', '.join(DATA_MODELS)} "
+                f"(the data model of the workload), got {sc.model!r}")
+    try:
+        canonical(sc.consistency_model)
+    except ValueError as e:
+        return f"consistency_model: {e}"
+    return None
+
+
+def _isolation(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.history import HistoryError
+    from analysis.isolation import check
+    from analysis.isolation.txn import from_history
+
+    try:
+        txns = from_history(history, sc.model)
+    except HistoryError as e:
+        return {"checker": "isolation", "verdict": "unknown", "reason": str(e),
+                "explanation": [f"The history cannot be read as {sc.model} transactions: {e}."]}
+    return check(txns, consistency_model=sc.consistency_model, timeout_s=timeout_s)
+
+
+for _name in ("isolation", "elle"):
+    register_checker(_name, requires=_isolation_requires)(_isolation)
+
+
+@register_checker("bank")
+def _bank(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.bank import check, with_fault_context
+
+    return with_fault_context(check(history), trace)

@@ -60,6 +60,10 @@ class Scenario:
     network: dict[str, Any] = field(default_factory=dict)
     checkers: tuple[str, ...] = ("linearizability", "raft-safety")
     model: str = "kv-register"
+    """What the history's values mean to the checkers: a linearizability model
+    (``kv-register``...) or, for the isolation checker, a data model (``list-append``)."""
+    consistency_model: str = "strict-serializable"
+    """What the isolation checker judges transactions against (see docs/isolation.md)."""
     expect: str = "valid"  # what the correct design should give: "valid"; flawed: "invalid"
     twin: str | None = None
     teaches: str = ""
@@ -178,7 +182,7 @@ def for_engine(sc: Scenario, engine: str, *, source: str | None = None) -> Scena
 
 
 def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
-    from scenarios.checkers import checker_names
+    from scenarios.checkers import checker_names, checker_problem
     from scenarios.systems import system_names
 
     if sc.system not in system_names():
@@ -189,6 +193,9 @@ def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
     for c in sc.checkers:
         if c not in checker_names():
             raise ScenarioError(f"{source}: unknown checker {c!r}; known: {', '.join(checker_names())}")
+        problem = checker_problem(c, sc)
+        if problem:
+            raise ScenarioError(f"{source}: {problem}")
     if sc.nodes < 1 or sc.nodes > 15:
         raise ScenarioError(f"{source}: nodes must be between 1 and 15, got {sc.nodes}")
     if sc.clients < 1 or sc.clients > 100:

@@ -13,6 +13,7 @@ from cluster.core.raft import RaftConfig, RaftFlaws, RaftNode
 from cluster.core.types import Core, CoreEvent
 from cluster.session import FinalView
 from scenarios.systems import CoreFactory, System, register_system
+from scenarios.txn_workloads import TXN_KINDS, check_txn_workload, make_txn_workload
 from scenarios.workloads import KINDS, KV_OPS, REGISTER_OPS, check_workload, make_workload
 
 RAFT_FAULTS: tuple[dict[str, Any], ...] = (
@@ -38,9 +39,34 @@ QUORUM_FAULTS: tuple[dict[str, Any], ...] = (
 )
 
 
+RAFT_WORKLOADS: tuple[str, ...] = ("register", *TXN_KINDS)
+"""What clients of the Raft KV can do: single-key get/put/cas, or transactions."""
+
+
+def check_raft_workload(spec: dict[str, Any]) -> None:
+    kind = spec.get("kind", "register")
+    if kind in TXN_KINDS:
+        check_txn_workload(spec)
+    elif kind == "register":
+        check_workload(KV_OPS, spec)
+    else:
+        raise ValueError(f"workload: unknown kind {kind!r}; known: {', '.join(RAFT_WORKLOADS)}")
+
+
+def make_raft_workload(spec: dict[str, Any], clients: int = 1) -> Any:
+    check_raft_workload(spec)
+    if spec.get("kind", "register") in TXN_KINDS:
+        return make_txn_workload(spec, clients)
+    return make_workload(KV_OPS, spec, clients)
+
+
 def raft_inert_flaw(flaw: str, config: RaftConfig, flaws: tuple[str, ...]) -> str | None:
     """Why a Raft flaw changes nothing under ``config`` (see :mod:`scenarios.flawfit`)."""
     mode = config.read_mode
+    if flaw in ("txn_no_read_validation", "txn_lost_update") and config.txn_mode != "optimistic":
+        return (f"it leaves keys out of an optimistic transaction's commit check, and txn_mode = "
+                f"{config.txn_mode!r} runs every transaction whole in the log, with no check to skip "
+                "(set config txn_mode = \"optimistic\")")
     if flaw == "lease_ignores_clock_skew":
         if mode != "lease":
             return (f"it changes how long a leader lease lasts, and read_mode = {mode!r} uses no lease "
@@ -93,14 +119,15 @@ def _final_logs(view: FinalView) -> None:
 register_system(
     System(
         name="raft-kv",
-        summary="a key-value store replicated with Raft (get/put/cas, ReadIndex/lease/log reads)",
+        summary=("a key-value store replicated with Raft (get/put/cas, ReadIndex/lease/log reads, "
+                 "transactions in the log or optimistic)"),
         flaws=RaftFlaws,
         config=RaftConfig,
         build_core=_raft_core,
-        build_workload=functools.partial(make_workload, KV_OPS),
-        check_workload=functools.partial(check_workload, KV_OPS),
+        build_workload=make_raft_workload,
+        check_workload=check_raft_workload,
         checkers=("linearizability", "raft-safety"),
-        workload_kinds=KINDS,
+        workload_kinds=RAFT_WORKLOADS,
         fault_menu=RAFT_FAULTS,
         triggers=("leader-elected", "write-acked", "lease-read"),
         event_records=_leader_log,

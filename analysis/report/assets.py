@@ -68,6 +68,7 @@ svg text{font-size:11px;fill:#344054}
 .op.hl-blocker rect{stroke:var(--blocker);stroke-width:2.5}
 .op.hl-concurrent rect{stroke:var(--concurrent);stroke-width:2}
 .op.hl-preceding rect{stroke:var(--preceding);stroke-width:2}
+.op.hl-cycle rect{stroke:var(--blocker);stroke-width:2.5}
 .op.selected rect{stroke:#000;stroke-width:2.5}
 .op-label{font-size:10.5px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px}
 .op-label.hl-blocker{fill:var(--blocker)}.op-label.hl-concurrent{fill:var(--concurrent)}.op-label.hl-preceding{fill:var(--preceding)}
@@ -75,6 +76,10 @@ svg text{font-size:11px;fill:#344054}
 .letter.hl-blocker circle{stroke:var(--blocker)}.letter.hl-blocker text{fill:var(--blocker)}
 .letter.hl-concurrent circle{stroke:var(--concurrent)}.letter.hl-concurrent text{fill:var(--concurrent)}
 .letter.hl-preceding circle{stroke:var(--preceding)}.letter.hl-preceding text{fill:var(--preceding)}
+.letter.hl-cycle circle{stroke:var(--blocker)}.letter.hl-cycle text{fill:var(--blocker)}.op-label.hl-cycle{fill:var(--blocker)}
+.isolation-cycle .txn{cursor:pointer}.isolation-cycle .txn:hover rect,.isolation-cycle .txn.selected rect{stroke:#000;stroke-width:3}
+.edge-tag{font-size:11px;font-weight:700;padding:0 5px;border-radius:3px;color:#fff}
+.cycle-story li{margin:2px 0}
 .letter-cell{font-weight:700;text-align:center}
 .op-text{font-size:9.5px;fill:#fff;pointer-events:none}
 .marker line{stroke:var(--blocker);stroke-width:1.5;stroke-dasharray:5 3}.marker text{fill:var(--blocker);font-weight:700;font-size:10.5px}
@@ -138,7 +143,7 @@ function ms(v){return (v===null||v===undefined)?'never':(Math.round(v*10)/10).to
 function show(id){
   var o=OPS[id];if(!panel)return;
   document.querySelectorAll('.selected').forEach(function(e){e.classList.remove('selected');});
-  document.querySelectorAll('[data-op="'+id+'"]').forEach(function(e){e.classList.add('selected');});
+  document.querySelectorAll('[data-op="'+id+'"],[data-op-id="'+id+'"]').forEach(function(e){e.classList.add('selected');});
   var h='<button type="button" class="close" aria-label="close">×</button>';
   if(!o){h+='<h3>op '+txt(id)+'</h3><p>Not drawn in this report (it is summarised).</p>';panel.innerHTML=h;panel.hidden=false;return;}
   h+='<h3>op '+txt(id)+' · process '+txt(o.p)+'</h3><table><tbody>'+
@@ -175,7 +180,8 @@ document.addEventListener('click',function(e){
   var c=t.closest('button.copy');
   if(c){var src=document.getElementById(c.getAttribute('data-copy'));
     if(src&&navigator.clipboard){navigator.clipboard.writeText(src.textContent).then(function(){c.textContent='copied';},function(){});}return;}
-  var el=t.closest('[data-op]');if(el&&!el.closest('.zoom-box.moved'))show(el.getAttribute('data-op'));
+  var el=t.closest('[data-op],[data-op-id]');
+  if(el&&!el.closest('.zoom-box.moved'))show(el.getAttribute('data-op')||el.getAttribute('data-op-id'));
 });
 document.addEventListener('keydown',function(e){if(e.key==='Escape'&&panel)panel.hidden=true;});
 function fromHash(){var m=/^#(?:ov-)?op-(\d+)$/.exec(location.hash);if(m)show(m[1]);}

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analysis.report import assets, charts, messages, text, timeline
+from analysis.report import assets, charts, cycle, messages, text, timeline
 from analysis.report.data import (
     Focus,
     Op,
@@ -72,6 +72,9 @@ def render(folder: Path) -> str:
     data = load_run(folder)
     ce = counterexample(data)
     roles = involved_ids(ce)
+    cyc = None if ce else cycle.isolation_cycle(data)
+    if cyc:
+        roles = cycle.cycle_roles(cyc)
     by_id = {o.id: o for o in data.ops}
     texts: dict[int, str] = {}
     if ce:
@@ -88,8 +91,8 @@ def render(folder: Path) -> str:
 
     # -- overview timeline
     lane_h = max(4.0, min(16.0, 640.0 / max(len(processes), 1)))
-    close_lo, close_hi, close_ops = _close_up(data, focus, sel, roles, bool(ce))
-    show_close = bool(ce) or bool(markers) or sel.sampled
+    close_lo, close_hi, close_ops = _close_up(data, focus, sel, roles, bool(ce or cyc))
+    show_close = bool(ce) or bool(cyc) or bool(markers) or sel.sampled
     ov_spec = timeline.TimelineSpec(
         lo=0.0, hi=data.end_ms, ops=[] if sel.sampled else list(data.ops),
         density=list(data.ops) if sel.sampled else [], roles=roles, texts=texts, id_prefix="ov-",
@@ -142,10 +145,13 @@ def render(folder: Path) -> str:
         "(green ok, orange failed, hatched unknown outcome: it may take effect at any time after it "
         f"started, so a dotted tail runs to the end). {node_words} Red bands are fault windows. "
         "Hover for details; click an operation for its messages.</p>"
-        + _legend(bool(ce), leaders) + f'<div class="figure">{overview}</div>')))
+        + _legend(bool(ce), leaders, bool(cyc)) + f'<div class="figure">{overview}</div>')))
     if ce:
         sections.append(_section("counterexample", "Counterexample", _ce_section(
             ce, by_id, roles, texts, letters, close_html, close_lo, close_hi)))
+    elif cyc:
+        sections.append(_section("cycle", "Isolation cycle", cycle.section(
+            cyc, by_id, letters, close_html, close_lo, close_hi)))
     elif show_close:
         why = ("around " + focus.reason) if not sel.sampled else f"around {focus.reason} (the sampled window)"
         sections.append(_section("closeup", "Close-up", (
@@ -222,7 +228,7 @@ def _section(sid: str, title: str, body: str) -> str:
     return f'<section id="{sid}"><h2>{esc(title)}</h2>{body}</section>'
 
 
-def _legend(highlights: bool, leaders: bool = True) -> str:
+def _legend(highlights: bool, leaders: bool = True, cycle_ops: bool = False) -> str:
     """The timeline's colour key; leader and candidate chips only for systems that elect."""
     items = [("var(--ok)", "ok"), ("var(--fail)", "failed"), ("#b9bccb", "unknown outcome (hatched)"),
              ("rgba(229,62,62,.25)", "fault window")]
@@ -234,6 +240,9 @@ def _legend(highlights: bool, leaders: bool = True) -> str:
     if highlights:
         chips += "".join(f'<span><i style="background:#fff;border:2px solid {c}"></i>{esc(t)}</span>'
                          for c, t in hl)
+    if cycle_ops:
+        chips += '<span><i style="background:#fff;border:2px solid var(--blocker)"></i>in the isolation cycle</span>'
+
     return f'<div class="legend">{chips}</div>'
 
 
@@ -302,7 +311,7 @@ def _page(data: RunData, sel: Selection, sections: list[str], drawn: dict[int, O
     name = str(data.scenario.get("name", data.folder.name))
     verdict = str(data.results.get("verdict", "unknown")).upper()
     nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in (
-        ("top", "Summary"), ("timeline", "Timeline"), ("counterexample", "Counterexample"),
+        ("top", "Summary"), ("timeline", "Timeline"), ("counterexample", "Counterexample"), ("cycle", "Isolation cycle"),
         ("closeup", "Close-up"), ("messages", "Messages"), ("charts", "Charts"),
         ("invariants", "Invariants"), ("coverage", "Did the faults matter?"))
         if sid == "top" or any(s.startswith(f'<section id="{sid}"') for s in sections))

@@ -243,7 +243,7 @@ def _bar(o: Op, spec: TimelineSpec, x: Scale, y: float, lane_h: float) -> str:
     when = f"{o.start:g}–{o.end:g} ms" if o.end is not None else f"from {o.start:g} ms, never completed"
     tip = f"op {o.id}, process {o.process}: {text} ({STATUS_WORD.get(o.status, o.status)}, {when})"
     if role:
-        tip += f" — {role} in the counterexample"
+        tip += " — in the isolation cycle" if role == "cycle" else f" — {role} in the counterexample"
     idattr = f' id="{spec.id_prefix}op-{o.id}"'
     fill = "url(#hatch-info)" if o.status == "info" else STATUS_COLOUR.get(o.status, "#999")
     out = [f'<g class="{" ".join(cls)}" data-op="{o.id}"{idattr}><title>{esc(tip)}</title>'

@@ -76,6 +76,13 @@ def choose_focus(data: RunData) -> Focus:
         w = ctx.get("window_ms")
         if isinstance(w, list) and len(w) == 2:
             return Focus(float(w[0]), float(w[1]), (w[0] + w[1]) / 2, "the counterexample")
+    from analysis.report.cycle import cycle_roles, isolation_cycle
+
+    in_cycle = [by_id[i] for i in cycle_roles(isolation_cycle(data)) if i in by_id]
+    if in_cycle:
+        lo = min(o.start for o in in_cycle)
+        hi = max((o.end if o.end is not None else o.start) for o in in_cycle)
+        return Focus(lo, hi, (lo + hi) / 2, "the smallest isolation cycle")
     v = first_violation(data)
     if v is not None:
         t = float(v["t"])
@@ -237,6 +244,15 @@ def describe_op(o: Op, texts: dict[int, str] | None = None) -> str:
         return texts[o.id]
     k = f" {o.key}" if o.key is not None else ""
     f = o.f
+    if f == "txn" and isinstance(o.value, list):
+        return "txn " + _mops(o.output if o.status == "ok" and isinstance(o.output, list) else o.value,
+                              o.status == "ok")
+    if f == "transfer" and isinstance(o.value, dict):
+        move = o.value
+        return f"transfer {short(move.get('from'), 12)}→{short(move.get('to'), 12)} {short(move.get('amount'), 12)}"
+    if f == "read" and isinstance(o.output, dict) and o.status == "ok":
+        total = sum(x for x in o.output.values() if isinstance(x, int | float) and not isinstance(x, bool))
+        return f"read balances (total {total:g}) {short(o.output)}"
     if f in ("get", "read", "r"):
         out = "?" if o.status != "ok" else short(o.output)
         return f"read{k} -> {out}"
@@ -247,6 +263,24 @@ def describe_op(o: Op, texts: dict[int, str] | None = None) -> str:
     v = "" if o.value is None else f" {short(o.value)}"
     out = f" -> {short(o.output)}" if o.status == "ok" and o.output is not None else ""
     return f"{f}{k}{v}{out}"
+
+
+def _mops(mops: list[Any], done: bool, limit: int = 90) -> str:
+    """Micro-ops as ``r k0 [1 2] · append k1 3`` (a read's result only once known)."""
+    parts = []
+    for m in mops:
+        if not (isinstance(m, list) and len(m) == 3):
+            parts.append(short(m, 20))
+            continue
+        f, k, v = m
+        if f in ("r", "read"):
+            got = ("[" + " ".join(map(str, v)) + "]" if isinstance(v, list) else ("∅" if v is None else str(v))) \
+                if done else "?"
+            parts.append(f"r {k} {got}")
+        else:
+            parts.append(f"{f} {k} {v}")
+    text = " · ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def short(v: Any, limit: int = 40) -> str:

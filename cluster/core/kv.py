@@ -13,6 +13,13 @@ operation reuses it), so remembering the *last* applied seq and its result per c
 is enough: a copy of that seq gets the cached result; a copy of an even older seq belongs
 to an operation the client has already finished, and gets :data:`STALE` (its answer is
 never looked at, and the state is untouched).
+
+Transactions (:mod:`cluster.core.kv_txn`) run here too: a whole transaction applied as
+one command, or the commit of one evaluated earlier at a snapshot.  For those the store
+keeps a *version*: a counter bumped by every command that writes, and per key the
+version that last wrote it.  Every replica applies the same commands in the same order,
+so versions agree everywhere, and "did anything write ``k`` after my snapshot?" is one
+comparison.
 """
 
 from __future__ import annotations
@@ -20,12 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.core import kv_txn
 from cluster.core.frozen import fast_init
 
 __all__ = ["OPS", "Command", "KVStore", "Result", "STALE", "freeze", "jsonable"]
 
 OPS: tuple[str, ...] = ("get", "put", "cas")
-"""The client operations the store understands."""
+"""The single-key client operations the store understands (transactions:
+:data:`cluster.core.kv_txn.TXN_OPS`)."""
 
 
 def freeze(value: Any) -> Any:
@@ -49,7 +58,9 @@ def jsonable(value: Any) -> Any:
 class Command:
     """One client operation as it travels through the log.
 
-    ``value``: put -> the new value; cas -> ``(expected, new)``; get -> ``None``.
+    ``value``: put -> the new value; cas -> ``(expected, new)``; get -> ``None``; a
+    transaction -> its request (``key`` is ``""``); :data:`~cluster.core.kv_txn.COMMIT`
+    -> :func:`~cluster.core.kv_txn.commit_value`.
     """
 
     client_id: str
@@ -85,13 +96,16 @@ STALE = Result("stale")
 
 
 class KVStore:
-    """A dict of key -> value plus the per-client dedup table."""
+    """A dict of key -> value, the per-client dedup table and the write versions."""
 
     def __init__(self) -> None:
         self._data: dict[str, Any] = {}
         self._sessions: dict[str, tuple[int, Result]] = {}
+        self._versions: dict[str, int] = {}
         self.applied = 0
         """How many commands were applied (duplicates included)."""
+        self.version = 0
+        """How many commands wrote something: a transaction's snapshot is this number."""
 
     def apply(self, cmd: Command) -> Result:
         """Run ``cmd`` once per ``(client_id, seq)``; duplicates return the cached result."""
@@ -112,6 +126,7 @@ class KVStore:
             return Result("ok", self._data.get(cmd.key))
         if cmd.op == "put":
             self._data[cmd.key] = cmd.value
+            self._wrote((cmd.key,))
             return Result("ok")
         if cmd.op == "cas":
             # A cas whose expected value is None swaps an absent key: None means "absent".
@@ -119,13 +134,52 @@ class KVStore:
             if self._data.get(cmd.key) != expected:
                 return Result("fail")
             self._data[cmd.key] = new
+            self._wrote((cmd.key,))
             return Result("ok")
+        if cmd.op == kv_txn.COMMIT:
+            return self._commit(cmd.value)
+        if cmd.op in kv_txn.TXN_OPS:
+            outcome = kv_txn.evaluate(cmd.op, cmd.value, self._data.get)
+            if outcome.status == "ok" and outcome.writes:
+                kv_txn.install(self._data, outcome.writes)
+                self._wrote(outcome.written_keys)
+            return Result(outcome.status, outcome.value)
         # Validated before it entered the log; kept definite so a bad op never "half runs".
         return Result("fail", f"unknown op {cmd.op!r}")
 
+    def _commit(self, value: Any) -> Result:
+        """Commit a transaction evaluated at snapshot version ``snapshot``: it fails if any
+        key it must validate was written after the snapshot (someone else's commit got
+        there first); otherwise its writes are installed."""
+        snapshot, check, status, reply, writes = value
+        if status != "ok":
+            return Result("fail", reply)
+        versions = self._versions
+        for key in check:
+            if versions.get(key, 0) > snapshot:
+                return Result("fail", f"conflict: {key} was written after the snapshot")
+        if writes:
+            kv_txn.install(self._data, writes)
+            self._wrote(tuple(dict.fromkeys(k for _, k, _ in writes)))
+        return Result("ok", reply)
+
+    def _wrote(self, keys: tuple[str, ...]) -> None:
+        self.version += 1
+        for key in keys:
+            self._versions[key] = self.version
+
     def read(self, key: str) -> Any:
-        """The current value of ``key`` (``None`` if absent), for reads outside the log."""
+        """The current value of ``key`` (``None`` if absent), for reads outside the log and
+        the snapshots transactions read."""
         return self._data.get(key)
+
+    def outcome_of(self, client_id: str, seq: int) -> Result | None:
+        """What applying ``(client_id, seq)`` gave, if it was applied (:data:`STALE` for
+        a seq older than the client's last one): a retry asks before running again."""
+        session = self._sessions.get(client_id)
+        if session is None or seq > session[0]:
+            return None
+        return session[1] if seq == session[0] else STALE
 
     def last_seq(self, client_id: str) -> int | None:
         """The last applied seq of ``client_id`` (``None`` if it never wrote)."""

@@ -33,6 +33,23 @@ Reads (``config.read_mode``):
   it; so the leader answers locally until ``t + election_min*(1-d)/(1+d) - heartbeat``.
   Without a valid lease it falls back to ReadIndex (mode ``read_index`` in the event).
 
+Transactions (:mod:`cluster.core.kv_txn`: ``txn``, and the bank's ``open``, ``transfer``,
+``read``; ``config.txn_mode``):
+
+* ``log``        -- the whole transaction is one log entry, run when applied: every
+  replica runs it at the same point of the same order, so transactions are strict
+  serializable by construction.
+* ``optimistic`` -- the leader reads at a snapshot confirmed like a ReadIndex read (or a
+  lease read); a transaction that cannot write is answered there, one that can is
+  committed through the log as a ``txn-commit`` entry that re-checks, when applied, that
+  nothing wrote the keys it read or writes since its snapshot (and fails definitely if
+  something did).  Strict serializable too; the flaws ``txn_no_read_validation`` and
+  ``txn_lost_update`` leave keys out of that check.
+
+The flaw ``txn_reads_outside_log`` serves a transaction's reads from the receiving node's
+state at once, whatever the mode: a read-only one on any node, a read-write one on the
+leader, whose writes then go through the log (unchecked in ``log`` mode).
+
 How the node is built (as etcd's ``raft`` is): :class:`RaftNode` is the one state machine
 -- roles, terms, votes, timers, the step/tick dispatch, client requests, applying to the
 KV and assembling each :class:`Ready` -- and it uses three parts that each own their
@@ -52,6 +69,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+from cluster.core import kv_txn
 from cluster.core.kv import OPS, Command, KVStore, Result, freeze
 from cluster.core.raft_config import RaftConfig, RaftFlaws
 from cluster.core.raft_log import LOG, RaftLog
@@ -256,7 +274,8 @@ class RaftNode:
         self._out.replies.append(
             ClientReply(self.node_id, req.src, req.client_id, req.seq, status, value, hint)
         )
-        if status == "ok" and req.op in _WRITE_OPS:
+        if status == "ok" and (req.op in _WRITE_OPS or (req.op in kv_txn.TXN_OPS
+                                                       and kv_txn.may_write(req.op, req.value))):
             self._emit("ack", {"client_id": req.client_id, "seq": req.seq, "op": req.op})
 
     def _persist_hard_state(self) -> None:
@@ -553,6 +572,9 @@ class RaftNode:
     # --- client requests ----------------------------------------------------------------
 
     def _on_client(self, req: ClientRequest) -> None:
+        if req.op in kv_txn.TXN_OPS:
+            self._on_txn(req)
+            return
         if req.op not in OPS or not isinstance(req.key, str):
             self._reply(req, "fail", f"bad request: op {req.op!r} key {req.key!r}")
             return
@@ -568,11 +590,14 @@ class RaftNode:
         if req.op == "get" and self.config.read_mode != "log":
             self._serve_reads([req])
             return
+        self._propose(req, Command(req.client_id, req.seq, req.op, req.key, freeze(req.value)))
+
+    def _propose(self, req: ClientRequest, cmd: Command) -> None:
+        """Leader: append ``cmd`` for ``req`` and reply once it is applied."""
         ident = (req.client_id, req.seq)
         if ident in self._pending_ids:  # a retry of an entry already in our log
             self._pending[self._pending_ids[ident]].append(req)
             return
-        cmd = Command(req.client_id, req.seq, req.op, req.key, freeze(req.value))
         index = self._log.append(Entry(self._term, cmd))
         if self.flaws.ack_before_commit and req.op in _WRITE_OPS:
             self._reply(req, "ok")
@@ -583,9 +608,60 @@ class RaftNode:
             self._send_append(peer)
         self._maybe_commit()
 
+    # --- transactions -----------------------------------------------------------------------
+
+    def _on_txn(self, req: ClientRequest) -> None:
+        problem = kv_txn.request_error(req.op, req.value)
+        if problem is not None:
+            self._reply(req, "fail", f"bad request: {problem}")
+            return
+        value = freeze(req.value)
+        local = self.flaws.txn_reads_outside_log
+        if self._role != "leader":
+            if local and not kv_txn.may_write(req.op, value):
+                self._txn_at_snapshot(req, "txn_local", self._log.applied)
+            else:
+                self._reply(req, "redirect")
+        elif local:
+            self._txn_at_snapshot(req, "txn_local", self._log.applied)
+        elif self.config.txn_mode == "optimistic":
+            self._serve_reads([req])  # the snapshot is taken where a get would be answered
+        else:
+            self._propose(req, Command(req.client_id, req.seq, req.op, "", value))
+
+    def _txn_at_snapshot(self, req: ClientRequest, mode: str, read_index: int) -> None:
+        """Run ``req`` against this node's state now: answer it if it cannot write,
+        otherwise commit it through the log (leader only) with the keys to validate."""
+        done = self._kv.outcome_of(req.client_id, req.seq)
+        if done is not None:  # a retry of a transaction already applied
+            self._reply_result(req, done)
+            return
+        value = freeze(req.value)
+        outcome = kv_txn.evaluate(req.op, value, self._kv.read)
+        self._emit("read", {"mode": mode, "keys": list(outcome.reads), "read_index": read_index})
+        if not kv_txn.may_write(req.op, value):
+            self._reply(req, outcome.status, outcome.value)
+            return
+        if self._role != "leader":
+            self._reply(req, "redirect")
+            return
+        if self.config.txn_mode == "optimistic":
+            check = kv_txn.validated_keys(
+                outcome,
+                reads=not self.flaws.txn_no_read_validation,
+                writes=not self.flaws.txn_lost_update,
+            )
+        else:  # reads taken outside a log that has no validation step: nothing is checked
+            check = ()
+        commit = kv_txn.commit_value(self._kv.version, check, outcome)
+        self._propose(req, Command(req.client_id, req.seq, kv_txn.COMMIT, "", commit))
+
     # --- reads ------------------------------------------------------------------------------
 
     def _answer_read(self, req: ClientRequest, mode: str, read_index: int) -> None:
+        if req.op in kv_txn.TXN_OPS:
+            self._txn_at_snapshot(req, mode, read_index)
+            return
         assert req.key is not None
         self._emit("read", {"mode": mode, "key": req.key, "read_index": read_index})
         self._reply(req, "ok", self._kv.read(req.key))

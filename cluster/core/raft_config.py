@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 from cluster.core.flaws import Flaws
 
-__all__ = ["READ_MODES", "RaftConfig", "RaftFlaws"]
+__all__ = ["READ_MODES", "TXN_MODES", "RaftConfig", "RaftFlaws"]
 
 READ_MODES: tuple[str, ...] = ("log", "read_index", "lease")
 """How a leader serves ``get``: through the log, by ReadIndex, or under a lease."""
+TXN_MODES: tuple[str, ...] = ("log", "optimistic")
+"""How a leader runs a transaction: whole in the log, or read at a snapshot and then
+committed through the log after validation (see :mod:`cluster.core.raft`)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class RaftConfig:
     """Bound on the relative clock-rate error that lease reads assume (0.1 = 10%)."""
     max_batch: int = 64
     """Most entries carried by one AppendEntries."""
+    txn_mode: str = "log"
+    """``"log"`` | ``"optimistic"`` -- how transactions run; see :mod:`cluster.core.raft`."""
 
     def __post_init__(self) -> None:
         lo, hi = self.election_timeout_ms
@@ -48,6 +53,8 @@ class RaftConfig:
             raise ValueError("max_clock_drift must be in [0, 1)")
         if self.max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if self.txn_mode not in TXN_MODES:
+            raise ValueError(f"unknown txn_mode {self.txn_mode!r}; known: {TXN_MODES}")
 
     @property
     def election_min(self) -> int:
@@ -90,6 +97,14 @@ class RaftFlaws(Flaws):
     """votedFor is not persisted (lost on crash, so a node can vote twice in a term)."""
     no_fsync_log: bool = False
     """Log and hard state are written with sync=False (lost on crash)."""
+    txn_reads_outside_log: bool = False
+    """A transaction's reads are served from the receiving node's state at once, outside
+    the log and without ReadIndex; only its writes go through the log."""
+    txn_no_read_validation: bool = False
+    """Optimistic transactions validate only the keys they write, not those they read."""
+    txn_lost_update: bool = False
+    """Optimistic transactions do not validate the keys they write (read-modify-write
+    without a conflict check)."""
 
 
 _FLAW_DOCS: dict[str, str] = {
@@ -128,6 +143,22 @@ _FLAW_DOCS: dict[str, str] = {
     "no_fsync_log": (
         "The log and hard state are written without fsync; a crash loses entries the node "
         "already acknowledged, so a 'committed' entry may vanish from a majority."
+    ),
+    "txn_reads_outside_log": (
+        "A transaction's reads are answered from the state of whichever node receives it, "
+        "at once, without ReadIndex; only its writes go through the log.  A read-write "
+        "transaction then acts on a state older than its place in the log (read skew, "
+        "G-single), and a follower answers read-only ones from the past."
+    ),
+    "txn_no_read_validation": (
+        "Optimistic transactions (txn_mode = optimistic) check at commit only that nobody "
+        "wrote the keys they write, not the keys they only read: snapshot isolation, so two "
+        "transactions that each read what the other writes both commit (write skew, G2-item)."
+    ),
+    "txn_lost_update": (
+        "Optimistic transactions (txn_mode = optimistic) commit their writes without "
+        "checking whether someone wrote those keys since their snapshot: two "
+        "read-modify-writes of one key both commit and one overwrites the other (lost update)."
     ),
 }
 RaftFlaws.DOCS = _FLAW_DOCS

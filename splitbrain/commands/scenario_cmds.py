@@ -89,7 +89,10 @@ def _show_run(args: argparse.Namespace) -> int:
     c.print(f"workload: {sc.workload or 'defaults'}")
     c.print(f"duration: {sc.duration_ms} ms simulated; time limit {sc.time_limit_s:g} s; seed {sc.seed}")
     c.print(f"config: {sc.config or 'defaults'}")
-    c.print(f"checkers: {', '.join(sc.checkers)} (model {sc.model}); expected verdict: {sc.expect}")
+    judged = f"model {sc.model}"
+    if {"isolation", "elle"} & set(sc.checkers):
+        judged += f", consistency model {sc.consistency_model}"
+    c.print(f"checkers: {', '.join(sc.checkers)} ({judged}); expected verdict: {sc.expect}")
     if sc.plugins:
         from scenarios.plugins import shown
 

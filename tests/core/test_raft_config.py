@@ -10,7 +10,7 @@ from cluster.core.types import Core, Message
 
 def test_flaw_names_descriptions_and_from_names() -> None:
     names = RaftFlaws.names()
-    assert names[0] == "vote_twice_in_term" and "no_fsync_log" in names and len(names) == 9
+    assert names[0] == "vote_twice_in_term" and "no_fsync_log" in names and len(names) == 12
     for name in names:
         assert RaftFlaws.describe(name) and "\n" not in RaftFlaws.describe(name)
     flaws = RaftFlaws.from_names(["ack_before_commit", "no_persist_vote"])
@@ -28,6 +28,7 @@ def test_flaw_names_descriptions_and_from_names() -> None:
         {"read_mode": "quorum"},
         {"max_clock_drift": 1.0},
         {"max_batch": 0},
+        {"txn_mode": "snapshot"},
     ],
 )
 def test_bad_config_is_rejected(kwargs: dict[str, object]) -> None:

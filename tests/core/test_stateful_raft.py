@@ -33,6 +33,12 @@ once) -- so the search reaches the states where bugs live within a small budget.
 
 ``test_each_flaw_breaks_an_invariant`` switches each :class:`RaftFlaws` flaw on and runs
 the machine for a bounded, derandomized number of examples, expecting a failure.
+
+:class:`TxnRaftMachine` adds transactions (``transact``: list-append reads, then at most
+one append, at any node; ``transact_pair``: two at the leader at once) and one more property, checked whenever a transaction has
+completed: **transactions are strict serializable**, judged by the isolation checker on
+the transactions' history so far.  The transaction flaws are caught by it; the plain
+machine's rules are untouched, so its searches stay what they were.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule, run_state_machine_as_test
 
+from analysis.history import Event, History
+from analysis.isolation import check as check_isolation
+from analysis.isolation.txn import from_history
 from cluster.core.raft import RaftConfig, RaftFlaws, RaftNode
 from cluster.core.raft_config import READ_MODES
 from cluster.core.types import ClientRequest
@@ -322,6 +331,87 @@ TestRaft = RaftMachine.TestCase
 TestRaft.settings = CI
 
 
+TXN_KEYS = ("tx", "ty")
+"""Transactions append to lists; puts write plain values, so they keep to other keys."""
+
+
+def _plain(v: Any) -> Any:
+    return [_plain(x) for x in v] if isinstance(v, list | tuple) else v
+
+
+class TxnRaftMachine(RaftMachine):
+    """:class:`RaftMachine` with transactions and the isolation property (module doc)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._txn_events: list[Event] = []
+        self._txn_open: set[str] = set()
+        self._txn_values = 0
+        self._txn_checked = 0
+
+    @when("transact")
+    @rule(node=st.none() | st.integers(0, 4), reads=st.lists(st.sampled_from(TXN_KEYS), max_size=2, unique=True),
+          append=st.none() | st.sampled_from(TXN_KEYS))
+    def transact(self, node: int | None, reads: list[str], append: str | None) -> None:
+        """A client sends a transaction: read ``reads``, then append a fresh value to
+        ``append`` (read-only when None)."""
+        nid = self.node(node)
+        if self.net.nodes[nid] is None or not (reads or append):
+            return
+        self._requests += 1
+        client = f"c{self._requests}"
+        mops: list[list[Any]] = [["r", k, None] for k in reads]
+        if append is not None:
+            self._txn_values += 1
+            mops.append(["append", append, self._txn_values])
+        self._txn_events.append(Event(client, "invoke", "txn", mops))
+        self._txn_open.add(client)
+        self.net.submit(nid, ClientRequest(client, nid, client, 1, "txn", None, mops))
+        self.done()
+
+    @when("transact_pair")
+    @rule(reads=st.lists(st.sampled_from(TXN_KEYS), max_size=2, unique=True),
+          appends=st.tuples(st.sampled_from(TXN_KEYS), st.sampled_from(TXN_KEYS)))
+    def transact_pair(self, reads: list[str], appends: tuple[str, str]) -> None:
+        """Two clients send the leader transactions at the same moment, each reading
+        ``reads`` and appending to its own key of ``appends`` (the doctors' shape when the
+        keys differ, a pair of read-modify-writes when they are the same)."""
+        for key in appends:
+            self.transact(None, reads, key)
+
+    def observe(self) -> None:
+        start = self._seen_replies
+        super().observe()
+        for _, r in self.net.replies[start:]:
+            # ok and fail are definite (the store deduplicates); anything else leaves the
+            # outcome unknown, as a client that gives up would record it.
+            if r.client_id in self._txn_open and r.status in ("ok", "fail"):
+                self._txn_open.discard(r.client_id)
+                value = r.value if r.status == "ok" else next(
+                    e.value for e in self._txn_events if e.process == r.client_id)
+                self._txn_events.append(Event(r.client_id, r.status, "txn", _plain(value)))
+
+    @invariant()
+    def transactions_strict_serializable(self) -> None:
+        done = len(self._txn_events)
+        if done == self._txn_checked:
+            return
+        self._txn_checked = done
+        history = from_history(History.from_events(self._txn_events), "list-append")
+        r = check_isolation(history, consistency_model="strict-serializable", timeout_s=30)
+        assert r["verdict"] != "invalid", "isolation: " + " ".join(r["explanation"][:8])
+
+
+def _txn_machine(txn_mode: str) -> type[TxnRaftMachine]:
+    return type(f"TxnRaft_{txn_mode}", (TxnRaftMachine,), {"config_overrides": {"txn_mode": txn_mode}})
+
+
+TestTxnRaftLog = _txn_machine("log").TestCase
+TestTxnRaftLog.settings = CI
+TestTxnRaftOptimistic = _txn_machine("optimistic").TestCase
+TestTxnRaftOptimistic.settings = CI
+
+
 @pytest.mark.slow
 def test_raft_long_profile() -> None:
     run_state_machine_as_test(RaftMachine, settings=LONG)
@@ -340,9 +430,12 @@ class FlawSetup:
     slow_leader: bool = False
     rules: frozenset[str] | None = None
     """``None``: every rule; a set: only these (a flaw whose schedule the others dilute)."""
+    machine: type[RaftMachine] = RaftMachine
+    """:class:`TxnRaftMachine` for the transaction flaws."""
 
 
 _PLAIN = {"prevote": False, "check_quorum": False}
+_TXN_RULES = frozenset({"transact", "transact_pair", "deliver", "wait", "settle", "partition", "heal"})
 FLAW_SETUP: dict[str, FlawSetup] = {
     "vote_twice_in_term": FlawSetup(_PLAIN),
     "skip_up_to_date_check": FlawSetup(_PLAIN),
@@ -357,6 +450,11 @@ FLAW_SETUP: dict[str, FlawSetup] = {
     "ack_before_commit": FlawSetup(_PLAIN),
     "no_persist_vote": FlawSetup(_PLAIN),
     "no_fsync_log": FlawSetup(_PLAIN),
+    "txn_reads_outside_log": FlawSetup(_PLAIN, rules=_TXN_RULES, machine=TxnRaftMachine),
+    "txn_no_read_validation": FlawSetup({**_PLAIN, "txn_mode": "optimistic"}, rules=_TXN_RULES,
+                                        machine=TxnRaftMachine),
+    "txn_lost_update": FlawSetup({**_PLAIN, "txn_mode": "optimistic"}, rules=_TXN_RULES,
+                                 machine=TxnRaftMachine),
 }
 """The setup under which each flaw can bite.  The read flaws need reads outside the log.
 The lease flaw needs lease reads and a leader whose clock is slower than its voters' (within
@@ -364,13 +462,14 @@ The lease flaw needs lease reads and a leader whose clock is slower than its vot
 its search is the Jepsen split-brain test (depose, write, read at every node).  Figure 8
 needs entries to travel one per message, or a new leader's no-op always rides along with
 the old entries and commits them correctly.  PreVote and CheckQuorum are off where they
-only make the search longer."""
+only make the search longer.  The transaction flaws need transactions in flight together,
+and only the isolation property sees them."""
 
 
 def flawed(name: str) -> type[RaftMachine]:
     """The machine with one flaw switched on (3 nodes: the smallest cluster it can bite)."""
     setup = FLAW_SETUP[name]
-    return type(f"Raft_{name}", (RaftMachine,), {
+    return type(f"Raft_{name}", (setup.machine,), {
         "flaws": RaftFlaws.from_names([name]),
         "config_overrides": setup.config,
         "slow_leader": setup.slow_leader,
@@ -384,7 +483,7 @@ FLAW_SEARCH = settings(CI, max_examples=300, stateful_step_count=60, phases=[Pha
 
 INVARIANTS = (
     "election safety", "double vote", "log matching", "leader completeness",
-    "state-machine safety", "acknowledged write lost", "stale read",
+    "state-machine safety", "acknowledged write lost", "stale read", "isolation",
 )
 
 RARE = ("commit_old_terms_by_count",)

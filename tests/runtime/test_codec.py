@@ -43,6 +43,19 @@ MESSAGES: list[Message] = [
     ClientReply("n1", "c1", "c1", 4, "ok", 7),
     ClientReply("n2", "c1", "c1", 4, "redirect", None, leader_hint="n1"),
     ClientReply("n2", "c1", "c1", 4, "unknown", "", None),
+    # transactions: micro-ops, the bank's dict values, and an optimistic commit entry
+    ClientRequest("c1", "n1", "c1", 6, "txn", None, (("r", "x", None), ("append", "x", 3))),
+    ClientReply("n1", "c1", "c1", 6, "ok", (("r", "x", (1, 2)), ("append", "x", 3))),
+    ClientRequest("c1", "n1", "c1", 7, "transfer", None, {"from": "a0", "to": "a1", "amount": 4}),
+    ClientReply("n1", "c1", "c1", 8, "ok", {"a0": 6, "a1": 14}),
+    AppendEntries(
+        "n1", "n3", 5, 7, 4,
+        (Entry(5, Command("c1", 6, "txn", "", (("r", "x", None), ("append", "x", 3)))),
+         Entry(5, Command("c1", 7, "txn-commit", "",
+                          (12, ("a0", "a1"), "ok", {"from": "a0", "to": "a1", "amount": 4},
+                           (("set", "a0", 6), ("set", "a1", 14)))))),
+        6, round=1,
+    ),
 ]
 
 

@@ -256,7 +256,7 @@ def test_a_plugin_workload_kind(tmp_path: Path) -> None:
     assert {op.key for op in out.history.operations} == {"hot"} and len(out.history.operations) == 150
     with pytest.raises(ScenarioError, match=r"workload: unknown field 'keys' for kind hot-key"):
         from_dict({**load(str(path)).to_dict(), "workload": {"kind": "hot-key", "keys": 3}})
-    with pytest.raises(ScenarioError, match=r"workload: unknown kind 'cold' for raft-kv; known: register, hot-key"):
+    with pytest.raises(ScenarioError, match=r"workload: unknown kind 'cold' for raft-kv; known: register, list-append, rw-register, bank, hot-key"):
         from_dict({**load(str(path)).to_dict(), "workload": {"kind": "cold"}})
     with pytest.raises(ScenarioError, match=r"workload: kind 'hot-key' is for raft-kv, quorum, not saga"):
         from_dict({**load("saga-healthy-queue").to_dict(), "workload": {"kind": "hot-key"}})
