@@ -31,11 +31,12 @@ from analysis.verdicts import VERDICTS, overall
 from cluster.session import Collected, Launcher, Progress, Session
 from cluster.sim.session import SimLauncher, SimSession
 from cluster.sim.world import Simulation
-from cluster.spec import ClusterSpec
+from cluster.spec import ClusterSpec, Workload
 from faults.engine import LinkSettings
 from faults.schedule import install
 from scenarios.checkers import get_checker
 from scenarios.coverage import fault_coverage
+from scenarios.script import ScriptWorkload, has_script, parse_script
 from scenarios.spec import Scenario, ScenarioError, for_engine
 from scenarios.systems import (
     RunInfo,
@@ -59,6 +60,7 @@ __all__ = [
     "execute",
     "run_scenario",
     "simulate",
+    "workload_factory",
 ]
 
 
@@ -133,7 +135,7 @@ def cluster_spec(sc: Scenario, *, real_time: bool = False) -> tuple[ClusterSpec,
         nodes=nodes,
         make_core=core_factory(sc.system, nodes, config, sc.flaws),
         make_client=make_client,
-        make_workload=functools.partial(system.build_workload, dict(sc.workload), sc.clients),
+        make_workload=workload_factory(sc, system),
         clients=sc.clients,
         seed=sc.seed,
         tick_ms=sc.tick_ms,
@@ -145,6 +147,18 @@ def cluster_spec(sc: Scenario, *, real_time: bool = False) -> tuple[ClusterSpec,
         broker=broker,
     )
     return spec, config
+
+
+def workload_factory(sc: Scenario, system: System) -> Callable[[], Workload]:
+    """How an engine builds the scenario's workload for one run: its explicit script, or
+    the system's generator over the ``workload`` table."""
+    if has_script(sc.workload):
+        try:
+            ops = parse_script(sc.workload, clients=sc.clients, system=sc.system, vocabulary=system.script)
+        except ValueError as e:
+            raise ScenarioError(f"{sc.name}: {e}") from None
+        return functools.partial(ScriptWorkload, tuple(ops), sc.clients)
+    return functools.partial(system.build_workload, dict(sc.workload), sc.clients)
 
 
 class _PerNode:

@@ -13,7 +13,14 @@ from cluster.core.raft import RaftConfig, RaftFlaws, RaftNode
 from cluster.core.types import Core, CoreEvent
 from cluster.session import FinalView
 from scenarios.systems import CoreFactory, System, register_system
-from scenarios.workloads import KV_OPS, REGISTER_OPS, check_workload, make_workload
+from scenarios.workloads import (
+    KV_OPS,
+    KV_SCRIPT,
+    REGISTER_OPS,
+    REGISTER_SCRIPT,
+    check_workload,
+    make_workload,
+)
 
 RAFT_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "partition", "kind": "isolate-leader"},
@@ -105,6 +112,7 @@ register_system(
         event_records=_leader_log,
         final_records=_final_logs,
         inert_flaw=raft_inert_flaw,
+        script=KV_SCRIPT,
     )
 )
 
@@ -120,5 +128,6 @@ register_system(
         checkers=("linearizability",),
         fault_menu=QUORUM_FAULTS,
         inert_flaw=quorum_inert_flaw,
+        script=REGISTER_SCRIPT,
     )
 )

@@ -17,6 +17,7 @@ from typing import Any
 
 from cluster.session import FinalView
 from cluster.spec import BrokerPlan, ClientFactory, CoreFactory, EventRecords, Workload
+from scenarios.script import OpVocabulary
 
 InertFlawRule = Callable[[str, Any, tuple[str, ...]], str | None]
 """``(flaw, config, every flaw switched on) -> why the flaw changes nothing here, or None``."""
@@ -79,6 +80,10 @@ class System:
     * ``export`` -- see :data:`Export`;
     * ``requirements`` -- ``config -> reason or None``: what this configuration needs that
       may be missing here (a model package), said before anything starts.
+
+    ``script`` says what its clients can be scripted to do (``[[workload.script]]``) and
+    how ``explore`` draws operations (:class:`scenarios.script.OpVocabulary`); a system
+    without one runs only its generated workload, and ``explore`` searches faults only.
     """
 
     name: str
@@ -102,6 +107,7 @@ class System:
     export: Export | None = None
     requirements: Callable[[Any], str | None] | None = None
     inert_flaw: InertFlawRule | None = None  # see scenarios.flawfit
+    script: OpVocabulary | None = None
 
 
 _SYSTEMS: dict[str, System] = {}
