@@ -4,10 +4,13 @@ Each example hypothesis draws is a complete run: a seed, per client a list of ti
 operations (which operation, which key, which value; when it is due), extra faults from
 the system's fault menu (timed, or triggered by a protocol moment such as "a new leader was
 elected"), and which of the scenario's own faults to keep.  The simulator runs it and the
-scenario's checkers judge it.  On the first violation hypothesis *shrinks* it: fewer
-clients, fewer operations, fewer keys, smaller values, earlier operations, fewer and
-shorter faults, smaller seeds -- as long as the same checker still fails.  A last pass cuts
-the simulated time to where the failure still shows.
+scenario's checkers judge it.  The search starts with small runs and grows them
+(:attr:`Limits.growth`).  On the first violation hypothesis *shrinks* it: fewer clients,
+fewer operations, fewer keys, smaller values, earlier operations, fewer and shorter
+faults, smaller seeds -- as long as the same checker still fails.  Simplification passes
+follow (no single operation or fault can go, a triggered fault fires once, clients are
+numbered from 0), and the last one cuts the simulated time to where the failure still
+shows.
 
 Why hypothesis rather than plain random search: the shrinker.  A failing run with nine
 faults and six hundred operations teaches little; "two writes, one read on the old leader,
@@ -233,7 +236,9 @@ def schedules(sc: Scenario) -> st.SearchStrategy[dict[str, Any]]:
 def materialize(sc: Scenario, drawn: dict[str, Any]) -> Scenario:
     """The scenario a drawn example stands for: its seed, the kept and drawn faults, and
     (when drawn) the operation script, with clients numbered from 0 in the order drawn and
-    idle ones left out.  Exactly this scenario runs, so saving it replays the run."""
+    idle ones left out.  Exactly this scenario runs, so saving it replays the run.  Its
+    ``[ray]`` table is dropped: it holds the real engine's own faults and timings, which
+    would replace the drawn ones there."""
     keep = drawn["keep"]
     faults = tuple(f for f, k in zip(sc.faults, keep, strict=True) if k) + tuple(drawn["faults"])
     kw: dict[str, Any] = {"seed": drawn["seed"], "faults": faults, "ray": {}}
