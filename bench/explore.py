@@ -50,6 +50,8 @@ def explore_one(name: str, budget_s: float, shrink_s: float, seed: int) -> dict[
     if res.found and res.first_size is not None and res.minimal_size is not None and res.minimal is not None:
         row.update({
             "checker": res.failing_checker,
+            "found_by": res.found_by,
+            "drew_workload": res.drew_workload,
             "find_s": round(res.first_found_s or 0.0, 2),
             "find_cpu_s": round(found_cpu[0], 2) if found_cpu else None,
             "find_runs": res.runs - res.shrink_runs,
@@ -78,7 +80,8 @@ def print_row(r: dict[str, Any]) -> None:
     print(f"{r['scenario']:<34} {r['checker']:<15} {r['find_s']:>7.1f} {cpu:>6} {r['find_runs']:>5} "
           f"{a['operations']:>4}→{b['operations']:<4} {a['clients']:>3}→{b['clients']:<3} {b['faults']:>6} "
           f"{a['simulated_ms']:>6}→{b['simulated_ms']:<5} {r['shrink_s']:>8.1f} {r['shrink_runs']:>5} "
-          f"{'yes' if r['shrink_complete'] else 'budget'}", flush=True)
+          f"{'yes' if r['shrink_complete'] else 'budget'}{'' if r['drew_workload'] else ' (own workload)'}",
+          flush=True)
 
 
 def main() -> int:

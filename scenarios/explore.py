@@ -43,7 +43,7 @@ from hypothesis.errors import NoSuchExample
 
 from analysis import trace_kinds as K
 from scenarios.runner import RunOutcome, run_scenario
-from scenarios.script import ScriptOp, has_script, script_entries
+from scenarios.script import ScriptOp, has_script, script_entries, script_from_history
 from scenarios.spec import Scenario
 from scenarios.systems import System, get_system
 
@@ -134,6 +134,10 @@ class ExploreResult:
     failing_checker: str | None = None
     """The checker whose failure was kept while shrinking."""
     drew_workload: bool = False
+    """Whether hypothesis drew the operations of the failing run (else they came from the
+    scenario's own workload, and were turned into a script to shrink them)."""
+    found_by: str = ""
+    """Which search stage found the failure, in words."""
     shrink_s: float = 0.0
     shrink_complete: bool = False
     """Whether shrinking ran to its end (False: its budget ran out first)."""
@@ -145,6 +149,11 @@ HYPOTHESIS_SHARE = 0.75
 after it (delta debugging over operations and faults, fewer repetitions, fewer clients, a
 shorter run) get the rest, so a run hypothesis could not finish shrinking still loses every
 operation it can do without."""
+
+
+FIXED_WORKLOAD_SHARE = 0.25
+"""Over the scenario's own workload hypothesis only shrinks the seed and the faults: it gets
+this share of the shrink budget, and the passes (which shrink the operations) the rest."""
 
 
 def _stages(limits: Limits) -> list[Limits]:
@@ -180,10 +189,15 @@ def _fault_items(system: System, sc: Scenario, limits: Limits) -> st.SearchStrat
 
 
 def _keep_flags(n: int) -> st.SearchStrategy[tuple[bool, ...]]:
-    """Per scenario fault, keep it?  Drawn mostly True (the catalog aims its faults at each
-    flaw) but shrinking towards False (drop it), so a minimal run keeps only the faults the
-    failure needs."""
-    return st.tuples(*[st.integers(0, 3).map(bool) for _ in range(n)])
+    """Which of the scenario's ``n`` faults to keep.  The catalog aims its faults at each
+    flaw, and some flaws need all of them (a skewed clock on every node *and* a partition
+    after a lease read), so three runs in four keep them all; otherwise each is kept with
+    odds of three in four.  Everything shrinks towards dropping: first the "keep all",
+    then each fault, so a minimal run keeps only the faults the failure needs.  The flags
+    are drawn even when all are kept, so that dropping "keep all" leaves the rest of the
+    drawn run as it was."""
+    flags = st.tuples(*[st.integers(0, 3).map(bool) for _ in range(n)])
+    return st.tuples(st.integers(0, 3).map(bool), flags).map(lambda kf: (True,) * n if kf[0] else kf[1])
 
 
 def _horizon_ms(sc: Scenario, system: System) -> int:
@@ -289,6 +303,8 @@ class _Search:
         self.stop_at = self.t0 + budget.search_s
         self.stop_after: int | None = budget.search_runs
         self.shrink_t0 = 0.0
+        self.hypothesis_share = HYPOTHESIS_SHARE
+        self.stage = ""
         self.on_run = on_run
         self.res = ExploreResult(sc, False, 0, 0.0)
         self.best: tuple[tuple[int, ...], Scenario, RunOutcome, RunSize] | None = None
@@ -331,7 +347,8 @@ class _Search:
                 res.failing_checker = bad_checkers[0]
                 res.first = cand
                 res.first_size = RunSize.of(cand, out)
-                self.shrink_phase(HYPOTHESIS_SHARE)
+                res.found_by = self.stage
+                self.shrink_phase(self.hypothesis_share)
         else:
             bad = res.failing_checker in bad_checkers
         if self.on_run is not None:
@@ -355,6 +372,17 @@ def _best(search: _Search) -> Scenario:
 
 def _script(sc: Scenario) -> list[dict[str, Any]]:
     return list(sc.workload["script"]) if has_script(sc.workload) else []
+
+
+def _as_script(search: _Search) -> None:
+    """A failing run of the scenario's own workload, as an explicit script of the operations
+    it invoked (:func:`scenarios.script.script_from_history`): the same run, whose
+    operations the next pass can delete one by one."""
+    assert search.best is not None
+    _, sc, out, _ = search.best
+    if has_script(sc.workload) or get_system(sc.system).script is None:
+        return
+    search.try_run(sc.with_overrides(workload={"script": script_entries(script_from_history(out.events, sc.clients))}))
 
 
 def _drop_operations(search: _Search) -> None:
@@ -437,6 +465,7 @@ def explore(
     limits: Limits = Limits(),
     max_runs: int | None = None,
     max_shrink_runs: int | None = None,
+    fallback: bool = True,
 ) -> ExploreResult:
     """Search for a failing run of ``sc`` for up to ``budget_s`` (and ``max_runs`` runs);
     shrink the first one found for up to ``shrink_budget_s`` (and ``max_shrink_runs``) more.
@@ -445,13 +474,15 @@ def explore(
     same order, so with run-count budgets (and seconds to spare) the result is the same on
     any machine; independent searches (shards) take different seeds.  ``draw_workload``
     (default: when the system has a vocabulary and the scenario no explicit script) has
-    hypothesis draw the operations too.  ``on_run`` is called after every run."""
+    hypothesis draw the operations too; with ``fallback`` the last share of the search
+    budget (40%) goes to the scenario's own workload, for flaws that need more operations
+    than a drawn run holds (a failure found there is turned into a script and its operations
+    shrunk by the passes).  ``on_run`` is called after every run."""
     system = get_system(sc.system)
     if draw_workload is None:
         draw_workload = system.script is not None and not has_script(sc.workload)
     search = _Search(sc, Budget(budget_s, shrink_budget_s, max_runs, max_shrink_runs), on_run)
     res = search.res
-    res.drew_workload = draw_workload
 
     def condition(drawn: dict[str, Any]) -> bool:
         return search.try_run(materialize(sc, drawn))
@@ -464,13 +495,24 @@ def explore(
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
     )
-    stages = _stages(limits) if draw_workload else [limits]
-    shares = list(range(1, len(stages) + 1))
+    plan: list[tuple[Limits, bool, int]] = []
+    if draw_workload:
+        plan = [(stage, True, share) for share, stage in enumerate(_stages(limits), 1)]
+    if fallback or not draw_workload:
+        plan.append((limits, False, max(1, round(sum(p[2] for p in plan) * 2 / 3))))
+    total = sum(p[2] for p in plan)
     rng = random.Random(seed)
-    for i, stage in enumerate(stages):
-        search.search_phase(sum(shares[: i + 1]) / sum(shares))
+    spent = 0
+    for stage, drawn, share in plan:
+        spent += share
+        search.search_phase(spent / total)
+        search.stage = (f"drawn runs of up to {stage.ops_per_client} operations per client" if drawn
+                        else "the scenario's own workload")
+        # Hypothesis shrinks drawn operations itself; over the scenario's own workload it can
+        # only shrink the seed and the faults, and the passes after it shrink the operations.
+        search.hypothesis_share = HYPOTHESIS_SHARE if drawn else FIXED_WORKLOAD_SHARE
         try:
-            find(runs(sc, draw_workload=draw_workload, limits=stage), condition, settings=cfg,
+            find(runs(sc, draw_workload=drawn, limits=stage), condition, settings=cfg,
                  random=random.Random(rng.getrandbits(64)))
             res.shrink_complete = True
         except NoSuchExample:
@@ -478,11 +520,13 @@ def explore(
         except _BudgetSpent:
             pass
         if res.first_found_s is not None:
+            res.drew_workload = drawn
             break
     if search.best is not None and res.first_found_s is not None:
         search.shrink_phase(1.0)
         try:
-            for simplify in (_drop_operations, _drop_faults, _fire_once, _compact_clients, _trim_duration):
+            for simplify in (_as_script, _drop_operations, _drop_faults, _fire_once, _compact_clients,
+                             _trim_duration):
                 simplify(search)
         except _BudgetSpent:
             res.shrink_complete = False

@@ -43,6 +43,7 @@ __all__ = [
     "has_script",
     "parse_script",
     "script_entries",
+    "script_from_history",
 ]
 
 ENTRY_FIELDS = ("client", "at", "f", "key", "value")
@@ -194,3 +195,22 @@ class ScriptWorkload:
         self._pos[slot] = self._pos.get(slot, 0) + 1
         value = list(op.value) if isinstance(op.value, tuple) else op.value
         return (op.f, op.key, value)
+
+
+def script_from_history(events: Iterable[Any], clients: int) -> list[ScriptOp]:
+    """The operations a run invoked, as a script that invokes each again at the same
+    virtual millisecond from the same client slot.
+
+    In the simulator this replays the run exactly: a script's client invokes at the due
+    time its think time had picked, the engine's other random streams are independent of
+    the workload's, and so the same history comes out -- but now every operation is an
+    entry that can be deleted, which is what shrinking a generated workload needs.
+    """
+    out = []
+    n = max(1, clients)
+    for e in events:
+        if e.type != "invoke" or not isinstance(e.process, int) or e.time is None:
+            continue
+        value = tuple(e.value) if isinstance(e.value, list) else e.value
+        out.append(ScriptOp(e.time // 1_000_000, e.process % n, e.f, e.key, value))
+    return out

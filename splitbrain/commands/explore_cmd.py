@@ -41,7 +41,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flaw", action="append", metavar="FLAW", help="switch a flaw on (repeatable)")
     p.add_argument("--no-flaws", action="store_true", help="explore the correct design")
     p.add_argument("--keep-workload", action="store_true",
-                   help="keep the scenario's own workload; draw only the seed and the faults")
+                   help="search seeds and faults over the scenario's own workload only (no drawn operations)")
     p.add_argument("--seed", type=int, default=0, help="seed for hypothesis's own search (default 0)")
     p.add_argument("--store", metavar="DIR", help="results store (default ./store)")
     p.add_argument("--json", action="store_true")
@@ -134,14 +134,14 @@ def _explore(args: argparse.Namespace) -> int:
     out: dict[str, Any] = {"scenario": sc.name, "flaws": list(sc.flaws), "found": res.found, "runs": res.runs,
                            "elapsed_s": round(res.elapsed_s, 2), "first_found_s": res.first_found_s,
                            "shrink_runs": res.shrink_runs, "shrink_s": round(res.shrink_s, 2),
-                           "shrink_complete": res.shrink_complete, "drew_workload": res.drew_workload}
+                           "shrink_complete": res.shrink_complete, "drew_workload": res.drew_workload,
+                           "found_by": res.found_by}
     if not res.found or res.minimal is None or res.first_size is None or res.minimal_size is None:
         if args.json:
             print(json.dumps(out, indent=2))
         else:
-            what = "operations and faults" if res.drew_workload else "seeds and fault schedules"
             c.print(f"[bold green]no violation found[/bold green] in {res.runs} runs ({res.elapsed_s:.1f}s) of "
-                    f"{sc.name} with flaws: {', '.join(sc.flaws) or 'none'} (hypothesis drew {what}).")
+                    f"{sc.name} with flaws: {', '.join(sc.flaws) or 'none'}.")
         return EXIT_VALID
     minimal = minimal_scenario(res)
     # Run it once more with every wire record, for the report: the same bytes as `splitbrain run` gives.
@@ -171,8 +171,8 @@ def _print_found(c: Any, res: Any, minimal: Any, run_dir: Path, saved: Path) -> 
 
     shrunk = "shrunk" if res.shrink_complete else "shrunk until the shrink budget ran out"
     c.print(f"[bold red]violation found[/bold red] in {res.scenario.name} after {res.first_found_s:.1f}s "
-            f"(checker {res.failing_checker}); {shrunk} in {res.shrink_s:.1f}s over {res.shrink_runs} more runs "
-            f"({res.runs} runs in all).")
+            f"(checker {res.failing_checker}; {res.found_by}); {shrunk} in {res.shrink_s:.1f}s over "
+            f"{res.shrink_runs} more runs ({res.runs} runs in all).", highlight=False)
     t = Table(box=None, pad_edge=False)
     t.add_column("size")
     t.add_column("found", justify="right")

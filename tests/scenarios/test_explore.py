@@ -58,8 +58,8 @@ def test_the_same_seed_explores_the_same_runs() -> None:
 
 
 def test_the_correct_design_survives_drawn_runs() -> None:
-    res = explore(load("raft-leader-partition"), budget_s=GENEROUS_S, seed=0, max_runs=40)
-    assert not res.found and res.runs == 40 and res.minimal is None
+    res = explore(load("raft-leader-partition"), budget_s=GENEROUS_S, seed=0, max_runs=30, fallback=False)
+    assert not res.found and res.runs == 30 and res.minimal is None
 
 
 SPLIT_BRAIN = load("raft-split-brain-reads")
@@ -83,11 +83,17 @@ def test_a_drawn_run_is_the_scenario_that_runs(drawn: dict[str, Any]) -> None:
     assert from_dict(m.to_dict()) == m
 
 
-def test_keep_workload_draws_faults_only() -> None:
-    sc = load("raft-vote-twice")
-    res = explore(sc, budget_s=GENEROUS_S, seed=0, draw_workload=False, max_runs=30, max_shrink_runs=30)
-    assert res.found and not res.drew_workload
-    assert res.minimal is not None and res.minimal.workload == sc.workload
+def test_over_the_scenario_s_own_workload_the_operations_shrink_too() -> None:
+    sc = load("pipeline-stale-version-overwrite")
+    res = explore(sc, budget_s=GENEROUS_S, shrink_budget_s=GENEROUS_S, seed=0, draw_workload=False,
+                  max_runs=60, max_shrink_runs=200)
+    assert res.found and not res.drew_workload and res.found_by == "the scenario's own workload"
+    assert res.first is not None and "script" not in res.first.workload
+    assert res.first_size is not None and res.first_size.operations > 30
+    # the failing run became a script of the operations it invoked, and most of them went
+    assert res.minimal is not None and res.minimal_size is not None
+    assert "script" in res.minimal.workload
+    assert res.minimal_size.operations <= 10
 
 
 def test_cli_explore_saves_a_minimal_toml_that_replays_byte_for_byte(
