@@ -12,7 +12,7 @@ import pytest
 from analysis.history import Event
 from analysis.records import dumps_record, history_jsonl
 from scenarios.runner import run_scenario
-from scenarios.script import ScriptOp, ScriptWorkload, script_entries
+from scenarios.script import ScriptOp, ScriptWorkload, script_entries, script_from_history
 from scenarios.spec import ScenarioError, catalog, from_dict, load
 from splitbrain.cli import main
 
@@ -176,3 +176,17 @@ def test_a_value_toml_cannot_hold_is_refused_by_name() -> None:
         workload={"script": [{"client": 0, "at": 0, "f": "cas", "key": "k", "value": [None, 1]}]})
     with pytest.raises(ValueError, match=r"workload\.script\[0\]\.value\[0\]: TOML has no null"):
         sc.to_toml()
+
+
+@pytest.mark.parametrize("name", ["raft-lost-vote", "outbox-relay-crash", "pipeline-stale-version-overwrite"])
+def test_a_generated_run_replays_as_the_script_of_what_it_invoked(name: str) -> None:
+    sc = catalog()[name]
+    generated = run_scenario(sc, trace_messages=False)
+    script = script_from_history(generated.events, sc.clients)
+    assert len(script) == sum(1 for e in generated.events if e.type == "invoke")
+    scripted = run_scenario(sc.with_overrides(workload={"script": script_entries(script)}), trace_messages=False)
+    assert history_jsonl(scripted.events) == history_jsonl(generated.events)
+    def judged(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in results]
+
+    assert judged(scripted.results) == judged(generated.results)
