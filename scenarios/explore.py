@@ -34,7 +34,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, find, settings
@@ -117,9 +117,13 @@ class RunSize:
 
 @dataclass
 class ExploreResult:
+    """What an exploration found: the first failing run and the minimal one, their sizes,
+    and what the search and the shrink cost (runs and seconds)."""
+
     scenario: Scenario
     found: bool
     runs: int
+    """Every run, searching and shrinking."""
     elapsed_s: float
     minimal: Scenario | None = None
     """The smallest failing run, as a scenario that replays it (seed, script, faults)."""
@@ -141,7 +145,6 @@ class ExploreResult:
     shrink_s: float = 0.0
     shrink_complete: bool = False
     """Whether shrinking ran to its end (False: its budget ran out first)."""
-    notes: list[str] = field(default_factory=list)
 
 
 HYPOTHESIS_SHARE = 0.75

@@ -62,8 +62,8 @@ def minimal_scenario(res: Any) -> Any:
     size, first = res.minimal_size, res.first_size
     ops = f"{size.operations} operation{'s' * (size.operations != 1)}"
     faults = f"{size.faults} fault{'s' * (size.faults != 1)}"
-    text = (f"splitbrain explore found this failure of {sc.name} (checker {res.failing_checker}) "
-            f"and shrank it from {first.operations} operations, {first.clients} clients and "
+    text = (f"splitbrain explore found this failure of {sc.name} (checker {res.failing_checker}) among "
+            f"{res.found_by} and shrank it from {first.operations} operations, {first.clients} clients and "
             f"{first.faults} faults over {first.simulated_ms} ms to {ops}, {size.clients} "
             f"client{'s' * (size.clients != 1)} and {faults} over {size.simulated_ms} ms. "
             f"Rerunning this file replays it exactly.")

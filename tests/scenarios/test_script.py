@@ -190,3 +190,17 @@ def test_a_generated_run_replays_as_the_script_of_what_it_invoked(name: str) -> 
         return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in results]
 
     assert judged(scripted.results) == judged(generated.results)
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "scenarios" / "examples"
+
+
+@pytest.mark.parametrize(("name", "checker"), [("split-brain-read-by-hand", "linearizability"),
+                                               ("duplicate-charge-by-hand", "idempotency")])
+def test_the_hand_written_examples_fail_as_they_say(name: str, checker: str) -> None:
+    sc = load(str(EXAMPLES / f"{name}.toml"))
+    out = run_scenario(sc)
+    assert out.stats["operations"] == len(sc.workload["script"]) <= 2
+    assert any(r["checker"] == checker and r["verdict"] == "invalid" for r in out.results)
+    assert out.verdict == "invalid"
+    assert run_scenario(sc.with_overrides(flaws=())).verdict == "valid", "the correct design passes the same script"
