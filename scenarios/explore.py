@@ -8,8 +8,9 @@ scenario's checkers judge it.  The search starts with small runs and grows them
 (:attr:`Limits.growth`).  On the first violation hypothesis *shrinks* it: fewer clients,
 fewer operations, fewer keys, smaller values, earlier operations, fewer and shorter
 faults, smaller seeds -- as long as the same checker still fails.  Simplification passes
-follow (no single operation or fault can go, a triggered fault fires once, clients are
-numbered from 0), and the last one cuts the simulated time to where the failure still
+follow (no single operation or fault can go, values are as simple as the system's
+vocabulary makes them, a triggered fault fires once, clients are numbered from 0), and the
+last one cuts the simulated time to where the failure still
 shows.
 
 Why hypothesis rather than plain random search: the shrinker.  A failing run with nine
@@ -43,7 +44,7 @@ from hypothesis.errors import NoSuchExample
 
 from analysis import trace_kinds as K
 from scenarios.runner import RunOutcome, run_scenario
-from scenarios.script import ScriptOp, has_script, script_entries, script_from_history
+from scenarios.script import ScriptOp, entry_op, has_script, script_entries, script_from_history
 from scenarios.spec import Scenario
 from scenarios.systems import System, get_system
 
@@ -149,8 +150,8 @@ class ExploreResult:
 
 HYPOTHESIS_SHARE = 0.75
 """Hypothesis's shrinker gets this share of the shrink budget; the simplification passes
-after it (delta debugging over operations and faults, fewer repetitions, fewer clients, a
-shorter run) get the rest, so a run hypothesis could not finish shrinking still loses every
+after it (delta debugging over operations and faults, simpler values, fewer repetitions,
+fewer clients, a shorter run) get the rest, so a run hypothesis could not finish shrinking still loses every
 operation it can do without."""
 
 
@@ -415,6 +416,21 @@ def _drop_faults(search: _Search) -> None:
             i += 1
 
 
+def _simpler_values(search: _Search) -> None:
+    """Try each operation in the simpler forms its system's vocabulary offers (a document's
+    first word instead of forty), keeping the first that still fails."""
+    vocabulary = get_system(_best(search).system).script
+    if vocabulary is None:
+        return
+    for i in range(len(_script(_best(search)))):
+        sc = _best(search)
+        script = _script(sc)
+        for simpler in vocabulary.simpler(entry_op(script[i])):
+            changed = [*script[:i], simpler.to_dict(), *script[i + 1:]]
+            if search.try_run(sc.with_overrides(workload={"script": changed})):
+                break
+
+
 def _fire_once(search: _Search) -> None:
     """A triggered fault that may fire several times: try letting it fire once."""
     for i in range(len(_best(search).faults)):
@@ -528,8 +544,8 @@ def explore(
     if search.best is not None and res.first_found_s is not None:
         search.shrink_phase(1.0)
         try:
-            for simplify in (_as_script, _drop_operations, _drop_faults, _fire_once, _compact_clients,
-                             _trim_duration):
+            for simplify in (_as_script, _drop_operations, _drop_faults, _simpler_values, _fire_once,
+                             _compact_clients, _trim_duration):
                 simplify(search)
         except _BudgetSpent:
             res.shrink_complete = False

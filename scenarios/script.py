@@ -40,6 +40,7 @@ __all__ = [
     "ScriptWorkload",
     "check_script",
     "due_order",
+    "entry_op",
     "has_script",
     "parse_script",
     "script_entries",
@@ -85,7 +86,9 @@ class OpVocabulary(Protocol):
     generated-workload settings (its ``keys``, ``docs``...): its simplest value is the
     simplest operation, because that is where hypothesis shrinks to.  ``finish`` turns the
     drawn operations, in due order, into the script that runs: it fills in what is best
-    numbered rather than drawn (unique write values, unique trip ids).
+    numbered rather than drawn (unique write values, unique trip ids).  ``simpler`` offers
+    simpler versions of one operation (a shorter text, a plain plan) for the last shrinking
+    passes, which try them when hypothesis's budget ran out before its own shrinking did.
     """
 
     def check(self, op: ScriptOp) -> str | None: ...
@@ -95,6 +98,8 @@ class OpVocabulary(Protocol):
     def op_strategy(self, workload: Mapping[str, Any]) -> SearchStrategy[ScriptOp]: ...
 
     def finish(self, ops: Sequence[ScriptOp]) -> list[ScriptOp]: ...
+
+    def simpler(self, op: ScriptOp) -> list[ScriptOp]: ...
 
 
 def has_script(workload: Mapping[str, Any]) -> bool:
@@ -157,6 +162,13 @@ def parse_script(workload: Mapping[str, Any], *, clients: int, system: str,
 def check_script(workload: Mapping[str, Any], *, clients: int, system: str,
                  vocabulary: OpVocabulary | None) -> None:
     parse_script(workload, clients=clients, system=system, vocabulary=vocabulary)
+
+
+def entry_op(entry: Mapping[str, Any]) -> ScriptOp:
+    """A validated script entry back as a :class:`ScriptOp`."""
+    value = entry.get("value")
+    return ScriptOp(int(entry.get("at", 0)), int(entry.get("client", 0)), str(entry["f"]), entry.get("key"),
+                    tuple(value) if isinstance(value, list) else value)
 
 
 def script_entries(ops: Iterable[ScriptOp]) -> list[dict[str, Any]]:

@@ -174,6 +174,14 @@ class DocumentVocabulary:
     def finish(self, ops: Sequence[ScriptOp]) -> list[ScriptOp]:
         return list(ops)
 
+    def simpler(self, op: ScriptOp) -> list[ScriptOp]:
+        """The text's first word, then its first half: fewer words, fewer chunks."""
+        words = str(op.value).split()
+        if len(words) <= 1:
+            return []
+        shorter = [words[:1]] + ([words[: len(words) // 2]] if len(words) > 3 else [])
+        return [ScriptOp(op.at, op.client, op.f, op.key, " ".join(w)) for w in shorter]
+
 
 def build_workload(spec: dict[str, Any], clients: int) -> Workload:
     check_pipeline_workload(spec)

@@ -175,6 +175,10 @@ class BookingVocabulary:
         return [op if op.key is not None else ScriptOp(op.at, op.client, op.f, f"trip-{i}", op.value)
                 for i, op in enumerate(sorted(ops, key=due_order), 1)]
 
+    def simpler(self, op: ScriptOp) -> list[ScriptOp]:
+        """The plain plan, when the booking had one that fails a step."""
+        return [] if op.value == "ok" else [ScriptOp(op.at, op.client, op.f, op.key, "ok")]
+
 
 def build_workload(spec: dict[str, Any], clients: int) -> BookingWorkload:
     check_saga_workload(spec)

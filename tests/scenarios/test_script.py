@@ -204,3 +204,20 @@ def test_the_hand_written_examples_fail_as_they_say(name: str, checker: str) -> 
     assert any(r["checker"] == checker and r["verdict"] == "invalid" for r in out.results)
     assert out.verdict == "invalid"
     assert run_scenario(sc.with_overrides(flaws=())).verdict == "valid", "the correct design passes the same script"
+
+
+def test_vocabularies_offer_simpler_operations() -> None:
+    from scenarios.systems import get_system
+
+    doc = get_system("pipeline").script
+    booking = get_system("saga").script
+    kv = get_system("raft-kv").script
+    assert doc is not None and booking is not None and kv is not None
+    op = ScriptOp(5, 1, "write", "d2", "raft quorum lease clock skew partition")
+    assert [o.value for o in doc.simpler(op)] == ["raft", "raft quorum lease"]
+    assert doc.simpler(ScriptOp(5, 1, "write", "d2", "raft")) == []
+    assert [o.value for o in booking.simpler(ScriptOp(0, 0, "book", "t", "card-declined"))] == ["ok"]
+    assert booking.simpler(ScriptOp(0, 0, "book", "t", "ok")) == []
+    assert kv.simpler(ScriptOp(0, 0, "put", "k0", 1)) == []
+    for o in doc.simpler(op) + booking.simpler(ScriptOp(0, 0, "book", "t", "hotel-full")):
+        assert (doc.check(o) if o.f == "write" else booking.check(o)) is None
