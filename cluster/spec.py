@@ -28,7 +28,9 @@ __all__ = [
     "CoreFactory",
     "EventRecords",
     "Op",
+    "TimedWorkload",
     "Workload",
+    "due_fn",
 ]
 
 CoreFactory = Callable[[str, Mapping[str, Any] | None, random.Random], Core]
@@ -61,6 +63,28 @@ ClientFactory = Callable[[str, random.Random], ClientCore]
 class Workload(Protocol):
     def next_op(self, process: int, rng: random.Random) -> Op | None:
         """The next operation for Jepsen process ``process``, or None when it is done."""
+
+
+class TimedWorkload(Workload, Protocol):
+    """A workload that says *when* each operation starts (an explicit script).
+
+    A generated workload leaves the pace to the engine: a client thinks for a seeded
+    ``think_ms`` between operations.  A timed one sets it: its clients do not think, and
+    each operation is invoked at its due time, or as soon as the client's previous
+    operation completes if that is later (one operation at a time per client, as in
+    Jepsen).  Both engines read it the same way: the simulator in virtual ms, the real
+    engine in ms of the run's clock, so a script means the same thing on either.
+    """
+
+    def due_ms(self, process: int) -> int | None:
+        """When ``process``'s next operation is due (ms since the run started), or None
+        when it has none left (its client is then done)."""
+
+
+def due_fn(workload: Workload) -> Callable[[int], int | None] | None:
+    """``workload.due_ms`` when the workload is timed, else None (its clients think)."""
+    fn = getattr(workload, "due_ms", None)
+    return fn if callable(fn) else None
 
 
 EventRecords = Callable[[Core, CoreEvent], Iterable[tuple[str, dict[str, Any]]]]

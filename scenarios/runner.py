@@ -18,6 +18,7 @@ for the checkers.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,12 +31,13 @@ from analysis.verdicts import VERDICTS, overall
 from cluster.session import Collected, Launcher, Progress, Session
 from cluster.sim.session import SimLauncher, SimSession
 from cluster.sim.world import Simulation
-from cluster.spec import ClusterSpec
+from cluster.spec import ClusterSpec, Workload
 from faults.engine import LinkSettings
 from faults.schedule import install
 from scenarios.checkers import get_checker
 from scenarios.coverage import fault_coverage
 from scenarios.plugins import by_value_modules
+from scenarios.script import ScriptWorkload, has_script, parse_script
 from scenarios.spec import Scenario, ScenarioError, for_engine
 from scenarios.systems import (
     RunInfo,
@@ -60,6 +62,7 @@ __all__ = [
     "execute",
     "run_scenario",
     "simulate",
+    "scenario_workload",
 ]
 
 
@@ -122,7 +125,7 @@ def cluster_spec(sc: Scenario, *, real_time: bool = False) -> tuple[ClusterSpec,
     config = system_config(sc, system, real_time=real_time)
     try:
         make_client = client_factory(sc.system, nodes, sc.client)
-        make_workload = workload_factory(sc.system, sc.workload, sc.clients)
+        make_workload = scenario_workload(sc, system)
         network = LinkSettings.from_mapping(sc.network) if sc.network else None
         broker = system.broker(nodes, config) if system.broker is not None else None
     except (ValueError, TypeError) as e:
@@ -148,6 +151,18 @@ def cluster_spec(sc: Scenario, *, real_time: bool = False) -> tuple[ClusterSpec,
         by_value=by_value_modules(sc.plugins),
     )
     return spec, config
+
+
+def scenario_workload(sc: Scenario, system: System) -> Callable[[], Workload]:
+    """How an engine builds the scenario's workload for one run: its explicit script, or
+    the generator of its ``workload`` table's kind (the system's own or a plugin's)."""
+    if has_script(sc.workload):
+        try:
+            ops = parse_script(sc.workload, clients=sc.clients, system=sc.system, vocabulary=system.script)
+        except ValueError as e:
+            raise ScenarioError(f"{sc.name}: {e}") from None
+        return functools.partial(ScriptWorkload, tuple(ops), sc.clients)
+    return workload_factory(sc.system, dict(sc.workload), sc.clients)
 
 
 class _PerNode:

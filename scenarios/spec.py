@@ -26,6 +26,7 @@ the catalog: a folder of TOML files (:func:`add_catalog`) or scenario objects
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -89,6 +90,13 @@ class Scenario:
 
     def with_overrides(self, **kw: Any) -> Scenario:
         return replace(self, **kw)
+
+    def to_toml(self) -> str:
+        """The scenario as a TOML file that loads back to the same scenario (every field
+        written out, no ``extends``), with an explicit script as ``[[workload.script]]``
+        tables.  Raises :class:`ValueError` for a value TOML cannot hold (a ``null``, such
+        as a cas expecting nothing): save such a scenario with :meth:`to_json`."""
+        return _toml_document(self.to_dict())
 
 
 _FIELDS = {f.name: f for f in fields(Scenario)}
@@ -208,11 +216,15 @@ def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
         raise ScenarioError(f"{source}: tick_ms must be greater than 0")
     if sc.expect not in ("valid", "invalid"):
         raise ScenarioError(f"{source}: expect must be 'valid' or 'invalid', got {sc.expect!r}")
-    from scenarios.systems import check_flaws, check_workload
+    from scenarios.script import check_script, has_script
+    from scenarios.systems import check_flaws, check_workload, get_system
 
     try:
         check_flaws(sc.system, sc.flaws)
-        check_workload(sc.system, sc.workload)
+        if has_script(sc.workload):
+            check_script(sc.workload, clients=sc.clients, system=sc.system, vocabulary=get_system(sc.system).script)
+        else:
+            check_workload(sc.system, sc.workload)
     except ValueError as e:
         raise ScenarioError(f"{source}: {e}") from None
     from faults.base import FaultSpecError
@@ -233,6 +245,89 @@ def validate(sc: Scenario, *, source: str = "<scenario>") -> None:
                 f"{source}: faults[{i}].{path}: unknown node {node!r}; this scenario has "
                 f"{sc.nodes} nodes ({', '.join(nodes)})"
             )
+
+
+# ---------------------------------------------------------------------- writing TOML
+
+_TOML_ORDER = ("name", "summary", "description", "teaches", "predict", "system", "engines", "nodes", "clients",
+               "duration_ms", "time_limit_s", "seed", "tick_ms", "model", "checkers", "expect", "flaws")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(k: str) -> str:
+    return k if _BARE_KEY.fullmatch(k) else _toml_string(k)
+
+
+def _toml_string(s: str) -> str:
+    if "\n" in s:  # a paragraph reads better as a multi-line string
+        body = "".join(c if c == "\n" else _toml_char(c) for c in s)
+        return '"""\n' + body + '"""'
+    return '"' + "".join(_toml_char(c) for c in s) + '"'
+
+
+def _toml_char(c: str) -> str:
+    if c in ('"', "\\"):
+        return "\\" + c
+    if c == "\t":
+        return c
+    if ord(c) < 0x20 or ord(c) == 0x7F:
+        return f"\\u{ord(c):04x}"
+    return c
+
+
+def _toml_value(v: Any, where: str) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v) if v == v and v not in (float("inf"), float("-inf")) else {"inf": "inf", "-inf": "-inf"}.get(
+            repr(v), "nan")
+    if isinstance(v, str):
+        return _toml_string(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x, f"{where}[{i}]") for i, x in enumerate(v)) + "]"
+    if isinstance(v, dict):
+        if not v:
+            return "{}"
+        return "{ " + ", ".join(f"{_toml_key(str(k))} = {_toml_value(x, f'{where}.{k}')}" for k, x in v.items()) + " }"
+    if v is None:
+        raise ValueError(f"{where}: TOML has no null; save this scenario as JSON")
+    raise ValueError(f"{where}: cannot write a {type(v).__name__} in TOML")
+
+
+def _toml_document(d: dict[str, Any]) -> str:
+    d = {k: v for k, v in d.items() if k != "source" and v is not None}
+    lines: list[str] = []
+    tables: list[str] = []
+    keys = [k for k in _TOML_ORDER if k in d] + sorted(k for k in d if k not in _TOML_ORDER)
+    for k in keys:
+        v = d[k]
+        if k == "workload" and isinstance(v, dict) and isinstance(v.get("script"), list):
+            rest = {a: b for a, b in v.items() if a != "script"}
+            if rest:
+                tables.append("[workload]")
+                tables.extend(f"{_toml_key(a)} = {_toml_value(b, f'workload.{a}')}" for a, b in rest.items())
+                tables.append("")
+            if not v["script"]:
+                lines.append("workload = { script = [] }")
+            for i, entry in enumerate(v["script"]):
+                tables.append("[[workload.script]]")
+                tables.extend(f"{_toml_key(a)} = {_toml_value(b, f'workload.script[{i}].{a}')}"
+                              for a, b in entry.items())
+                tables.append("")
+        elif k == "faults" and v:
+            lines.append("faults = [")
+            lines.extend(f"  {_toml_value(f, f'faults[{i}]')}," for i, f in enumerate(v))
+            lines.append("]")
+        elif isinstance(v, dict) and not v:
+            continue
+        else:
+            lines.append(f"{_toml_key(k)} = {_toml_value(v, k)}")
+    out = "\n".join(lines) + "\n"
+    if tables:
+        out += "\n" + "\n".join(tables)
+    return out.rstrip("\n") + "\n"
 
 
 # ---------------------------------------------------------------------- the catalog

@@ -14,7 +14,15 @@ from cluster.core.types import Core, CoreEvent
 from cluster.session import FinalView
 from scenarios.systems import CoreFactory, System, register_system
 from scenarios.txn_workloads import TXN_KINDS, check_txn_workload, make_txn_workload
-from scenarios.workloads import KINDS, KV_OPS, REGISTER_OPS, check_workload, make_workload
+from scenarios.workloads import (
+    KINDS,
+    KV_OPS,
+    KV_SCRIPT,
+    REGISTER_OPS,
+    REGISTER_SCRIPT,
+    check_workload,
+    make_workload,
+)
 
 RAFT_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "partition", "kind": "isolate-leader"},
@@ -133,6 +141,7 @@ register_system(
         event_records=_leader_log,
         final_records=_final_logs,
         inert_flaw=raft_inert_flaw,
+        script=KV_SCRIPT,
     )
 )
 
@@ -149,5 +158,6 @@ register_system(
         workload_kinds=KINDS,
         fault_menu=QUORUM_FAULTS,
         inert_flaw=quorum_inert_flaw,
+        script=REGISTER_SCRIPT,
     )
 )

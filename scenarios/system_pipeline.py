@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analysis import trace_kinds as K
 from analysis.idempotency import SETTLE_MS
@@ -44,8 +44,12 @@ from cluster.session import FinalView
 from cluster.spec import BrokerPlan, Workload
 from faults.schedule import EventTrigger, register_triggers
 from scenarios.corpus import CorpusWorkload
+from scenarios.script import ScriptOp
 from scenarios.system_saga import BROKER_REAL_TIME, broker_plan
 from scenarios.systems import CoreFactory, RunInfo, System, default_client_factory, register_system
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 PIPELINE_TRIGGERS: dict[str, EventTrigger] = {
     "doc-written": EventTrigger(K.DOC_WRITE, {}, bind_leader="node"),
@@ -131,6 +135,52 @@ class IngestWorkload:
         count = rng.randint(self.words[0], self.words[1])
         text = " ".join(VOCAB[rng.randrange(len(VOCAB))] for _ in range(count))
         return ("write", doc, text)
+
+
+class DocumentVocabulary:
+    """What a pipeline client can be scripted to do: ``write`` a new version of a document
+    (``key``: its id) with some text (``value``).
+
+    A drawn document shrinks towards ``d0`` and towards a single word (fewer words, fewer
+    chunks to embed); its words are a walk through :data:`VOCAB`, so a drawn text is one
+    number of words and one starting word.
+    """
+
+    def check(self, op: ScriptOp) -> str | None:
+        if op.f != "write":
+            return f"f = {op.f!r} is not an operation of the pipeline system; it has write"
+        if op.key is None:
+            return "a write needs a key: the document id (e.g. key = \"d1\")"
+        if not isinstance(op.value, str) or not op.value.split():
+            return f"a write needs value = the document's text (a non-empty string), got {op.value!r}"
+        return None
+
+    def check_all(self, ops: Sequence[ScriptOp]) -> str | None:
+        return None
+
+    def op_strategy(self, workload: Mapping[str, Any]) -> SearchStrategy[ScriptOp]:
+        from hypothesis import strategies as st
+
+        docs = int(workload.get("docs", 6))
+        most = int(workload.get("words", [8, 40])[1])
+
+        def build(doc: int, words: int, start: int) -> ScriptOp:
+            text = " ".join(VOCAB[(start + 7 * j) % len(VOCAB)] for j in range(words))
+            return ScriptOp(0, 0, "write", f"d{doc}", text)
+
+        return st.builds(build, st.integers(0, max(0, docs - 1)), st.integers(1, max(1, most)),
+                         st.integers(0, len(VOCAB) - 1))
+
+    def finish(self, ops: Sequence[ScriptOp]) -> list[ScriptOp]:
+        return list(ops)
+
+    def simpler(self, op: ScriptOp) -> list[ScriptOp]:
+        """The text's first word, then its first half: fewer words, fewer chunks."""
+        words = str(op.value).split()
+        if len(words) <= 1:
+            return []
+        shorter = [words[:1]] + ([words[: len(words) // 2]] if len(words) > 3 else [])
+        return [ScriptOp(op.at, op.client, op.f, op.key, " ".join(w)) for w in shorter]
 
 
 def build_workload(spec: dict[str, Any], clients: int) -> Workload:
@@ -323,5 +373,6 @@ register_system(
         prepare_node=prepare_node,
         export=export_vectors,
         requirements=model_missing,
+        script=DocumentVocabulary(),
     )
 )

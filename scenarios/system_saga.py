@@ -11,9 +11,9 @@ Checkers: ``idempotency``, ``delivery``, ``saga`` (see ``docs/sagas.md``).
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analysis import trace_kinds as K
 from analysis.idempotency import SETTLE_MS
@@ -32,7 +32,11 @@ from cluster.core.types import Core
 from cluster.session import FinalView
 from cluster.spec import BrokerPlan
 from faults.schedule import EventTrigger, register_triggers
+from scenarios.script import ScriptOp, due_order
 from scenarios.systems import CoreFactory, System, default_client_factory, register_system
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 # Named triggers for protocol moments of this system (added to the shared trigger table so
 # scenario files and ``explore`` can name them; each binds "leader" to the event's node).
@@ -131,6 +135,51 @@ class BookingWorkload:
         return ("book", f"trip-{process}-{n + 1}", plan)
 
 
+class BookingVocabulary:
+    """What a saga client can be scripted to do: ``book`` a trip (``key``, unique) with a
+    plan (``value``: one of ``PLANS``, which decides the business outcome).
+
+    Drawn bookings shrink towards the plan ``ok``; their trip ids are numbered
+    ``trip-1``, ``trip-2``... in due order.
+    """
+
+    def check(self, op: ScriptOp) -> str | None:
+        if op.f != "book":
+            return f"f = {op.f!r} is not an operation of the saga system; it has book"
+        if op.key is None:
+            return "a book needs a key: the trip id (e.g. key = \"trip-1\")"
+        if op.value not in PLANS:
+            return f"a book needs value = one of the plans {', '.join(PLANS)}, got {op.value!r}"
+        return None
+
+    def check_all(self, ops: Sequence[ScriptOp]) -> str | None:
+        seen: set[str | None] = set()
+        for op in ops:
+            if op.key in seen:
+                return f"trip id {op.key!r} is booked twice; every booking needs its own trip id"
+            seen.add(op.key)
+        return None
+
+    def op_strategy(self, workload: Mapping[str, Any]) -> SearchStrategy[ScriptOp]:
+        from hypothesis import strategies as st
+
+        ok = round(100 * (1.0 - float(workload.get("reject_ratio", 0.3))))
+
+        def build(x: int) -> ScriptOp:
+            plan = "ok" if x < ok else PLANS[1 + (x - ok) % (len(PLANS) - 1)]
+            return ScriptOp(0, 0, "book", None, plan)
+
+        return st.builds(build, st.integers(0, 99))
+
+    def finish(self, ops: Sequence[ScriptOp]) -> list[ScriptOp]:
+        return [op if op.key is not None else ScriptOp(op.at, op.client, op.f, f"trip-{i}", op.value)
+                for i, op in enumerate(sorted(ops, key=due_order), 1)]
+
+    def simpler(self, op: ScriptOp) -> list[ScriptOp]:
+        """The plain plan, when the booking had one that fails a step."""
+        return [] if op.value == "ok" else [ScriptOp(op.at, op.client, op.f, op.key, "ok")]
+
+
 def build_workload(spec: dict[str, Any], clients: int) -> BookingWorkload:
     check_saga_workload(spec)
     return BookingWorkload(clients, float(spec.get("reject_ratio", 0.3)), spec.get("ops_per_client"))
@@ -203,5 +252,6 @@ register_system(
         settle_ms=SETTLE_MS,
         broker=_broker,
         inert_flaw=saga_inert_flaw,
+        script=BookingVocabulary(),
     )
 )

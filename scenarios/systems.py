@@ -25,6 +25,7 @@ from typing import Any
 from cluster.session import FinalView
 from cluster.spec import BrokerPlan, ClientFactory, CoreFactory, EventRecords, Workload
 from faults.registry import RegistrationError, origin
+from scenarios.script import OpVocabulary
 
 InertFlawRule = Callable[[str, Any, tuple[str, ...]], str | None]
 """``(flaw, config, every flaw switched on) -> why the flaw changes nothing here, or None``."""
@@ -89,6 +90,10 @@ class System:
     * ``export`` -- see :data:`Export`;
     * ``requirements`` -- ``config -> reason or None``: what this configuration needs that
       may be missing here (a model package), said before anything starts.
+
+    ``script`` says what its clients can be scripted to do (``[[workload.script]]``) and
+    how ``explore`` draws operations (:class:`scenarios.script.OpVocabulary`); a system
+    without one runs only its generated workload, and ``explore`` searches faults only.
     """
 
     name: str
@@ -115,6 +120,7 @@ class System:
     workload_kinds: tuple[str, ...] = ()
     """The ``workload.kind`` values the system's own workload accepts (its first is the
     default); a plugin's workload kind may add others but never reuse these."""
+    script: OpVocabulary | None = None
 
 
 _SYSTEMS: dict[str, System] = {}

@@ -8,9 +8,14 @@ small and the explanations concrete ("read returned 3004, written by process 3")
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from scenarios.script import ScriptOp, due_order
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 KINDS = ("register",)
 _ALLOWED = {"kind", "keys", "read_ratio", "cas_ratio", "ops_per_client", "think_ms"}
@@ -197,3 +202,89 @@ def workload_kinds() -> dict[str, WorkloadKind]:
 
     load_installed()
     return dict(sorted(_KINDS.items()))
+
+
+def _scalar(v: Any) -> bool:
+    return isinstance(v, (int, str)) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class RegisterVocabulary:
+    """What a register system's clients can be scripted to do (an
+    :class:`~scenarios.script.OpVocabulary`): read a key, write a value to it, and where
+    the system has it, compare-and-set (``value = [expected, new]``).
+
+    Drawn writes are numbered 1, 2, 3... in due order: unique, so a read names the one
+    write it saw, and as small as values get.
+    """
+
+    ops: RegisterOps
+
+    def _names(self) -> tuple[str, ...]:
+        return (self.ops.read, self.ops.write, "cas") if self.ops.cas else (self.ops.read, self.ops.write)
+
+    def check(self, op: ScriptOp) -> str | None:
+        names = self._names()
+        if op.f not in names:
+            return f"f = {op.f!r} is not an operation of {self.ops.name or 'this system'}; it has {', '.join(names)}"
+        if op.key is None:
+            return f"a {op.f} needs a key (e.g. key = \"k1\")"
+        if op.f == self.ops.read:
+            if op.value is not None:
+                return f"a {op.f} takes no value (what it returns is recorded in the history)"
+            return None
+        if op.f == self.ops.write:
+            if not _scalar(op.value):
+                return f"a {op.f} needs a value: an integer or a string, got {op.value!r}"
+            return None
+        v = op.value
+        if not isinstance(v, tuple) or len(v) != 2 or not all(x is None or _scalar(x) for x in v) or v[1] is None:
+            return f"a cas needs value = [expected, new] (integers or strings), got {v!r}"
+        return None
+
+    def check_all(self, ops: Sequence[ScriptOp]) -> str | None:
+        return None
+
+    def op_strategy(self, workload: Mapping[str, Any]) -> SearchStrategy[ScriptOp]:
+        """Which operation (shrinking towards a read), which key (towards ``k0``), and for
+        a cas which earlier value it expects (towards the first write); the read/cas mix
+        follows the scenario's ratios."""
+        from hypothesis import strategies as st
+
+        keys = int(workload.get("keys", 3))
+        reads = round(100 * float(workload.get("read_ratio", 0.5)))
+        cas = round(100 * float(workload.get("cas_ratio", 0.15 if self.ops.cas else 0.0))) if self.ops.cas else 0
+        ops = self.ops
+
+        def build(kind: int, key: int, expected: int) -> ScriptOp:
+            k = f"k{key}"
+            if kind < reads:
+                return ScriptOp(0, 0, ops.read, k)
+            if kind < reads + cas:
+                return ScriptOp(0, 0, "cas", k, (expected, None))
+            return ScriptOp(0, 0, ops.write, k)
+
+        return st.builds(build, st.integers(0, 99), st.integers(0, max(0, keys - 1)), st.integers(1, 8))
+
+    def finish(self, ops: Sequence[ScriptOp]) -> list[ScriptOp]:
+        out: list[ScriptOp] = []
+        n = 0
+        for op in sorted(ops, key=due_order):
+            if op.f == self.ops.write and op.value is None:
+                n += 1
+                op = ScriptOp(op.at, op.client, op.f, op.key, n)
+            elif op.f == "cas" and isinstance(op.value, tuple) and op.value[1] is None:
+                n += 1
+                op = ScriptOp(op.at, op.client, op.f, op.key, (op.value[0], n))
+            out.append(op)
+        return out
+
+
+    def simpler(self, op: ScriptOp) -> list[ScriptOp]:
+        """Nothing: drawn values are already numbered 1, 2, 3, and turning a write into a
+        read is hypothesis's job."""
+        return []
+
+
+KV_SCRIPT = RegisterVocabulary(KV_OPS)
+REGISTER_SCRIPT = RegisterVocabulary(REGISTER_OPS)

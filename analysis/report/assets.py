@@ -47,6 +47,21 @@ nav a{margin-right:16px;color:#2b6cb0;text-decoration:none}
 .figure{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px;overflow-x:auto}
 .figure svg{display:block;max-width:100%;height:auto}
 .note{font-size:12.5px;color:var(--muted);margin:4px 0 8px}
+.with-story{display:grid;grid-template-columns:minmax(0,3fr) minmax(280px,2fr);gap:12px;align-items:start}
+@media (max-width:1000px){.with-story{grid-template-columns:minmax(0,1fr)}}
+.story{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px 10px;font-size:13px}
+.story h3{margin:2px 0 6px;font-size:14px}
+.story ol{list-style:none;margin:0;padding:0}
+.story li{display:grid;grid-template-columns:auto auto minmax(0,1fr);gap:8px;padding:3px 4px;border-bottom:1px solid var(--line)}
+.story li[data-op]{cursor:pointer}
+.story .when{color:#667085;font-variant-numeric:tabular-nums;white-space:nowrap}
+.story .who{font-weight:600;white-space:nowrap}
+.story .story-fault,.story .story-fault-end{background:rgba(229,62,62,.08)}
+.story .story-violation{background:rgba(229,62,62,.18);font-weight:600}
+.story .story-leader .who{color:#2b6cb0}
+.story .st-failed .note,.story .st-unknown .note,.story .st-never .note{color:var(--fail)}
+.story li.hl-blocker{outline:2px solid var(--blocker);outline-offset:-2px}
+.story li.selected{background:#fff7d6}
 .legend{display:flex;flex-wrap:wrap;gap:10px;font-size:12px;color:#344054;margin:6px 0}
 .legend i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:-1px;border-radius:2px}
 .chip b{font-family:ui-monospace,Menlo,monospace}

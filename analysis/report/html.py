@@ -9,6 +9,7 @@ working years later.  It is assembled from small parts, each with one job:
 * :mod:`.messages` draws the sequence diagram around the focus;
 * :mod:`.charts` draws latency, throughput and availability;
 * :mod:`.text` writes the header, explanation and evidence tables;
+* :mod:`.story` lists a small run (a shrunk counterexample) top to bottom, beside the timeline;
 * :mod:`.assets` holds the inline CSS and the small script (op details, zoom).
 
 Big runs are sampled: at most :data:`BAR_CAP` operations become bars (the ones nearest the
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analysis.report import assets, charts, cycle, messages, text, timeline
+from analysis.report import assets, charts, cycle, messages, story, text, timeline
 from analysis.report.data import (
     Focus,
     Op,
@@ -145,7 +146,8 @@ def render(folder: Path) -> str:
         "(green ok, orange failed, hatched unknown outcome: it may take effect at any time after it "
         f"started, so a dotted tail runs to the end). {node_words} Red bands are fault windows. "
         "Hover for details; click an operation for its messages.</p>"
-        + _legend(bool(ce), leaders, bool(cyc)) + f'<div class="figure">{overview}</div>')))
+        + _legend(bool(ce), leaders, bool(cyc)) + _beside(f'<div class="figure">{overview}</div>',
+                                                           story.render_html(story.story(data))))))
     if ce:
         sections.append(_section("counterexample", "Counterexample", _ce_section(
             ce, by_id, roles, texts, letters, close_html, close_lo, close_hi)))
@@ -222,6 +224,13 @@ def _markers(data: RunData) -> list[tuple[float, str]]:
 def _nearest(recs: list[dict[str, Any]], center: float, cap: int) -> list[dict[str, Any]]:
     keep = sorted(recs, key=lambda r: abs(float(r.get("t", 0)) - center))[:cap]
     return sorted(keep, key=lambda r: float(r.get("t", 0)))
+
+
+def _beside(figure: str, listing: str) -> str:
+    """The timeline with the run's story beside it (below it on a narrow screen)."""
+    if not listing:
+        return figure
+    return f'<div class="with-story">{figure}{listing}</div>'
 
 
 def _section(sid: str, title: str, body: str) -> str:

@@ -6,7 +6,10 @@ core's requests over a gRPC ``Client.Session`` stream to the chosen node, feeds 
 and ``tick(now)`` back, and records ``invoke`` and ``ok``/``fail``/``info`` events with a
 monotonic clock (ns since the run started) in the simulator's history format.  After an
 ``info`` the slot continues as a new process with a new client id, exactly as the
-simulator does, so server-side ``(client_id, seq)`` dedup never mixes the two.
+simulator does, so server-side ``(client_id, seq)`` dedup never mixes the two.  A timed
+workload (an explicit script, :class:`cluster.spec.TimedWorkload`) sets the pace instead of
+the think time: each operation starts at its due ms of the run's clock (the clock fault
+schedules use), or right after the slot's previous operation if that is later.
 
 All slots share one asyncio loop, so the history order is the real order of events.  A
 client core's output batches go through :func:`cluster.driver.drain` like a node's: its
@@ -32,7 +35,7 @@ from cluster.runtime.clock import RunClock
 from cluster.runtime.codec import decode_reply, encode_request
 from cluster.runtime.metrics import ClientMetrics, serve
 from cluster.runtime.transport import OutboundStream
-from cluster.spec import ClientFactory, Workload
+from cluster.spec import ClientFactory, Workload, due_fn
 from protos import node_pb2_grpc
 
 __all__ = ["ClientHost", "ClientSpec", "make_client_actor"]
@@ -168,8 +171,17 @@ class ClientHost:
         lo, hi = self.spec.think_ms
         tick = self.spec.tick_ms / 1000.0
         n = self.spec.clients
+        due = due_fn(self._workload)
         while not self._stopping:
-            await asyncio.sleep((lo if lo == hi else slot.think_rng.randint(lo, hi)) / 1000.0)
+            if due is None:
+                await asyncio.sleep((lo if lo == hi else slot.think_rng.randint(lo, hi)) / 1000.0)
+            else:
+                at = due(slot.process)
+                if at is None:
+                    return
+                wait_ms = at - self.run.true_ms()
+                if wait_ms > 0:
+                    await asyncio.sleep(wait_ms / 1000.0)
             op = self._workload.next_op(slot.process, self._workload_rng)
             if op is None:
                 return

@@ -7,6 +7,10 @@ as Jepsen does: the slot continues as a new process with a new client id, so ser
 ``(client_id, seq)`` deduplication never confuses the two and a late reply to the old
 process finds no one at its address.
 
+A timed workload (:class:`cluster.spec.TimedWorkload`, an explicit script) sets the pace
+instead of the think time: a slot invokes its next operation at the operation's due time,
+or right after its previous one completes if that is later.
+
 Client cores are driven through :func:`cluster.driver.drain_ready` like server cores, with
 :class:`ClientSlots` as their sink: requests go to the network, events to the trace.
 """
@@ -25,6 +29,7 @@ from cluster.sim.recorder import Recorder
 from cluster.sim.scheduler import Scheduler
 from cluster.sim.transport import Transport
 from cluster.sim.workload import Workload
+from cluster.spec import due_fn
 
 __all__ = ["ClientSlots", "MakeClient", "SimClient"]
 
@@ -80,6 +85,7 @@ class ClientSlots:
         "_slots",
         "_workload",
         "_workload_rng",
+        "_due",
         "_think",
         "_make_client",
         "_stream",
@@ -106,6 +112,7 @@ class ClientSlots:
         self.history: list[Event] = []
         self._workload = workload
         self._workload_rng = workload_rng
+        self._due = due_fn(workload)
         self._think = think_ms
         self._tick_ms = tick_ms
         self._make_client = make_client
@@ -124,16 +131,24 @@ class ClientSlots:
         now = self._scheduler.now
         for slot in self._slots:
             self._new_client(slot)
-            self._scheduler.at(now + self._think_delay(slot), self._on_op, slot, slot.gen)
+            self._next_op_at(slot, now)
 
     def persist(self, ops: tuple[PersistOp, ...], sync: bool) -> None:
         raise ValueError("a client core asked to persist; clients have no disk in the simulator")
 
     # --- one slot -------------------------------------------------------------------------------
 
-    def _think_delay(self, slot: _Slot) -> int:
-        lo, hi = self._think
-        return lo if lo == hi else slot.think_rng.randint(lo, hi)
+    def _next_op_at(self, slot: _Slot, now: int) -> None:
+        """Schedule the slot's next operation: after a think time, or at its due time."""
+        if self._due is None:
+            lo, hi = self._think
+            self._scheduler.at(now + (lo if lo == hi else slot.think_rng.randint(lo, hi)), self._on_op, slot, slot.gen)
+            return
+        due = self._due(slot.process)
+        if due is None:
+            slot.done = True
+            return
+        self._scheduler.at(max(now, due), self._on_op, slot, slot.gen)
 
     def _new_client(self, slot: _Slot) -> None:
         cid = f"c{slot.process}"
@@ -222,7 +237,7 @@ class ClientSlots:
             self._transport.detach(slot.client_id)
             slot.process += len(self._slots)
             self._new_client(slot)
-        self._scheduler.at(now + self._think_delay(slot), self._on_op, slot, slot.gen)
+        self._next_op_at(slot, now)
 
     # --- observation ----------------------------------------------------------------------------
 

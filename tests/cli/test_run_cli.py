@@ -115,7 +115,8 @@ def test_malformed_scenario_file_exit_3(fname: str, tmp_path: Path) -> None:
 
 
 def test_explore_finds_and_shrinks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["explore", "quorum-partial-r1w1", "--budget", "40s", "--store", str(tmp_path), "--json"])
+    code = main(["explore", "quorum-partial-r1w1", "--max-runs", "300", "--max-shrink-runs", "100", "--budget", "5m",
+                 "--shrink-budget", "5m", "--store", str(tmp_path), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 1 and data["found"]
     saved = Path(data["scenario_file"])
