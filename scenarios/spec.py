@@ -55,7 +55,9 @@ class Scenario:
     expect: str = "valid"  # what the correct design should give: "valid"; flawed: "invalid"
     twin: str | None = None
     teaches: str = ""
-    predict: str = ""
+    question: dict[str, Any] = field(default_factory=dict)
+    """The ``[question]`` table a learner predicts against (:mod:`scenarios.questions`),
+    with its hidden answer; empty when the scenario asks none."""
     ray: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     """The file this scenario was loaded from, as given (None for a catalog scenario), so a
@@ -77,7 +79,10 @@ class Scenario:
 
 _FIELDS = {f.name: f for f in fields(Scenario)}
 _TUPLES = {"engines", "faults", "flaws", "checkers"}
-_DICTS = {"workload", "config", "client", "network", "ray"}
+_DICTS = {"workload", "config", "client", "network", "ray", "question"}
+LEGACY = ("predict",)
+"""Fields older results folders may hold in ``scenario.json``; :func:`drop_legacy` removes
+them there.  A scenario file that still has one is told what replaced it."""
 RAY_KEYS = ("config", "faults", "duration_ms", "workload", "network", "client", "clients", "time_limit_s",
             "description")
 _MERGED = ("config", "workload", "network", "client")
@@ -88,6 +93,9 @@ def from_dict(d: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
     """Validate and build a :class:`Scenario`; errors name the source and field."""
     if not isinstance(d, dict):
         raise ScenarioError(f"{source}: a scenario must be a table/object, got {type(d).__name__}")
+    if "predict" in d:
+        raise ScenarioError(f"{source}: field 'predict' gave the answer away and was replaced by a "
+                            "[question] table with a hidden answer (see docs/scenarios.md, 'Questions')")
     unknown = sorted(set(d) - set(_FIELDS) - {"extends"})
     if unknown:
         raise ScenarioError(
@@ -122,12 +130,23 @@ def from_dict(d: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
             kw[k] = v
     sc = Scenario(**kw)
     validate(sc, source=source)
+    if sc.question:
+        from scenarios.questions import question_of
+
+        question_of(sc)
     if sc.ray:
         bad = sorted(set(sc.ray) - set(RAY_KEYS))
         if bad:
             raise ScenarioError(f"{source}: ray: unknown field {bad[0]!r}; allowed: {', '.join(RAY_KEYS)}")
         for_engine(sc, "ray", source=source)
     return sc
+
+
+def drop_legacy(d: Any) -> Any:
+    """A saved scenario (``scenario.json``) without the fields older versions wrote."""
+    if isinstance(d, dict) and any(k in d for k in LEGACY):
+        return {k: v for k, v in d.items() if k not in LEGACY}
+    return d
 
 
 def for_engine(sc: Scenario, engine: str, *, source: str | None = None) -> Scenario:
@@ -137,6 +156,8 @@ def for_engine(sc: Scenario, engine: str, *, source: str | None = None) -> Scena
         return sc
     d = sc.to_dict()
     d["ray"] = {}
+    if "faults" in sc.ray:
+        d["question"] = {}  # its fault numbers are the simulator's; the real run has other faults
     for k, v in sc.ray.items():
         if k in _MERGED:
             if not isinstance(v, dict):
@@ -231,6 +252,7 @@ def _resolve(name: str, raw: dict[str, tuple[Path, dict[str, Any]]], seen: tuple
         raise ScenarioError(f"{path}: extends unknown scenario {parent!r}")
     base = _resolve(parent, raw, (*seen, name))
     base.pop("twin", None)
+    base.pop("question", None)  # a question is about one scenario: never inherited
     base.update(d)
     base.pop("extends", None)
     return base
@@ -250,7 +272,7 @@ def load(name_or_path: str) -> Scenario:
             raise ScenarioError(f"{p}: no such scenario file")
         if p.suffix == ".json":
             try:
-                d = json.loads(p.read_text())
+                d = drop_legacy(json.loads(p.read_text()))
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise ScenarioError(f"{p}: not valid JSON: {e}") from None
         else:
@@ -261,6 +283,7 @@ def load(name_or_path: str) -> Scenario:
                 raise ScenarioError(f"{p}: extends unknown scenario {d['extends']!r}")
             base = _resolve(d["extends"], raw)
             base.pop("twin", None)
+            base.pop("question", None)
             base.update(d)
             d = base
         if isinstance(d, dict):
