@@ -1,0 +1,58 @@
+"""The lesson ladder: every catalog scenario with a question is a lesson.
+
+A lesson is nothing more than a scenario plus its ``[question]`` table (topic, rung,
+question, hidden answer, follow-up), so a new scenario joins the ladder by asking a
+question -- there is no second list to keep in step.  Lessons are ordered by topic, then by
+rung (``level`` 1 to 3), then by name, and each one names what it teaches (the scenario's
+``teaches`` line).
+
+A lesson offers "now see it on real processes" (``--engine ray``) when its scenario says
+it runs there: ``engines`` lists ``ray``, or it has a ``[ray]`` table tuned for real time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scenarios.questions import TOPICS, Question, question_of
+from scenarios.spec import Scenario, catalog
+
+__all__ = ["Lesson", "lessons", "lessons_in"]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    scenario: Scenario
+    question: Question
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def topic(self) -> str:
+        return self.question.topic
+
+    @property
+    def teaches(self) -> str:
+        return " ".join(self.scenario.teaches.split())
+
+    @property
+    def offers_ray(self) -> bool:
+        return "ray" in self.scenario.engines or bool(self.scenario.ray)
+
+
+def lessons() -> list[Lesson]:
+    """Every lesson of the catalog, in ladder order."""
+    out = []
+    for sc in catalog().values():
+        q = question_of(sc)
+        if q is not None:
+            out.append(Lesson(sc, q))
+    order = list(TOPICS)
+    out.sort(key=lambda le: (order.index(le.topic), le.question.level, le.name))
+    return out
+
+
+def lessons_in(topic: str) -> list[Lesson]:
+    return [le for le in lessons() if le.topic == topic]
