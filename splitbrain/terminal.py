@@ -99,3 +99,76 @@ def print_isolation(result: dict[str, Any]) -> None:
         c.print("  anomalies: " + ", ".join(f"{t} x{n}" for t, n in result["anomaly_counts"].items()))
     for s in result.get("explanation", []):
         c.print(f"  - {s}")
+
+
+GRADE_STYLE = {"right": "bold green", "wrong": "bold red", "ungraded": "bold yellow"}
+
+
+def print_prediction(doc: dict[str, Any], progress_line: str) -> None:
+    """The graded ``--predict``: ``prediction: right|wrong``, what the run showed, the answer
+    and its why, and whether it counted for the lesson."""
+    c = console()
+    line = Text("prediction: ")
+    line.append(doc["grade"], style=GRADE_STYLE.get(doc["grade"], "bold"))
+    c.print(line)
+    c.print(f"  you predicted {doc['predicted']}; the run: {doc['found']}", markup=False)
+    if doc.get("answer"):
+        c.print(f"  the question's answer: {doc['answer']}", markup=False)
+    if doc.get("why"):
+        c.print(f"  why: {doc['why']}", markup=False)
+    if progress_line:
+        c.print(f"  {progress_line}", markup=False)
+
+
+def print_diff(base: Any, summary: dict[str, Any], second_dir: Any) -> None:
+    """``splitbrain diff``: the change, the first divergence, the verdict change, and per
+    checker what its explanation says now."""
+    c = console()
+    ch = summary["change"]
+    c.print(Text(f"diff: {base.name} seed {base.seed}, {ch['text']} ({ch['flag']})", style="bold"))
+    for key, what in (("divergence", "first divergence"), ("protocol_divergence", "first protocol divergence")):
+        dv = summary.get(key)
+        if key == "protocol_divergence" and (dv is None or dv == summary.get("divergence")):
+            continue
+        if dv is None:
+            c.print(f"{what}: none; the two runs are identical event for event")
+            continue
+        c.print(f"{what} at {dv['t']} ms (trace record {dv['index']}):")
+        c.print(f"  first run:  {dv['first_text']}", markup=False)
+        c.print(f"  second run: {dv['second_text']}", markup=False)
+        if dv.get("shared_text") and key == "divergence":
+            c.print(f"  (the last event both runs shared: {dv['shared_text']})", markup=False)
+    v = summary["verdict"]
+    line = Text("verdict: ")
+    line.append_text(verdict_text(v["first"]))
+    if v["first"] == v["second"]:
+        line.append(" (unchanged)")
+    else:
+        line.append(" -> ")
+        line.append_text(verdict_text(v["second"]))
+    c.print(line)
+    a = summary["anomaly_tags"]
+    if a["first"] or a["second"]:
+        c.print(f"anomalies: {', '.join(a['first']) or 'none'} -> {', '.join(a['second']) or 'none'}")
+    for row in summary["checkers"]:
+        va, vb = row["verdict"]
+        head = Text(f"{row['checker']}: ")
+        head.append_text(verdict_text(va))
+        if va == vb:
+            head.append(" (unchanged)")
+            c.print(head)
+            continue
+        head.append(" -> ")
+        head.append_text(verdict_text(vb))
+        c.print(head)
+        before, after = row["headline"]
+        if before:
+            c.print(f"  before: {before}", markup=False)
+        if after:
+            c.print(f"  after:  {after}", markup=False)
+    note = "" if summary.get("reproduced") else " (rerun: the saved folder no longer replays byte for byte)"
+    c.print(f"first run:  {summary['first_run']}{note}")
+    c.print(f"second run: {second_dir}")
+    report = second_dir / "report.html"
+    if report.exists():
+        c.print(f"report:     {report} (links the first run; the divergence is marked on the timeline)")

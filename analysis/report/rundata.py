@@ -57,6 +57,10 @@ class RunData:
     notes: list[str] = field(default_factory=list)
     clients: dict[str, str] = field(default_factory=dict)
     """History process (as str) -> the trace's client id (``c1``)."""
+    prediction: dict[str, Any] | None = None
+    """``prediction.json``: the learner's graded prediction, when the run had one."""
+    diff: dict[str, Any] | None = None
+    """``diff.json``: for the second run of ``splitbrain diff``, the change and the divergence."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
