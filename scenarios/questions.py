@@ -47,6 +47,7 @@ __all__ = [
     "FollowUp",
     "Grade",
     "Question",
+    "check_question",
     "grade",
     "parse_answer",
     "question_of",
@@ -141,6 +142,11 @@ def question_of(sc: Scenario) -> Question | None:
     if not sc.question:
         return None
     return _parse(sc, sc.question, where=f"{sc.source or sc.name}: question")
+
+
+def check_question(sc: Scenario, *, source: str) -> Question:
+    """Validate ``sc``'s question; errors name ``source`` (the file being loaded)."""
+    return _parse(sc, sc.question, where=f"{source}: question")
 
 
 def topic_id(text: str) -> str | None:

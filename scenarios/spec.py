@@ -131,9 +131,9 @@ def from_dict(d: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
     sc = Scenario(**kw)
     validate(sc, source=source)
     if sc.question:
-        from scenarios.questions import question_of
+        from scenarios.questions import check_question
 
-        question_of(sc)
+        check_question(sc, source=source)
     if sc.ray:
         bad = sorted(set(sc.ray) - set(RAY_KEYS))
         if bad:

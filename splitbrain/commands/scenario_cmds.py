@@ -90,10 +90,11 @@ def _show_run(args: argparse.Namespace) -> int:
     from faults.schedule import item_from_dict
     from scenarios.flawfit import inert_flaws
 
-    c.print("faults (every field, defaults included; numbered as --predict fault:K and diff --without-fault K "
-            "name them):" + ("" if sc.faults else " none"))
+    c.print("faults (every field, defaults included):" + ("" if sc.faults else " none"))
     for i, item in enumerate(sc.faults):
         c.print(f"  {i}. {_spelled_out(item_from_dict(item).to_dict())}", markup=False)
+    if sc.faults:
+        c.print("  (numbered as 'run --predict fault:K' and 'diff --without-fault K' name them)")
     c.print("flaws switched on:" + ("" if sc.flaws else " none (this is the correct design)"))
     inert = {n.flaw: n.reason for n in inert_flaws(sc)}
     for f in sc.flaws:
