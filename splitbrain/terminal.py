@@ -171,4 +171,5 @@ def print_diff(base: Any, summary: dict[str, Any], second_dir: Any) -> None:
     c.print(f"second run: {second_dir}")
     report = second_dir / "report.html"
     if report.exists():
-        c.print(f"report:     {report} (links the first run; the divergence is marked on the timeline)")
+        marked = "; the divergence is marked on the timeline" if summary.get("divergence") else ""
+        c.print(f"report:     {report} (links the first run{marked})")
