@@ -261,6 +261,18 @@ class DiffRun:
             out["first_report"] = os.path.join("..", rel)
         return out
 
+    def save(self, run: SavedRun, root: Path | None = None) -> tuple[dict[str, Any], Path]:
+        """Write both runs (the saved folder stands for the first when the rerun reproduced
+        it) and return the summary and the second run's folder, which holds ``diff.json``."""
+        from scenarios.results import store_root, write_run
+
+        root = root or store_root()
+        first_dir = run.dir.resolve() if self.reproduced else write_run(self.first, root=root)
+        summary = self.summary(first_dir, root / self.changed.name)
+        second_dir = write_run(self.second, root=root, extra={"diff.json": summary})
+        summary["second_run"] = str(second_dir)
+        return summary, second_dir
+
 
 def refuse_non_sim(run: SavedRun) -> None:
     """A counterfactual needs the simulator's determinism: a real run is refused with the

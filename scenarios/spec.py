@@ -74,10 +74,18 @@ class Scenario:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     def with_overrides(self, **kw: Any) -> Scenario:
+        """A copy with ``kw`` replaced.  The question is about the scenario as written, so it
+        stays only when the overrides leave the setup alone (a seed, a time limit): a run with
+        other faults, flaws or settings would be saved with an answer that no longer applies,
+        or with fault numbers that point nowhere."""
+        if "question" not in kw and set(kw) - KEEPS_QUESTION:
+            kw["question"] = {}
         return replace(self, **kw)
 
 
 _FIELDS = {f.name: f for f in fields(Scenario)}
+KEEPS_QUESTION = frozenset({"seed", "time_limit_s", "source"})
+"""Overrides after which a scenario still asks its question (see ``with_overrides``)."""
 _TUPLES = {"engines", "faults", "flaws", "checkers"}
 _DICTS = {"workload", "config", "client", "network", "ray", "question"}
 LEGACY = ("predict",)

@@ -64,7 +64,7 @@ def _diff(args: argparse.Namespace) -> int:
     from analysis.records import json_default
     from scenarios.changes import Change
     from scenarios.counterfactual import refuse_non_sim, run_diff
-    from scenarios.results import load_run, store_root, write_run
+    from scenarios.results import load_run
     from splitbrain.terminal import print_diff
 
     run = load_run(args.run_dir)
@@ -72,11 +72,7 @@ def _diff(args: argparse.Namespace) -> int:
     change = change_from_args(args)
     assert isinstance(change, Change)
     d = run_diff(run, change)
-    root = Path(args.store) if args.store else store_root()
-    first_dir = run.dir.resolve() if d.reproduced else write_run(d.first, root=root)
-    summary = d.summary(first_dir, root / d.changed.name)
-    second_dir = write_run(d.second, root=root, extra={"diff.json": summary})
-    summary["second_run"] = str(second_dir)
+    summary, second_dir = d.save(run, Path(args.store) if args.store else None)
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True, default=json_default))
     else:

@@ -337,7 +337,7 @@ class _Session:
 
     def follow_up(self, lesson: Lesson, run_dir: Path) -> int:
         from scenarios.counterfactual import run_diff
-        from scenarios.results import load_run, write_run
+        from scenarios.results import load_run
         from splitbrain.terminal import print_diff
 
         f = lesson.question.follow_up
@@ -348,11 +348,7 @@ class _Session:
         self.c.print(f"settling it: splitbrain diff {run_dir} {f.change.flag()}", markup=False)
         run = load_run(run_dir)
         d = run_diff(run, f.change)
-        root = self.store
-        from scenarios.results import store_root
-
-        summary = d.summary(run.dir, (root or store_root()) / d.changed.name)
-        second_dir = write_run(d.second, root=root, extra={"diff.json": summary})
+        summary, second_dir = d.save(run, self.store)
         print_diff(d.base, summary, second_dir)
         right = predicted == d.second.verdict
         grade = "right" if right else ("ungraded" if d.second.verdict == "unknown" else "wrong")

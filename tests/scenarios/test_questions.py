@@ -174,6 +174,13 @@ def test_questions_are_not_inherited(tmp_path: Path) -> None:
     assert CATALOG["raft-follower-reads"].question["answer"] != CATALOG["raft-follower-reads-correct"].question["answer"]
 
 
+def test_a_changed_setup_drops_the_question_a_new_seed_keeps_it() -> None:
+    sc = CATALOG["raft-follower-reads"]
+    assert sc.with_overrides(seed=sc.seed + 1, time_limit_s=5.0).question == sc.question
+    assert sc.with_overrides(flaws=()).question == {}
+    assert sc.with_overrides(faults=()).question == {}
+
+
 def test_a_ray_table_with_its_own_faults_drops_fault_numbered_questions() -> None:
     from scenarios.spec import for_engine
 
