@@ -274,9 +274,9 @@ class DiffRun:
         return summary, second_dir
 
 
-def refuse_non_sim(run: SavedRun) -> None:
+def refuse_non_sim(run: SavedRun, command: str = "diff") -> None:
     """A counterfactual needs the simulator's determinism: a real run is refused with the
-    command that reruns it in the simulator."""
+    command that reruns it in the simulator (and then ``command`` on that rerun)."""
     if run.engine == "sim":
         return
     from shlex import join
@@ -288,8 +288,8 @@ def refuse_non_sim(run: SavedRun) -> None:
     if not sc.flaws:
         cmd.append("--no-flaws")
     raise ScenarioError(f"{run.dir}: this run used the {run.engine} engine (real processes, real time), which "
-                        "cannot be rerun event for event; diff compares simulator runs. Rerun it in the "
-                        f"simulator first: {join(cmd)}, then: splitbrain diff store/latest ...")
+                        f"cannot be rerun event for event; {command} compares simulator runs. Rerun it in "
+                        f"the simulator first: {join(cmd)}, then: splitbrain {command} store/latest ...")
 
 
 def run_diff(run: SavedRun, change: Change) -> DiffRun:

@@ -173,3 +173,48 @@ def print_diff(base: Any, summary: dict[str, Any], second_dir: Any) -> None:
     if report.exists():
         marked = "; the divergence is marked on the timeline" if summary.get("divergence") else ""
         c.print(f"report:     {report} (links the first run{marked})")
+
+
+def print_why(survey: Any, run_dir: Any) -> None:
+    """``splitbrain why``: the run, every candidate change as a row, and the conclusions."""
+    from rich.table import Table
+
+    c = console()
+    sc = survey.scenario
+    seeds = survey.seeds
+    many = len(seeds) > 1
+    head = Text(f"why: {sc.name} seed {sc.seed}" + (f" (and seeds {seeds[1]}..{seeds[-1]})" if many else "") + " -- ",
+                style="bold")
+    head.append_text(verdict_text(survey.base.verdict))
+    if survey.base.anomalies:
+        head.append(f" ({', '.join(survey.base.anomalies)})")
+    c.print(head)
+    ask = ("each change alone, from the same seed"
+           + (f" (verdict: at seed {sc.seed}; invalid at: how many of seeds {seeds[0]}..{seeds[-1]})" if many else "")
+           if survey.failing
+           else "the run passes; would it catch each flaw, switched on alone?")
+    c.print(ask)
+    t = Table(box=None, pad_edge=False, show_edge=False)
+    t.add_column("change")
+    t.add_column("verdict")
+    if many:
+        t.add_column("invalid at")
+    t.add_column("anomalies")
+    t.add_column("parts from the run at")
+    t.add_column("diff flags")
+    if many:
+        t.add_row("the run as it was", verdict_text(survey.base.verdict), f"{survey.base.invalid_count()}/{len(seeds)}",
+                  ", ".join(survey.base.anomalies) or "-", "", "")
+    for tr in survey.trials():
+        cells: list[Any] = [Text(tr.text), verdict_text(tr.verdict)]
+        if many:
+            cells.append(f"{tr.invalid_count()}/{len(seeds)}")
+        cells += [", ".join(tr.anomalies) or "-",
+                  "-" if tr.divergence_ms is None else f"{tr.divergence_ms} ms",
+                  Text(tr.flag or "(not one change)")]
+        t.add_row(*cells)
+    c.print(t)
+    for line in survey.conclusions():
+        c.print(f"- {line}", markup=False)
+    c.print(f"see one change event by event (both runs saved, the report marks where they part): "
+            f"splitbrain diff {run_dir} FLAGS", markup=False)
