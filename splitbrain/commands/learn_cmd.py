@@ -311,6 +311,8 @@ class _Session:
         print_prediction(doc, note)
         self.c.print(f"this lesson teaches: {lesson.teaches}", markup=False)
         self.c.print(f"the run: {run_dir} (open report.html in a browser)", markup=False)
+        if sc.faults or sc.flaws:
+            self.c.print(f"which fault or flaw mattered? later: splitbrain why {run_dir}", markup=False)
         return outcome, run_dir, judged
 
     def offer_ray(self, lesson: Lesson) -> None:
