@@ -3,6 +3,7 @@
 A lesson is nothing more than a scenario plus its ``[question]`` table (topic, rung,
 question, hidden answer, follow-up), so a new scenario joins the ladder by asking a
 question -- there is no second list to keep in step.  Lessons are ordered by topic, then by
+theme (in :data:`~scenarios.questions.THEMES` order; lessons without one last), then by
 rung (``level`` 1 to 3), then by name, and each one names what it teaches (the scenario's
 ``teaches`` line).
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scenarios.questions import TOPICS, Question, question_of
+from scenarios.questions import THEMES, TOPICS, Question, question_of
 from scenarios.spec import Scenario, catalog
 
 __all__ = ["Lesson", "lessons", "lessons_in"]
@@ -34,6 +35,10 @@ class Lesson:
         return self.question.topic
 
     @property
+    def theme(self) -> str | None:
+        return self.question.theme
+
+    @property
     def teaches(self) -> str:
         return " ".join(self.scenario.teaches.split())
 
@@ -50,9 +55,15 @@ def lessons() -> list[Lesson]:
         if q is not None:
             out.append(Lesson(sc, q))
     order = list(TOPICS)
-    out.sort(key=lambda le: (order.index(le.topic), le.question.level, le.name))
+
+    def rank(le: Lesson) -> tuple[int, int, int, str]:
+        themes = list(THEMES.get(le.topic, {}))
+        theme = themes.index(le.theme) if le.theme in themes else len(themes)
+        return order.index(le.topic), theme, le.question.level, le.name
+
+    out.sort(key=rank)
     return out
 
 
-def lessons_in(topic: str) -> list[Lesson]:
-    return [le for le in lessons() if le.topic == topic]
+def lessons_in(topic: str, theme: str | None = None) -> list[Lesson]:
+    return [le for le in lessons() if le.topic == topic and (theme is None or le.theme == theme)]

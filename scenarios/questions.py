@@ -4,6 +4,7 @@ A scenario file asks it in a ``[question]`` table::
 
     [question]
     topic = "10-distributed-systems"   # a lesson topic (TOPICS)
+    theme = "consistency-models"       # optional: a theme of that topic (THEMES)
     level = 2                          # rung of the topic's ladder, 1 (first) to 3
     ask = "Clients read from whichever node they reach. What do the checkers find?"
     choices = ["valid", "invalid:stale-read", "invalid:lost-write", "invalid:two-leaders"]
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from scenarios.spec import Scenario
 
 __all__ = [
+    "THEMES",
     "TOPICS",
     "Answer",
     "FollowUp",
@@ -51,6 +53,7 @@ __all__ = [
     "grade",
     "parse_answer",
     "question_of",
+    "topic_and_theme",
     "topic_id",
 ]
 
@@ -63,7 +66,38 @@ TOPICS: dict[str, str] = {
 }
 """Lesson topics (the interview chapters), by id; ``learn`` also accepts the number alone."""
 
-_KEYS = ("topic", "level", "ask", "choices", "answer", "why", "follow_up")
+THEMES: dict[str, dict[str, str]] = {
+    "08-idempotency": {
+        "keys": "idempotency keys: derived from the operation, not the attempt",
+        "compensations": "compensations are messages too, and need the same dedup",
+        "dedup-windows": "dedup windows and the clocks that measure them",
+    },
+    "10-distributed-systems": {
+        "consensus": "Raft: elections, votes, commit rules, durability",
+        "quorums": "leaderless quorums: R + W > N, read write-back",
+        "consistency-models": "linearizable reads: followers, deposed leaders, pauses",
+        "clocks": "leases and clock drift",
+        "sagas": "sagas: orchestrator state, compensations",
+    },
+    "11-event-driven": {
+        "rabbitmq": "queues (RabbitMQ): acks and redelivery",
+        "kafka": "logs (Kafka): offsets, consumer groups, rebalances",
+        "outbox": "dual writes, the transactional outbox and its relay",
+    },
+    "13-rpc": {
+        "deadlines": "deadlines: an expired deadline is an unknown outcome",
+        "retries": "retries: request ids, retrying through another server",
+    },
+    "14-rag-ingestion": {
+        "delivery": "acks and at-least-once hops through the pipeline",
+        "idempotent-writes": "chunk ids, inboxes and what redelivery costs",
+        "versions": "reordered upserts and version checks",
+    },
+}
+"""Themes within each topic, in ladder order: ``learn --topic 10/clocks`` walks one.  A
+question may leave its theme out (it then comes after the themed lessons of its topic)."""
+
+_KEYS = ("topic", "theme", "level", "ask", "choices", "answer", "why", "follow_up")
 _FOLLOW_KEYS = ("ask", "change", "answer", "why")
 
 
@@ -118,6 +152,7 @@ class FollowUp:
 @dataclass(frozen=True)
 class Question:
     topic: str
+    theme: str | None
     level: int
     ask: str
     choices: tuple[Answer, ...]
@@ -156,6 +191,20 @@ def topic_id(text: str) -> str | None:
     return next((t for t in TOPICS if t.split("-", 1)[0] == text.strip()), None)
 
 
+def topic_and_theme(text: str, *, where: str = "--topic") -> tuple[str, str | None]:
+    """``10``, ``10-distributed-systems``, ``10/clocks`` -> (topic id, theme or ``None``)."""
+    head, sep, theme = text.strip().partition("/")
+    topic = topic_id(head)
+    if topic is None:
+        raise ScenarioError(f"{where} {text}: unknown topic; known: {', '.join(TOPICS)} (or their numbers)")
+    if not sep:
+        return topic, None
+    if theme not in THEMES.get(topic, {}):
+        raise ScenarioError(f"{where} {text}: unknown theme {theme!r} for {topic}; known: "
+                            f"{', '.join(THEMES.get(topic, {})) or 'none'}")
+    return topic, theme
+
+
 def _parse(sc: Scenario, d: dict[str, Any], *, where: str) -> Question:
     from scenarios.changes import apply_change, parse_change
 
@@ -168,6 +217,10 @@ def _parse(sc: Scenario, d: dict[str, Any], *, where: str) -> Question:
     topic = str(d["topic"])
     if topic not in TOPICS:
         raise ScenarioError(f"{where}.topic: unknown topic {topic!r}; known: {', '.join(TOPICS)}")
+    theme = d.get("theme")
+    if theme is not None and theme not in THEMES.get(topic, {}):
+        known = ", ".join(THEMES.get(topic, {})) or "none"
+        raise ScenarioError(f"{where}.theme: unknown theme {theme!r} for {topic}; known: {known}")
     level = d.get("level", 1)
     if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 3:
         raise ScenarioError(f"{where}.level: must be 1, 2 or 3, got {level!r}")
@@ -209,7 +262,7 @@ def _parse(sc: Scenario, d: dict[str, Any], *, where: str) -> Question:
         except ScenarioError as e:
             raise ScenarioError(f"{fw}.change: {e}") from None
         follow = FollowUp(_words(f["ask"]), change, str(f["answer"]), _words(f["why"]))
-    return Question(topic, level, _words(d["ask"]), choices, answer, _words(d["why"]), follow)
+    return Question(topic, theme, level, _words(d["ask"]), choices, answer, _words(d["why"]), follow)
 
 
 def _words(text: Any) -> str:

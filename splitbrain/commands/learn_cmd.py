@@ -32,7 +32,8 @@ class _EndOfInput(Exception):
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="one lesson a line: topic, state (new/right/wrong), name")
     p.add_argument("--status", action="store_true", help="progress per topic")
-    p.add_argument("--topic", metavar="T", help="start in this topic (08, 10, 11, 13, 14 or its full id)")
+    p.add_argument("--topic", metavar="T", help="walk this topic (08, 10, 11, 13, 14 or its full id), or one theme "
+                                               "of it (10/clocks; see --list)")
     p.add_argument("--lesson", metavar="NAME", help="start with this lesson (a scenario name)")
     p.add_argument("--store", metavar="DIR", help="where the lesson's runs are saved (default: ./store or $SPLITBRAIN_STORE)")
     p.add_argument("--json", action="store_true", help="with --list or --status: machine-readable output")
@@ -49,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
 def _learn(args: argparse.Namespace) -> int:
     from scenarios.lessons import lessons
     from scenarios.progress import Progress
-    from scenarios.questions import topic_id
+    from scenarios.questions import topic_and_theme
 
     if args.list and args.status:
         raise UsageError("--list and --status are two views; pick one")
@@ -61,20 +62,19 @@ def _learn(args: argparse.Namespace) -> int:
         return _status(all_lessons, progress, as_json=args.json)
     if args.json:
         raise UsageError("--json goes with --list or --status")
-    topic = None
+    topic = theme = None
     if args.topic is not None:
-        topic = topic_id(args.topic)
-        if topic is None:
-            from scenarios.questions import TOPICS
-
-            raise UsageError(f"--topic {args.topic}: unknown topic; known: {', '.join(TOPICS)} (or their numbers)")
+        topic, theme = topic_and_theme(args.topic)
     first = None
     if args.lesson is not None:
         first = next((le for le in all_lessons if le.name == args.lesson), None)
         if first is None:
             raise UsageError(f"--lesson {args.lesson}: no lesson of that name (see 'splitbrain learn --list')")
+        if topic is not None and (topic != first.topic or (theme is not None and theme != first.theme)):
+            where = first.topic + (f"/{first.theme}" if first.theme else "")
+            raise UsageError(f"--lesson {args.lesson} is in {where}, not in --topic {args.topic}")
         topic = first.topic
-    return _Session(all_lessons, progress, Path(args.store) if args.store else None).run(topic, first)
+    return _Session(all_lessons, progress, Path(args.store) if args.store else None).run(topic, theme, first)
 
 
 # --- the two views -------------------------------------------------------------------------------
@@ -83,17 +83,18 @@ def _learn(args: argparse.Namespace) -> int:
 def _list(all_lessons: list[Lesson], progress: Progress, *, as_json: bool) -> int:
     import json
 
-    rows: list[dict[str, Any]] = [{"topic": le.topic, "state": progress.state(le.name), "lesson": le.name, "level": le.question.level,
+    rows: list[dict[str, Any]] = [{"topic": le.topic, "theme": le.theme, "state": progress.state(le.name), "lesson": le.name, "level": le.question.level,
              "follow_up": progress.follow_up_state(le.name), "teaches": le.teaches, "question": le.question.ask}
             for le in all_lessons]
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
     width = max(len(r["lesson"]) for r in rows)
+    tw = max(len(r["theme"] or "-") for r in rows)
     for r in rows:
         # A new lesson shows its question; what it teaches would give the answer away.
         text = _clip(r["question"], 100) if r["state"] == "new" else f"teaches: {r['teaches']}"
-        print(f"{r['topic']:<24} {r['state']:<5}  {r['lesson']:<{width}}  {text}")
+        print(f"{r['topic']:<24} {r['state']:<5}  {r['theme'] or '-':<{tw}}  {r['lesson']:<{width}}  {text}")
     return 0
 
 
@@ -109,24 +110,33 @@ def _status(all_lessons: list[Lesson], progress: Progress, *, as_json: bool) -> 
     from scenarios.questions import TOPICS
     from splitbrain.terminal import console
 
-    per: dict[str, dict[str, int]] = {t: {"lessons": 0, "right": 0, "wrong": 0, "new": 0, "follow_ups_right": 0}
-                                      for t in TOPICS}
+    def zero() -> dict[str, int]:
+        return {"lessons": 0, "right": 0, "wrong": 0, "new": 0, "follow_ups_right": 0}
+
+    per: dict[str, dict[str, int]] = {t: zero() for t in TOPICS}
+    themes: dict[str, dict[str, dict[str, int]]] = {t: {} for t in TOPICS}
     for le in all_lessons:
-        row = per[le.topic]
-        row["lessons"] += 1
-        row[progress.state(le.name)] += 1
-        row["follow_ups_right"] += progress.follow_up_state(le.name) == "right"
+        rows = [per[le.topic], themes[le.topic].setdefault(le.theme or "-", zero())]
+        for row in rows:
+            row["lessons"] += 1
+            row[progress.state(le.name)] += 1
+            row["follow_ups_right"] += progress.follow_up_state(le.name) == "right"
     if as_json:
-        print(json.dumps({"progress_file": str(progress.path), "topics": per}, indent=2))
+        print(json.dumps({"progress_file": str(progress.path), "topics": per, "themes": themes}, indent=2))
         return 0
     t = Table(show_header=True, header_style="bold", box=None)
     for col in ("topic", "lessons", "right", "wrong", "new", "follow-ups right", "score"):
         t.add_column(col, no_wrap=True)
-    for topic, row in per.items():
+    def cells(row: dict[str, int]) -> list[str]:
         done = row["right"] + row["wrong"]
         score = f"{row['right'] + row['follow_ups_right']}/{2 * row['lessons']}"
-        t.add_row(f"{topic}  {TOPICS[topic].split(':')[0]}", str(row["lessons"]), str(row["right"]),
-                  str(row["wrong"]), str(row["new"]), str(row["follow_ups_right"]), score if done else "-")
+        return [str(row["lessons"]), str(row["right"]), str(row["wrong"]), str(row["new"]),
+                str(row["follow_ups_right"]), score if done else "-"]
+
+    for topic, row in per.items():
+        t.add_row(topic, *cells(row), style="bold")
+        for theme, trow in themes[topic].items():
+            t.add_row(f"  {topic.split('-', 1)[0]}/{theme}", *cells(trow))
     c = console()
     c.print(t)
     c.print(f"first predictions count: right {sum(r['right'] for r in per.values())}, wrong "
@@ -153,14 +163,16 @@ class _Session:
 
     # -- input
 
-    def ask(self, prompt: str, *, choices: list[str] | None = None, default: str | None = None) -> str:
+    def ask(self, prompt: str, *, choices: list[str] | None = None, default: str | None = None,
+            show_choices: bool = True) -> str:
         from rich.prompt import Prompt
 
         try:
             if default is None:
-                answer = Prompt.ask(prompt, console=self.c, choices=choices)
+                answer = Prompt.ask(prompt, console=self.c, choices=choices, show_choices=show_choices)
             else:
-                answer = Prompt.ask(prompt, console=self.c, choices=choices, default=default)
+                answer = Prompt.ask(prompt, console=self.c, choices=choices, default=default,
+                                    show_choices=show_choices)
         except EOFError:
             raise _EndOfInput from None
         if not sys.stdin.isatty():
@@ -172,16 +184,16 @@ class _Session:
 
     # -- flow
 
-    def run(self, topic: str | None, first: Lesson | None) -> int:
+    def run(self, topic: str | None, theme: str | None, first: Lesson | None) -> int:
         try:
             if topic is None:
-                topic = self.pick_topic()
-            lesson = first or self.next_lesson(topic)
+                topic, theme = self.pick_topic()
+            lesson = first or self.next_lesson(topic, theme)
             while lesson is not None:
                 self.teach(lesson)
                 if not self.yes("\nnext lesson?", default=True):
                     break
-                lesson = self.next_lesson(topic)
+                lesson = self.next_lesson(topic, theme)
         except _EndOfInput:
             self.c.print("\n(end of input)")
         if self.possible:
@@ -189,30 +201,46 @@ class _Session:
                          f"'splitbrain learn --status' shows your progress per topic.", markup=False)
         return 0
 
-    def pick_topic(self) -> str:
-        from scenarios.questions import TOPICS
+    def pick_topic(self) -> tuple[str, str | None]:
+        """A topic (its number) or one theme of it (``10/clocks``)."""
+        from scenarios.questions import TOPICS, topic_and_theme
 
         self.c.print("[bold]topics[/bold]")
         numbers = []
+        accepted = []
         default = None
         for topic, words in TOPICS.items():
             mine = [le for le in self.lessons if le.topic == topic]
-            new = sum(self.progress.state(le.name) == "new" for le in mine)
-            right = sum(self.progress.state(le.name) == "right" for le in mine)
             n = topic.split("-", 1)[0]
             numbers.append(n)
+            accepted.append(n)
+            new = self._count(mine, "new")
             if default is None and new:
                 default = n
-            self.c.print(f"  {n}  {words}  ({len(mine)} lessons: {right} right, {new} new)", markup=False)
-        chosen = self.ask("topic", choices=numbers, default=default or numbers[0])
-        return next(t for t in TOPICS if t.startswith(chosen + "-"))
+            self.c.print(f"  {n}  {words}  ({len(mine)} lessons: {self._count(mine, 'right')} right, {new} new)",
+                         markup=False)
+            themes = list(dict.fromkeys(le.theme for le in mine if le.theme))
+            parts = []
+            for th in themes:
+                ours = [le for le in mine if le.theme == th]
+                parts.append(f"{n}/{th} ({self._count(ours, 'new')}/{len(ours)} new)")
+                accepted.append(f"{n}/{th}")
+            if parts:
+                self.c.print("      " + ", ".join(parts), markup=False)
+        self.c.print(f"pick a topic ({'/'.join(numbers)}) or one theme of it (e.g. 10/clocks)", markup=False)
+        chosen = self.ask("topic", choices=accepted, default=default or numbers[0], show_choices=False)
+        return topic_and_theme(chosen)
 
-    def next_lesson(self, topic: str) -> Lesson | None:
-        mine = [le for le in self.lessons if le.topic == topic]
+    def _count(self, some: list[Lesson], state: str) -> int:
+        return sum(self.progress.state(le.name) == state for le in some)
+
+    def next_lesson(self, topic: str, theme: str | None = None) -> Lesson | None:
+        mine = [le for le in self.lessons if le.topic == topic and (theme is None or le.theme == theme)]
         fresh = next((le for le in mine if self.progress.state(le.name) == "new"), None)
         if fresh is not None:
             return fresh
-        self.c.print(f"\nevery lesson of {topic} has a first prediction; pick one to try again:")
+        where = topic + (f"/{theme}" if theme else "")
+        self.c.print(f"\nevery lesson of {where} has a first prediction; pick one to try again:")
         for i, le in enumerate(mine, 1):
             self.c.print(f"  {i:>2}. {le.name} ({self.progress.state(le.name)})", markup=False)
         pick = self.ask("lesson", choices=[str(i) for i in range(1, len(mine) + 1)])
@@ -223,7 +251,8 @@ class _Session:
 
         sc, q = lesson.scenario, lesson.question
         mine = [le.name for le in self.lessons if le.topic == lesson.topic]
-        self.c.rule(f"{lesson.topic} · lesson {mine.index(lesson.name) + 1} of {len(mine)} · level {q.level}")
+        theme = f" · {lesson.theme}" if lesson.theme else ""
+        self.c.rule(f"{lesson.topic} · lesson {mine.index(lesson.name) + 1} of {len(mine)} · level {q.level}{theme}")
         # The question carries the setup; a scenario's summary often names the outcome.
         self.c.print(f"[bold]{sc.name}[/bold] ({TOPICS[lesson.topic]})", markup=True)
         self.print_setup(lesson)
@@ -366,6 +395,7 @@ COMMANDS = [
     Command("learn", "lessons: predict a scenario's outcome, run it, see why, then predict one change (graded)",
             "splitbrain learn                 # pick a topic, then lesson after lesson\n"
             "splitbrain learn --topic 10\n"
+            "splitbrain learn --topic 10/clocks  # one theme of a topic\n"
             "splitbrain learn --list          # every lesson: topic, state (new/right/wrong)\n"
             "splitbrain learn --status        # progress per topic",
             _configure, _run),

@@ -253,6 +253,36 @@ def test_learn_rejects_a_bad_answer_and_asks_again(tmp_path: Path) -> None:
     assert "follow-up: right" in p.stdout and "lesson score: 1/2" in p.stdout
 
 
+def test_learn_one_theme_of_a_topic(tmp_path: Path) -> None:
+    # The topic prompt takes a theme too; end of input right after the lesson's header.
+    p = _learn(tmp_path, "10/clocks\n")
+    assert p.returncode == 0, p.stderr
+    assert "10/clocks (4/4 new)" in p.stdout and "· level 2 · clocks" in p.stdout
+    assert "raft-lease-skew-correct" in p.stdout and "(end of input)" in p.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--topic", "10/kafka"], "--topic 10/kafka: unknown theme 'kafka' for 10-distributed-systems"),
+    (["--topic", "12"], "--topic 12: unknown topic"),
+    (["--topic", "13/retries", "--lesson", "raft-figure8"], "--lesson raft-figure8 is in 10-distributed-systems/consensus"),
+])
+def test_learn_bad_topic_exits_3_with_one_line(args: list[str], capsys: pytest.CaptureFixture[str],
+                                               message: str) -> None:
+    assert main(["learn", *args]) == 3
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_learn_status_per_theme(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["learn", "--status", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["themes"]["11-event-driven"]["kafka"]["lessons"] == 2
+    assert sum(r["lessons"] for r in data["themes"]["10-distributed-systems"].values()) == \
+        data["topics"]["10-distributed-systems"]["lessons"]
+    assert main(["learn", "--status"]) == 0
+    assert "10/clocks" in capsys.readouterr().out
+
+
 def test_learn_stops_cleanly_at_end_of_input(tmp_path: Path) -> None:
     p = _learn(tmp_path, "10\n")
     assert p.returncode == 0 and "(end of input)" in p.stdout and "Traceback" not in p.stderr
@@ -267,7 +297,7 @@ def test_learn_list_is_one_lesson_a_line(capsys: pytest.CaptureFixture[str]) -> 
     assert all(ln.split()[1] == "new" for ln in lines)
     assert main(["learn", "--list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {"topic", "state", "lesson", "teaches"} <= set(rows[0])
+    assert {"topic", "theme", "state", "lesson", "teaches"} <= set(rows[0])
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -19,7 +19,15 @@ import pytest
 from analysis.anomalies import VOCABULARY, tags_of
 from scenarios.changes import Change, apply_change
 from scenarios.lessons import lessons
-from scenarios.questions import TOPICS, Answer, grade, parse_answer, question_of
+from scenarios.questions import (
+    THEMES,
+    TOPICS,
+    Answer,
+    grade,
+    parse_answer,
+    question_of,
+    topic_and_theme,
+)
 from scenarios.runner import run_scenario
 from scenarios.spec import ScenarioError, catalog, from_dict, load
 
@@ -73,6 +81,28 @@ def test_forty_lessons_across_every_topic() -> None:
     assert all(n >= 4 for n in per.values()), per
     assert all(le.teaches for le in ladder)
     assert any(le.offers_ray for le in ladder)
+
+
+def test_the_ladder_walks_each_topic_theme_by_theme() -> None:
+    ladder = lessons()
+    assert all(le.theme in THEMES[le.topic] for le in ladder), [le.name for le in ladder if le.theme is None]
+    for topic, themes in THEMES.items():
+        mine = [le for le in ladder if le.topic == topic]
+        walked = list(dict.fromkeys(le.theme for le in mine))
+        assert walked == list(themes), topic  # every theme has lessons, in THEMES order
+        for theme in themes:
+            levels = [le.question.level for le in mine if le.theme == theme]
+            assert levels == sorted(levels), (topic, theme)
+
+
+def test_topic_and_theme() -> None:
+    assert topic_and_theme("10") == ("10-distributed-systems", None)
+    assert topic_and_theme("10/clocks") == ("10-distributed-systems", "clocks")
+    assert topic_and_theme("11-event-driven/kafka") == ("11-event-driven", "kafka")
+    with pytest.raises(ScenarioError, match="unknown theme 'clocks' for 13-rpc; known: deadlines, retries"):
+        topic_and_theme("13/clocks")
+    with pytest.raises(ScenarioError, match="unknown topic"):
+        topic_and_theme("12/clocks")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -138,6 +168,7 @@ def test_a_good_question_loads_and_says_its_kind() -> None:
     ({"answer": "valid", "choices": None}, "says the run is valid"),
     ({"choices": None}, "an anomaly question lists its choices"),
     ({"level": 4}, "level: must be 1, 2 or 3"),
+    ({"theme": "kafka"}, "question.theme: unknown theme 'kafka' for 10-distributed-systems; known: consensus"),
     ({"why": ""}, "question.why: required"),
     ({"hint": "x"}, "unknown field 'hint'"),
     ({"choices": ["valid", "valid", "invalid:stale-read"]}, "listed twice"),
