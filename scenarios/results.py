@@ -10,6 +10,7 @@ Layout (``store/<scenario>/<UTC timestamp>-s<seed>/``; ``store/latest`` points a
     prediction.json the learner's prediction and its grade (``run --predict``), if any
     diff.json       for the second run of ``splitbrain diff``: the change, the first run, the
                     first divergence and what the change did to the verdict
+    why.json        added later by ``splitbrain why``: which fault mattered, which change fixes it
     report.html     a self-contained report (when the report module is present)
 
 A run is written to a hidden temporary folder and renamed into place when complete, so an

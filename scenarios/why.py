@@ -14,7 +14,9 @@ candidate at N consecutive seeds (the run's own first) and reports how often eac
 invalid, so the learner can tell a cause from a coincidence.
 
 Every run is a fresh simulator run of this code (wire records off: only the protocol
-divergence is reported, and ``diff`` shows the whole of any one candidate).
+divergence is reported, and ``diff`` shows the whole of any one candidate).  The survey is
+kept beside the run it is about (``why.json`` in its results folder), and the folder's
+report shows it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from analysis.anomalies import tags_of
@@ -30,7 +33,7 @@ from scenarios.counterfactual import first_divergence, refuse_non_sim
 from scenarios.results import SavedRun
 from scenarios.spec import Scenario
 
-__all__ = ["Survey", "Trial", "survey"]
+__all__ = ["Survey", "Trial", "save", "survey"]
 
 EVERY_FAULT = "without every fault"
 
@@ -236,3 +239,18 @@ def survey(run: SavedRun, *, seeds: int = 1, jobs: int = 1,
     every = trials[n_faults] if failing and len(base.faults) > 1 else None
     flaw_trials = trials[n_faults + (1 if every else 0):]
     return Survey(base, seed_list, base_trial, tuple(trials[:n_faults]), every, tuple(flaw_trials))
+
+
+def save(run: SavedRun, document: dict[str, Any]) -> Path:
+    """Write ``why.json`` into the run's folder (replacing an earlier survey) and render the
+    folder's report again so it shows the survey; returns the report's path."""
+    import json
+    import os
+
+    folder = run.dir.resolve()
+    tmp = folder / ".why.json.tmp"
+    tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / "why.json")
+    from analysis.report.html import render_folder
+
+    return render_folder(folder)

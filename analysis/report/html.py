@@ -129,6 +129,8 @@ def render(folder: Path) -> str:
     sections: list[str] = []
     if data.diff:
         sections.append(_section("diff", "What the change did", text.counterfactual(data)))
+    if data.why:
+        sections.append(_section("why", "Which fault mattered", text.why_survey(data)))
     leaders = leader_based(data)
     roles_of = node_roles(data)
     if leaders:
@@ -314,7 +316,7 @@ def _page(data: RunData, sel: Selection, sections: list[str], drawn: dict[int, O
     name = str(data.scenario.get("name", data.folder.name))
     verdict = str(data.results.get("verdict", "unknown")).upper()
     nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in (
-        ("top", "Summary"), ("diff", "What the change did"), ("timeline", "Timeline"),
+        ("top", "Summary"), ("diff", "What the change did"), ("why", "Which fault mattered"), ("timeline", "Timeline"),
         ("counterexample", "Counterexample"),
         ("closeup", "Close-up"), ("messages", "Messages"), ("charts", "Charts"),
         ("invariants", "Invariants"), ("coverage", "Did the faults matter?"))

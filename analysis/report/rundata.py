@@ -61,6 +61,9 @@ class RunData:
     """``prediction.json``: the learner's graded prediction, when the run had one."""
     diff: dict[str, Any] | None = None
     """``diff.json``: for the second run of ``splitbrain diff``, the change and the divergence."""
+    why: dict[str, Any] | None = None
+    """``why.json``: ``splitbrain why``'s survey of this run (each fault removed, each flaw
+    flipped), when one was made."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

@@ -190,6 +190,34 @@ def counterfactual(data: RunData) -> str:
     return "".join(parts)
 
 
+def why_survey(data: RunData) -> str:
+    """``splitbrain why``'s table: each change alone, its verdict, where it parted from this
+    run, and the ``diff`` that shows it; then the conclusions in words."""
+    w = data.why or {}
+    seeds = [s for s in w.get("seeds") or [] if isinstance(s, int)]
+    many = len(seeds) > 1
+    rows = [t for key in ("faults", "every_fault", "flaws")
+            for t in ((w.get(key) or []) if key != "every_fault" else [w.get(key)]) if isinstance(t, dict)]
+    head = ("<tr><th>change</th><th>verdict</th>" + ("<th>invalid at</th>" if many else "")
+            + "<th>anomalies</th><th>parts from this run at</th><th>see it</th></tr>")
+    body = []
+    for t in rows:
+        div = t.get("divergence_ms")
+        flag = t.get("flag")
+        see = (f"<code>splitbrain diff {esc(w.get('run', 'RUN_DIR'))} {esc(flag)}</code>" if flag
+               else "several changes at once")
+        body.append(f"<tr><td>{esc(t.get('change'))}</td><td>{badge(t.get('verdict', 'unknown'))}</td>"
+                    + (f"<td>{esc(t.get('invalid_seeds'))}/{len(seeds)}</td>" if many else "")
+                    + f"<td>{esc(', '.join(t.get('anomaly_tags') or []) or '-')}</td>"
+                    f"<td>{'identical' if div is None else fmt_ms(float(div))}</td><td>{see}</td></tr>")
+    ask = ("Each change alone, rerun in the simulator from this run's seed"
+           + (f" (and counted over seeds {seeds[0]}..{seeds[-1]})" if many else "") + "."
+           if w.get("failing") else "The run passes: would its faults catch each flaw, switched on alone?")
+    conclusions = "".join(f"<li>{esc(c)}</li>" for c in w.get("conclusions") or [])
+    return (f'<div class="diffbox" id="why-survey"><p>{esc(ask)}</p><table>{head}{"".join(body)}</table>'
+            f"<ul>{conclusions}</ul></div>")
+
+
 def explanation(data: RunData) -> str:
     """The plain-language paragraph: the failure first (grouped and counted, per checker), then
     separately what passed, then who led and which faults ran."""

@@ -1,9 +1,10 @@
 """``splitbrain why RUN_DIR``: which fault mattered, and which one change fixes it.
 
 The survey is library code (:mod:`scenarios.why`); this shell parses the options, shows
-progress and prints the table.  It saves nothing: each row names the ``diff`` that saves
-both runs and shows that one change event by event.  The exit code is 0 once the survey
-is done, whatever it found (3 for bad input).
+progress and prints the table.  The survey is saved as ``why.json`` in the run's folder and
+its report is rendered again to show it (``--no-save``: print only); the reruns themselves
+are not saved -- each row names the ``diff`` that saves both runs of that one change.  The
+exit code is 0 once the survey is done, whatever it found (3 for bad input).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)), metavar="J",
                    help="simulator runs in parallel (default: CPU count, at most 4)")
     p.add_argument("--json", action="store_true", help="print the survey as JSON")
+    p.add_argument("--no-save", action="store_true",
+                   help="do not write why.json into the run's folder (nor render its report again)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -40,7 +43,7 @@ def _why(args: argparse.Namespace) -> int:
 
     from scenarios.counterfactual import refuse_non_sim
     from scenarios.results import load_run
-    from scenarios.why import survey
+    from scenarios.why import save, survey
     from splitbrain.terminal import print_why
 
     run = load_run(args.run_dir)
@@ -63,10 +66,14 @@ def _why(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.stop()
+    doc = {"run": str(run.dir.resolve()), **s.to_dict()}
+    report = None if args.no_save else save(run, doc)
     if args.json:
-        print(json.dumps({"run": str(run.dir.resolve()), **s.to_dict()}, indent=2, sort_keys=True))
+        print(json.dumps(doc, indent=2, sort_keys=True))
     else:
         print_why(s, run.dir)
+        if report is not None:
+            print(f"saved: {run.dir.resolve() / 'why.json'}; report: {report} (section 'Which fault mattered')")
     return 0
 
 

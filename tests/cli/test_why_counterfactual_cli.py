@@ -109,3 +109,20 @@ def test_why_refuses_a_ray_run_and_a_missing_folder(tmp_path: Path, capsys: pyte
     assert err.count("\n") == 1
     assert main(["why", str(tmp_path / "nope")]) == 3
     assert "no such run folder" in capsys.readouterr().err
+
+
+def test_the_survey_is_saved_beside_the_run_and_shown_in_its_report(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    run = _run("raft-ack-before-commit", 1, tmp_path)
+    assert 'id="why"' not in (run / "report.html").read_text()
+    assert main(["why", str(run), "--jobs", "1", "--no-save"]) == 0
+    assert not (run / "why.json").exists()
+    capsys.readouterr()
+    assert main(["why", str(run), "--jobs", "1"]) == 0
+    assert "section 'Which fault mattered'" in capsys.readouterr().out
+    saved = json.loads((run / "why.json").read_text())
+    assert saved["mattered"] == [0] and saved["run"] == str(run)
+    report = (run / "report.html").read_text()
+    assert '<section id="why">' in report and 'href="#why"' in report
+    assert f"splitbrain diff {run} --without-fault 0" in report
+    assert "the run passes without fault 0: that fault mattered" in report
