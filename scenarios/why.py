@@ -83,6 +83,9 @@ class Survey:
     flaws: tuple[Trial, ...]
     """Each flaw flipped: the run's flaws switched off (a failing run) or the system's other
     flaws switched on (a passing run)."""
+    saved_verdict: str | None = None
+    """The verdict the saved folder recorded; the survey is about the rerun, which differs
+    from it only when the code changed since the run was saved."""
 
     @property
     def failing(self) -> bool:
@@ -107,6 +110,9 @@ class Survey:
         """Plain sentences: what the table says."""
         n = len(self.seeds)
         out: list[str] = []
+        if self.saved_verdict not in (None, self.base.verdict):
+            out.append(f"the saved run was {str(self.saved_verdict).upper()} but reruns {self.base.verdict.upper()} "
+                       "with this code: the survey is about the rerun")
         if not self.failing:
             caught = self.caught()
             untouched = [str(t.flaw) for t in self.flaws if t.divergence_ms is None]
@@ -238,7 +244,9 @@ def survey(run: SavedRun, *, seeds: int = 1, jobs: int = 1,
     n_faults = len(base.faults) if failing else 0
     every = trials[n_faults] if failing and len(base.faults) > 1 else None
     flaw_trials = trials[n_faults + (1 if every else 0):]
-    return Survey(base, seed_list, base_trial, tuple(trials[:n_faults]), every, tuple(flaw_trials))
+    saved = run.results.get("verdict")
+    return Survey(base, seed_list, base_trial, tuple(trials[:n_faults]), every, tuple(flaw_trials),
+                  saved_verdict=saved if isinstance(saved, str) else None)
 
 
 def save(run: SavedRun, document: dict[str, Any]) -> Path:

@@ -126,3 +126,13 @@ def test_the_survey_is_saved_beside_the_run_and_shown_in_its_report(tmp_path: Pa
     assert '<section id="why">' in report and 'href="#why"' in report
     assert f"splitbrain diff {run} --without-fault 0" in report
     assert "the run passes without fault 0: that fault mattered" in report
+
+
+def test_a_run_that_no_longer_reproduces_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _run("raft-follower-reads", 1, tmp_path)
+    results = json.loads((run / "results.json").read_text())
+    results["verdict"] = "valid"  # as if an older version of the code had passed it
+    (run / "results.json").write_text(json.dumps(results))
+    s = _why(capsys, str(run), "--no-save")
+    assert s["conclusions"][0] == ("the saved run was VALID but reruns INVALID with this code: "
+                                   "the survey is about the rerun")
