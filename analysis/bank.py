@@ -44,6 +44,17 @@ ANOMALY_TYPES: dict[str, str] = {
     "unexpected-key": "a read that shows an account the bank does not have",
     "nil-balance": "a read that misses an account of the bank",
 }
+
+LEARNER_WORDS: dict[str, str] = {
+    "wrong-total": "lost-update",
+    "negative-balance": "write-skew",
+    "unexpected-key": "garbage-read",
+    "nil-balance": "lost-write",
+}
+"""Each bank anomaly as a word of the learner's vocabulary (:mod:`analysis.anomalies`): money
+appears or vanishes when two transfers each overwrite a balance the other changed (a lost
+update); an account goes below zero when two transfers each checked a balance the other was
+about to spend (write skew)."""
 EXAMPLES = 8
 """Most cases kept per anomaly type (all are counted)."""
 
@@ -241,5 +252,6 @@ def check(
         "total": total,
         "anomaly_types": [k for k in ANOMALY_TYPES if k in counted],
         "anomaly_counts": counted,
+        "anomaly_tags": sorted({LEARNER_WORDS[k] for k in counted} if verdict == "invalid" else ()),
         "anomalies": found,
     }

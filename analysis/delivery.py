@@ -67,6 +67,7 @@ def check_trace(records: Iterable[dict[str, Any]], settle_ms: int = SETTLE_MS) -
                         t,
                         f"{r['node']} applied message {r['row']} ({r.get('action')} of {r.get('saga')}) a "
                         f"second time ({how}). At-least-once delivery needs an inbox to be effectively once.",
+                        anomaly="duplicate-effect",
                         row=r["row"],
                         node=r["node"],
                     )
@@ -80,6 +81,7 @@ def check_trace(records: Iterable[dict[str, Any]], settle_ms: int = SETTLE_MS) -
                     t,
                     f"the broker delivered offset {off} of {r['topic']}/{stream[2]} after offset {prev} "
                     "as a first delivery: the order it promises was broken.",
+                    anomaly="out-of-order",
                 )
             last_offset[stream] = off
     # publishes of transactions that never committed (checked after the whole run)
@@ -98,6 +100,7 @@ def check_trace(records: Iterable[dict[str, Any]], settle_ms: int = SETTLE_MS) -
                 f"never committed{where}. Publishing outside the local transaction (a dual write) "
                 "announces changes that may never happen; write the event to an outbox in the same "
                 "transaction instead.",
+                anomaly="phantom-publish",
                 row=row,
                 node=r["node"],
             )
@@ -112,6 +115,7 @@ def check_trace(records: Iterable[dict[str, Any]], settle_ms: int = SETTLE_MS) -
                     f"{r['node']} acknowledged message {r['msg_id']} (row {r['row']}) but never processed "
                     "that delivery: the broker has forgotten it, so it is lost. Ack only after the "
                     "effect is committed.",
+                    anomaly="lost-message",
                     row=r["row"],
                     node=r["node"],
                 )
@@ -129,6 +133,7 @@ def check_trace(records: Iterable[dict[str, Any]], settle_ms: int = SETTLE_MS) -
                 t0,
                 f"message {mid} (row {row}) committed by {node} at {t0} ms was {what}, although the "
                 "run ended with a quiet period in which it should have arrived.",
+                anomaly="lost-message",
                 row=row,
             )
         else:

@@ -148,6 +148,20 @@ def counterexample(part: PartResult, model: Model) -> tuple[dict[str, Any], list
     return evidence, sentences
 
 
+def symptom(part: PartResult, model: Model) -> str:
+    """The learner's word for an invalid partition, from the operation that cannot be placed:
+    a read is a stale read, a compare-and-set a lost update.  The trace may name a deeper
+    cause (:func:`analysis.kv_context.root_causes`)."""
+    blocker = next((o for o in part.ops if o.id == part.blocker), None)
+    if blocker is None:
+        return "not-linearizable"
+    if model.read_only(blocker):
+        return "stale-read"
+    if blocker.f == "cas":
+        return "lost-update"
+    return "not-linearizable"
+
+
 def verdict_json(v: Verdict, model: Model) -> dict[str, Any]:
     """The full, machine-readable result of a linearizability check."""
     counts = {"valid": 0, "invalid": 0, "unknown": 0}
@@ -166,6 +180,8 @@ def verdict_json(v: Verdict, model: Model) -> dict[str, Any]:
         "explanation": [],
     }
     bad = v.failing
+    out["anomaly_tags"] = [] if v.verdict != "invalid" else [
+        symptom(bad, model) if bad is not None else "not-linearizable"]
     if bad is None and v.verdict == "unknown":
         bad = next((p for p in v.parts if p.verdict == "unknown" and p.blocker is not None), None)
     if bad is not None:

@@ -40,9 +40,13 @@ class Findings:
         self.unsettled: list[str] = []
         self.total = 0
         self.counts: dict[str, int] = {}
+        self.tags: set[str] = set()
 
-    def add(self, invariant: str, t: int, text: str, **extra: Any) -> None:
+    def add(self, invariant: str, t: int, text: str, *, anomaly: str, **extra: Any) -> None:
+        """Record a violation of ``invariant``; ``anomaly`` is its word in the learner's
+        vocabulary (:mod:`analysis.anomalies`), counted even past :data:`MAX_VIOLATIONS`."""
         self.total += 1
+        self.tags.add(anomaly)
         self.counts[invariant] = self.counts.get(invariant, 0) + 1
         if len(self.violations) >= MAX_VIOLATIONS:
             return
@@ -87,6 +91,7 @@ class Findings:
             "violations": self.violations,
             "violation_count": self.total,
             "violation_counts": dict(self.counts),
+            "anomaly_tags": sorted(self.tags),
             "unsettled": self.unsettled[:50],
             "stats": stats,
         }
@@ -185,6 +190,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None) -> dict[
                 f"idempotency key {key} was applied twice by {r['node']} ({r.get('action')}): at "
                 f"{first['t']} ms and again at {r['t']} ms. It was delivered {len(ds)} time(s): {shown}. "
                 "A consumer must record the key in the same transaction as the effect and skip it next time.",
+                anomaly="duplicate-effect",
                 key=key,
                 node=r["node"],
                 deliveries=[{"t": d["t"], "row": d.get("row"), "redelivered": d.get("redelivered"),
@@ -206,6 +212,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None) -> dict[
                         t,
                         f"the client was told trip {saga} was booked, but {action} was applied {n} "
                         "times. An acknowledged request must take effect exactly once.",
+                        anomaly="lost-write" if n == 0 else "duplicate-effect",
                         saga=saga,
                         action=action,
                     )

@@ -222,3 +222,89 @@ def lost_acknowledged_writes(ce: dict[str, Any], trace: list[dict[str, Any]],
                  "An acknowledgement must wait for the commit (a majority), not for the local append.")
         out.append({"op": op["id"], "node": node, "text": text})
     return out
+
+
+def root_causes(result: dict[str, Any], history: Any, trace: list[dict[str, Any]]) -> None:
+    """Name the cause behind an invalid verdict where the trace shows one, in place.
+
+    The linearizability checker names a symptom (a stale read).  Three causes a learner
+    should be told apart are visible in the history and trace: an acknowledged write that
+    no node ever applied (a lost write), a write its client reported as *failed* whose
+    value was read anyway (a deadline taken for a failure), and a value put twice under two
+    request ids (a retry without an idempotency key).  Found causes replace the symptom in
+    ``anomaly_tags`` and are said in the explanation.
+    """
+    if result.get("verdict") != "invalid":
+        return
+    ce = result.get("counterexample") or {}
+    causes: set[str] = set()
+    if (ce.get("context") or {}).get("lost_writes"):
+        causes.add("lost-write")
+    blocker = next((o for o in ce.get("ops", []) if o.get("id") == ce.get("blocker")), None)
+    if blocker is not None and blocker.get("f") in ("get", "read") and blocker.get("status") == "ok":
+        key, seen = blocker.get("key"), _canon(blocker.get("output"))
+        failed = _failed_write_of(history, key, seen)
+        if failed is not None:
+            causes.add("timeout-as-failure")
+            result["explanation"].append(
+                f"Op {blocker['id']} read {blocker.get('output')!r}, the value of {failed.f} {key} "
+                f"{blocker.get('output')!r} (op {failed.id}, process {failed.process}), which its client "
+                f"reported as failed at {_ms(failed.ret_time)}: its deadline passed, yet the write took "
+                "effect. An expired deadline says nothing about whether an operation happened; report it "
+                "as unknown (info), never as failed.")
+        twice = _applied_twice(trace, key, seen)
+        if twice is not None:
+            causes.add("duplicate-effect")
+            node, client, (s1, i1), (s2, i2) = twice
+            result["explanation"].append(
+                f"The value {blocker.get('output')!r} was put twice: {node} applied it as {client} seq {s1} "
+                f"(entry {i1}) and again as {client} seq {s2} (entry {i2}). The client retried with a new "
+                "request id, so no server could tell the retry from a new write, and the second copy "
+                "undid the writes made in between. Retries must carry the same id (an idempotency key).")
+    if causes:
+        result["anomaly_tags"] = sorted(causes)
+
+
+def _canon(v: Any) -> str:
+    import json
+
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+def _written(op: Any) -> Any:
+    """The value a write operation stores (a cas stores its second element)."""
+    if op.f == "cas" and isinstance(op.value, (list, tuple)) and len(op.value) == 2:
+        return op.value[1]
+    return op.value
+
+
+def _failed_write_of(history: Any, key: Any, seen: str) -> Any:
+    for op in getattr(history, "operations", ()):
+        if op.status == "fail" and op.f in WRITE_OPS and op.key == key and _canon(_written(op)) == seen:
+            return op
+    return None
+
+
+def _applied_twice(trace: list[dict[str, Any]], key: Any, seen: str) -> tuple[str, str, tuple[int, int], tuple[int, int]] | None:
+    """``(node, client, (seq, index), (seq, index))`` when one node applied a put of ``key`` with
+    this value under two request ids of one client."""
+    first: dict[tuple[str, str], tuple[int, int]] = {}
+    for r in trace:
+        if r.get("kind") != "apply":
+            continue
+        cmd = r.get("command")
+        if not isinstance(cmd, dict) or cmd.get("op") != "put" or cmd.get("key") != key:
+            continue
+        if _canon(cmd.get("value")) != seen:
+            continue
+        node, client, seq = str(r.get("node")), str(cmd.get("client_id")), int(cmd.get("seq", -1))
+        prev = first.get((node, client))
+        if prev is None:
+            first[(node, client)] = (seq, int(r.get("index", -1)))
+        elif prev[0] != seq:
+            return node, client, prev, (seq, int(r.get("index", -1)))
+    return None
+
+
+def _ms(t_ns: int | None) -> str:
+    return "an unknown time" if t_ns is None else f"{t_ns // 1_000_000} ms"

@@ -97,6 +97,21 @@ WHAT = {
     "int-nonmonotonic-send": "non-monotonic send inside one operation",
 }
 
+TAG = {
+    "lost-write": "lost-write",
+    "inconsistent-offsets": "divergent-replicas",
+    "duplicate": "duplicate-effect",
+    "double-consume": "duplicate-effect",
+    "G1a": "aborted-read",
+    "poll-skip": "skipped-message",
+    "nonmonotonic-poll": "out-of-order",
+    "nonmonotonic-send": "out-of-order",
+    "int-poll-skip": "skipped-message",
+    "int-nonmonotonic-poll": "out-of-order",
+    "int-nonmonotonic-send": "out-of-order",
+}
+"""Each anomaly type's word in the learner's vocabulary (:mod:`analysis.anomalies`)."""
+
 
 def check(
     history: History | LogHistory,
@@ -793,11 +808,15 @@ class _Checker:
                 "which is allowed; an idempotent consumer must absorb it."
             )
         violations = [c for t in bad for c in f.cases[t]][:MAX_CASES]
+        tags = {TAG[t] for t in bad}
+        if verdict == "invalid" and not bad:
+            tags.add("lost-message")  # strict: acknowledged messages that nobody polled
         return {
             "checker": "kafka",
             "verdict": verdict,
             "explanation": words,
             "anomaly_types": bad,
+            "anomaly_tags": sorted(tags),
             "anomalies": anomalies,
             "allowed": dict(sorted(f.allowed_counts.items())),
             "violations": violations,

@@ -149,7 +149,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
                     f"computed from the older version {r['version']} (message {r.get('msg_id')}). "
                     "A late or redelivered embedding must be rejected: upsert only if the version it "
                     "was computed from is not older than the stored one.",
-                    doc=r["doc"], version=r["version"], head_before=before,
+                    anomaly="stale-overwrite", doc=r["doc"], version=r["version"], head_before=before,
                 )
     for ep in duplicate_episodes(recs):
         if ep["end"] is None:
@@ -165,7 +165,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
             f"replaced them at {ep['end']} ms, so the final state hides it. The version was embedded "
             "again with different chunk ids; ids must be doc:version:index so a retry overwrites instead "
             "of adding.",
-            doc=ep["doc"], version=ep["version"], copies=ep["copies"], chunks=ep["chunks"],
+            anomaly="duplicate-effect", doc=ep["doc"], version=ep["version"], copies=ep["copies"], chunks=ep["chunks"],
             until=ep["end"],
         )
     docs: dict[str, list[Any]] = final.get("docs", {})
@@ -181,7 +181,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
                     (op.ret_time or 0) // 1_000_000,
                     f"the client was told {op.key} version {op.output} was written, but the document "
                     f"store ends at {'nothing' if have is None else 'version ' + str(have[0])}.",
-                    doc=op.key,
+                    anomaly="lost-write", doc=op.key,
                 )
     checked = complete = 0
     for doc in sorted(docs):
@@ -209,12 +209,12 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
                 f"gives {n_chunks}: chunk {i} is stored {len(ids)} times (ids {', '.join(ids[:3])}). "
                 f"That version was embedded {len(ems)} times ({shown}) with different chunk ids each "
                 "time; ids must be doc:version:index so a retry overwrites instead of adding.",
-                doc=doc, version=version, chunk_ids=ids[:10],
+                anomaly="duplicate-effect", doc=doc, version=version, chunk_ids=ids[:10],
             )
         if newer:
             f.add("no-phantom-version", t_end,
                   f"{doc} has chunks of version(s) {newer} in the vector store, newer than the document "
-                  f"store's {version}.", doc=doc)
+                  f"store's {version}.", anomaly="phantom-publish", doc=doc)
         missing = [i for i in range(n_chunks) if i not in by_index]
         extra = [i for i in sorted(by_index) if i >= n_chunks]
         ok = not (missing or extra or older or dups or newer)
@@ -243,7 +243,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
             + ("An acked-but-not-embedded message is gone for good: ack only after the store confirmed."
                if problem == "lost" else
                "A newer embedding was overwritten or never written."),
-            doc=doc, version=version, store_versions=sorted({int(p[1]) for p in points}),
+            anomaly="lost-write", doc=doc, version=version, store_versions=sorted({int(p[1]) for p in points}),
         )
     c.update({"documents": checked, "complete": complete, "stale_overwrites": stale_writes})
     result = f.result(

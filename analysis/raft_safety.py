@@ -29,6 +29,14 @@ from typing import Any
 from analysis.faultwindows import active_at, fault_clause, fault_windows
 
 MAX_VIOLATIONS = 20
+ANOMALY = {
+    "election-safety": "two-leaders",
+    "state-machine-safety": "divergent-replicas",
+    "log-matching": "divergent-replicas",
+    "leader-completeness": "lost-write",
+}
+"""Each invariant's word in the learner's vocabulary (:mod:`analysis.anomalies`): a leader
+without a committed entry has lost a committed write."""
 
 FLAW_CAUSES: dict[str, str] = {
     "skip_up_to_date_check": (
@@ -67,8 +75,10 @@ def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) ->
     flaws = tuple(flaws)
     windows = fault_windows(recs)
     violations: list[dict[str, Any]] = []
+    tags: set[str] = set()
 
     def add(invariant: str, t: int, nodes: list[str], text: str, **extra: Any) -> None:
+        tags.add(ANOMALY[invariant])
         if len(violations) >= MAX_VIOLATIONS:
             return
         faults = [w["description"] for w in active_at(windows, t)]
@@ -217,6 +227,7 @@ def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) ->
         "checker": "raft-safety",
         "verdict": verdict,
         "violations": violations,
+        "anomaly_tags": sorted(tags),
         "explanation": explanation,
         "stats": {"terms_with_leader": len(leaders), "applied_indexes": len(applied), "leader_logs": n_leader_logs},
     }

@@ -57,12 +57,12 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
                         f.add("no-double-charge", t,
                               f"saga {saga} charged the card a second time (key {r['key']}); the first "
                               "charge was not refunded. Retries of a charge must reuse one idempotency key.",
-                              saga=saga)
+                              anomaly="duplicate-effect", saga=saga)
                     missing = [a for a in ("reserve-flight", "reserve-hotel") if live.get(a, 0) < 1]
                     if missing:
                         f.add("no-charge-without-booking", t,
                               f"saga {saga} charged the card while {' and '.join(missing)} "
-                              "was not (or no longer) in place.", saga=saga)
+                              "was not (or no longer) in place.", anomaly="stranded-saga", saga=saga)
                 live[action] = live.get(action, 0) + 1
                 total[action] = total.get(action, 0) + 1
             elif action in UNDO_OF:
@@ -72,12 +72,12 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
                     f.add("no-compensation-without-step", t,
                           f"saga {saga}: {action} undid something at {r['node']}, but {target} never "
                           "ran for this saga. A compensation must be a no-op for a step that did not happen.",
-                          saga=saga)
+                          anomaly="out-of-order", saga=saga)
                 elif done.get(target, 0) >= 1:
                     f.add("compensate-once", t,
                           f"saga {saga}: {action} was applied a second time (key {r['key']}), so the "
                           f"{target} was undone twice. Compensations must be idempotent too.",
-                          saga=saga)
+                          anomaly="duplicate-effect", saga=saga)
                 done[target] = done.get(target, 0) + 1
                 live[target] = live.get(target, 0) - 1
     outcomes: dict[str, str] = {}
@@ -91,7 +91,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
                 f.add("ends-consistently", t,
                       f"saga {saga} ended booked, but {', '.join(bad)} was not applied exactly once "
                       f"(applied {[total.get(a, 0) for a in FORWARD]}, undone {[undone.get(a, 0) for a in FORWARD]}).",
-                      saga=saga)
+                      anomaly=_uneven(total, undone), saga=saga)
         else:
             bad = [a for a in FORWARD if total.get(a, 0) != undone.get(a, 0)]
             if bad:
@@ -99,7 +99,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
                       f"saga {saga} ended cancelled, but {', '.join(bad)} was applied "
                       f"{[total.get(a, 0) for a in bad]} time(s) and compensated "
                       f"{[undone.get(a, 0) for a in bad]} time(s); every applied step must be undone exactly once.",
-                      saga=saga)
+                      anomaly=_uneven(total, undone), saga=saga)
     sagas = sorted(set(started) | set(fwd_total))
     stuck = 0
     for saga in sagas:
@@ -112,7 +112,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
                   f"saga {saga} left {', '.join(applied_now)} in place, and the orchestrator has no record "
                   "of the saga at the end of the run: it will never be completed or compensated. Saga "
                   "state must be persisted before each step.",
-                  saga=saga)
+                  anomaly="stranded-saga", saga=saga)
             continue
         if t0 > cutoff:
             continue
@@ -120,7 +120,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
             stuck += 1
             f.add("saga-ends", t0,
                   f"saga {saga} started at {t0} ms never ended (applied: {', '.join(applied_now) or 'nothing'}), "
-                  "although the run ended with a quiet period.", saga=saga)
+                  "although the run ended with a quiet period.", anomaly="stranded-saga", saga=saga)
         else:
             f.unsettled.append(f"saga {saga}")
     told = 0
@@ -133,7 +133,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
             if real != op.output:
                 f.add("client-agrees", (op.ret_time or 0) // 1_000_000,
                       f"the client was told trip {op.key} was {op.output}, but the saga ended {real}.",
-                      saga=str(op.key))
+                      anomaly="stranded-saga", saga=str(op.key))
     booked = sum(1 for o in outcomes.values() if o == "booked")
     return f.result(
         f"All {len(ended)} finished sagas ended consistently ({booked} booked, {len(ended) - booked} "
@@ -141,3 +141,12 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
         "without its booking, no compensation for a step that never ran.",
         {"sagas": len(sagas), "ended": len(ended), "booked": booked, "stuck": stuck, "client_told": told},
     )
+
+
+def _uneven(applied: dict[str, int], undone: dict[str, int]) -> str:
+    """The word for a saga that ended with its steps applied/undone the wrong number of
+    times: something done twice is a duplicate effect; otherwise a step was left in place
+    (or missing), which is a stranded saga."""
+    if any(n > 1 for n in applied.values()) or any(n > 1 for n in undone.values()):
+        return "duplicate-effect"
+    return "stranded-saga"

@@ -2,7 +2,10 @@
 
 Every result is a JSON-able dict with at least ``checker``, ``verdict`` (valid / invalid /
 unknown) and ``explanation`` (plain sentences), so the terminal, the results folder and the
-HTML report can show any checker the same way.  A new checker is one function plus
+HTML report can show any checker the same way, and ``anomaly_tags``: words of the learner's
+vocabulary (:mod:`analysis.anomalies`) naming what it found, which grade a prediction
+(``splitbrain run NAME --predict invalid:stale-read``).  The runner fills in an empty list for
+a checker that leaves them out and refuses a word nobody registered.  A new checker is one function plus
 ``@register_checker("name")``.
 
 The built-in ones, each a thin adapter over its analysis in :mod:`analysis`:
@@ -113,13 +116,14 @@ def _load_installed() -> None:
 @register_checker("linearizability")
 def _linearizability(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
     from analysis.explain import verdict_json
-    from analysis.kv_context import add_protocol_context
+    from analysis.kv_context import add_protocol_context, root_causes
     from analysis.linearizability import check
     from analysis.models import get_model
 
     model = get_model(sc.model)
     r = verdict_json(check(history, model, timeout_s=timeout_s), model)
     add_protocol_context(r, trace)
+    root_causes(r, history, trace)
     return r
 
 

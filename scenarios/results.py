@@ -8,6 +8,10 @@ Layout (``store/<scenario>/<UTC timestamp>-s<seed>/``; ``store/latest`` points a
     trace.jsonl     messages, timers, role changes, faults: one JSON record per line
     results.json    every checker's verdict, evidence and explanation
     metrics.json    run statistics (counts, leader changes, speed) and fault coverage
+    prediction.json the learner's prediction and its grade (``run --predict``), if any
+    diff.json       for the second run of ``splitbrain diff``: the change, the first run, the
+                    first divergence and what the change did to the verdict
+    why.json        added later by ``splitbrain why``: which fault mattered, which change fixes it
     report.html     a self-contained report (when the report module is present)
 
 A run is written to a hidden temporary folder and renamed into place when complete, so an
@@ -24,6 +28,7 @@ import datetime as _dt
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,8 +68,12 @@ def store_root() -> Path:
     return Path(os.environ.get("SPLITBRAIN_STORE", "store"))
 
 
-def write_run(outcome: RunOutcome, *, root: Path | None = None, render: bool = True) -> Path:
-    """Write a results folder for a finished run and point ``latest`` at it."""
+def write_run(outcome: RunOutcome, *, root: Path | None = None, render: bool = True,
+              extra: Mapping[str, Any] | None = None) -> Path:
+    """Write a results folder for a finished run and point ``latest`` at it.
+
+    ``extra`` maps more file names (``prediction.json``, ``diff.json``) to documents written
+    beside the others before the report is rendered, so the report can show them."""
     root = root or store_root()
     sc = outcome.scenario
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -81,6 +90,10 @@ def write_run(outcome: RunOutcome, *, root: Path | None = None, render: bool = T
         (tmp / "results.json").write_text(dumps_document(results))
         metrics = {"stats": outcome.stats, "coverage": outcome.coverage}
         (tmp / "metrics.json").write_text(dumps_document(metrics))
+        for name, doc in (extra or {}).items():
+            if "/" in name or not name.endswith(".json") or name in REQUIRED or name == "metrics.json":
+                raise ValueError(f"write_run: {name!r} is not an extra results file name")
+            (tmp / name).write_text(dumps_document(doc))
         if render:
             _maybe_render(tmp)
         tmp.rename(final)
@@ -163,10 +176,10 @@ class SavedRun:
 
 def load_run(path: str | Path | None) -> SavedRun:
     p = resolve_run(path)
-    from scenarios.spec import from_dict
+    from scenarios.spec import drop_legacy, from_dict
 
     try:
-        sc_raw = json.loads((p / "scenario.json").read_text())
+        sc_raw = drop_legacy(json.loads((p / "scenario.json").read_text()))
         results = json.loads((p / "results.json").read_text())
     except json.JSONDecodeError as e:
         raise RunFolderError(f"{p}: corrupt JSON ({e.msg})") from None

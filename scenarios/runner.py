@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import trace_kinds as K
+from analysis.anomalies import check_tags
 from analysis.history import Event, History
 from analysis.verdicts import VERDICTS, overall
 from cluster.session import Collected, Launcher, Progress, Session
@@ -261,6 +262,7 @@ def check_run(sc: Scenario, events: list[Event], trace: list[dict[str, Any]],
         if r.get("verdict") not in VERDICTS:
             raise ValueError(f"checker {name!r} returned verdict {r.get('verdict')!r}; "
                              f"a checker answers one of {', '.join(VERDICTS)}")
+        r["anomaly_tags"] = check_tags(name, r.get("anomaly_tags", []))
         results.append(r)
     return results
 

@@ -68,7 +68,9 @@ class Scenario:
     expect: str = "valid"  # what the correct design should give: "valid"; flawed: "invalid"
     twin: str | None = None
     teaches: str = ""
-    predict: str = ""
+    question: dict[str, Any] = field(default_factory=dict)
+    """The ``[question]`` table a learner predicts against (:mod:`scenarios.questions`),
+    with its hidden answer; empty when the scenario asks none."""
     ray: dict[str, Any] = field(default_factory=dict)
     plugins: tuple[str, ...] = ()
     """Plugins loaded for this scenario: absolute paths of plugin files, or module names."""
@@ -89,6 +91,12 @@ class Scenario:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     def with_overrides(self, **kw: Any) -> Scenario:
+        """A copy with ``kw`` replaced.  The question is about the scenario as written, so it
+        stays only when the overrides leave the setup alone (a seed, a time limit): a run with
+        other faults, flaws or settings would be saved with an answer that no longer applies,
+        or with fault numbers that point nowhere."""
+        if "question" not in kw and set(kw) - KEEPS_QUESTION:
+            kw["question"] = {}
         return replace(self, **kw)
 
     def to_toml(self) -> str:
@@ -100,8 +108,13 @@ class Scenario:
 
 
 _FIELDS = {f.name: f for f in fields(Scenario)}
+KEEPS_QUESTION = frozenset({"seed", "time_limit_s", "source"})
+"""Overrides after which a scenario still asks its question (see ``with_overrides``)."""
 _TUPLES = ("engines", "faults", "flaws", "checkers", "plugins")
-_DICTS = {"workload", "config", "client", "network", "ray"}
+_DICTS = {"workload", "config", "client", "network", "ray", "question"}
+LEGACY = ("predict",)
+"""Fields older results folders may hold in ``scenario.json``; :func:`drop_legacy` removes
+them there.  A scenario file that still has one is told what replaced it."""
 RAY_KEYS = ("config", "faults", "duration_ms", "workload", "network", "client", "clients", "time_limit_s",
             "description")
 _MERGED = ("config", "workload", "network", "client")
@@ -116,6 +129,9 @@ def from_dict(d: dict[str, Any], *, source: str = "<scenario>", base: Path | Non
     theirs."""
     if not isinstance(d, dict):
         raise ScenarioError(f"{source}: a scenario must be a table/object, got {type(d).__name__}")
+    if "predict" in d:
+        raise ScenarioError(f"{source}: field 'predict' gave the answer away and was replaced by a "
+                            "[question] table with a hidden answer (see docs/scenarios.md, 'Questions')")
     unknown = sorted(set(d) - set(_FIELDS) - {"extends"})
     if unknown:
         raise ScenarioError(
@@ -154,6 +170,10 @@ def from_dict(d: dict[str, Any], *, source: str = "<scenario>", base: Path | Non
             kw[k] = v
     sc = Scenario(**kw)
     validate(sc, source=source)
+    if sc.question:
+        from scenarios.questions import check_question
+
+        check_question(sc, source=source)
     if sc.ray:
         bad = sorted(set(sc.ray) - set(RAY_KEYS))
         if bad:
@@ -172,6 +192,13 @@ def _plugin_names(v: Any, source: str) -> list[str]:
     return list(v)
 
 
+def drop_legacy(d: Any) -> Any:
+    """A saved scenario (``scenario.json``) without the fields older versions wrote."""
+    if isinstance(d, dict) and any(k in d for k in LEGACY):
+        return {k: v for k, v in d.items() if k not in LEGACY}
+    return d
+
+
 def for_engine(sc: Scenario, engine: str, *, source: str | None = None) -> Scenario:
     """``sc`` as it runs on ``engine``: with its ``[ray]`` overrides applied for ``ray``
     (the result has no ``ray`` table left, so a saved copy replays as it ran)."""
@@ -179,6 +206,8 @@ def for_engine(sc: Scenario, engine: str, *, source: str | None = None) -> Scena
         return sc
     d = sc.to_dict()
     d["ray"] = {}
+    if "faults" in sc.ray:
+        d["question"] = {}  # its fault numbers are the simulator's; the real run has other faults
     for k, v in sc.ray.items():
         if k in _MERGED:
             if not isinstance(v, dict):
@@ -417,6 +446,7 @@ def _merged(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     """``child`` over ``parent`` (``extends``): fields replace, plugins add up."""
     out = dict(parent)
     out.pop("twin", None)
+    out.pop("question", None)  # a question is about one scenario: never inherited
     out.update(child)
     out.pop("extends", None)
     plugins = [*parent.get("plugins", ()), *child.get("plugins", ())]
@@ -468,7 +498,7 @@ def load(name_or_path: str) -> Scenario:
             raise ScenarioError(f"{p}: no such scenario file")
         if p.suffix == ".json":
             try:
-                d = json.loads(p.read_text())
+                d = drop_legacy(json.loads(p.read_text()))
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise ScenarioError(f"{p}: not valid JSON: {e}") from None
         else:

@@ -183,7 +183,6 @@ _FIELD_NOTES: dict[str, str] = {
     "summary": "one line for 'splitbrain list'",
     "description": "what happens, in words a learner follows",
     "teaches": "the lesson in one line",
-    "predict": "what to expect before running it",
     "plugins": "plugin files (relative to this file) or module names",
     "system": "which system runs (splitbrain list shows them)",
     "nodes": "server nodes n1..nN",
@@ -204,7 +203,7 @@ _FIELD_NOTES: dict[str, str] = {
     "faults": "when what goes wrong: at / on / random items (docs/faults.md)",
     "ray": "what changes on the real engine (--engine ray)",
 }
-_ORDER = ("summary", "description", "teaches", "predict", "plugins", "system", "nodes", "clients",
+_ORDER = ("summary", "description", "teaches", "plugins", "system", "nodes", "clients",
           "duration_ms", "time_limit_s", "seed", "tick_ms", "engines", "model", "checkers", "expect",
           "flaws", "config", "client", "network", "workload", "faults")
 
@@ -223,7 +222,7 @@ def scenario_starter(name: str, base: Scenario, *, folder: Path) -> Starter:
     ]
     for key in _ORDER:
         value = d.get(key)
-        if key in ("description", "teaches", "predict") and not value:
+        if key in ("description", "teaches") and not value:
             continue
         if key == "plugins" and not value:
             continue
@@ -233,6 +232,10 @@ def scenario_starter(name: str, base: Scenario, *, folder: Path) -> Starter:
         lines.append(f"[ray]   # {_FIELD_NOTES['ray']}")
         for key, value in d["ray"].items():
             lines.append(_entry(key, value, note=False))
+    if base.question:
+        # The question is about the original scenario: a changed copy may have another answer.
+        lines += ["", f"# {base.name!r} asks a learner a [question] (splitbrain show {base.name});",
+                  "# a copy asks none until you write one: see docs/scenarios.md, 'Questions'."]
     return Starter(files=((f"{name}.toml", "\n".join(lines) + "\n"),),
                    next_steps=(f"splitbrain run ./{name}.toml", f"splitbrain show ./{name}.toml"))
 

@@ -37,9 +37,10 @@ def input_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover
         pass
     try:
+        from scenarios.progress import ProgressError
         from scenarios.spec import ScenarioError
 
-        errs.append(ScenarioError)
+        errs += [ScenarioError, ProgressError]
     except ImportError:  # pragma: no cover
         pass
     return tuple(errs)

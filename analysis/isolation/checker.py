@@ -173,6 +173,7 @@ def _result(
         "counts": history.counts(),
         "anomaly_types": types,
         "anomaly_counts": counts,
+        "anomaly_tags": sorted({learner_word(t) for t in bad}),
         "anomalies": anomalies,
         "forbidden_found": bad,
         "not": is_not,
@@ -190,6 +191,33 @@ def _result(
     }
     out["explanation"] = _sentences(out, model, undetermined)
     return out
+
+
+LEARNER_WORDS = {
+    "G0": "dirty-write",
+    "G1": "circular-flow",
+    "G1a": "aborted-read",
+    "G1b": "intermediate-read",
+    "G1c": "circular-flow",
+    "G-single": "read-skew",
+    "G-nonadjacent": "write-skew",
+    "G2-item": "write-skew",
+    "G2": "write-skew",
+    "internal": "stale-read",
+    "future-read": "garbage-read",
+    "garbage-read": "garbage-read",
+    "duplicate-elements": "duplicate-effect",
+    "incompatible-order": "divergent-replicas",
+    "cyclic-versions": "divergent-replicas",
+}
+"""Elle's anomaly types (without their -process/-realtime variants) as words of the learner's
+vocabulary (:mod:`analysis.anomalies`)."""
+
+
+def learner_word(typ: str) -> str:
+    """The learner's word for an Elle anomaly type, variants and "cycle exists" included."""
+    base = typ.removesuffix("-cycle-exists").removesuffix("-process").removesuffix("-realtime")
+    return LEARNER_WORDS.get(base, "not-linearizable")
 
 
 def _plural(n: int, word: str) -> str:

@@ -98,6 +98,13 @@ svg text{font-size:11px;fill:#344054}
 .letter-cell{font-weight:700;text-align:center}
 .op-text{font-size:9.5px;fill:#fff;pointer-events:none}
 .marker line{stroke:var(--blocker);stroke-width:1.5;stroke-dasharray:5 3}.marker text{fill:var(--blocker);font-weight:700;font-size:10.5px}
+.divergence line{stroke:#0b7285;stroke-width:2.5}.divergence text{fill:#0b7285;font-weight:700;font-size:11px}
+.prediction{margin:10px 0;padding:8px 12px;border:1px solid var(--line);border-radius:6px;background:#f8fafc;font-size:13px}
+.prediction .grade{font-weight:700;padding:1px 8px;border-radius:10px;color:#fff}
+.prediction .grade.right{background:var(--ok)}.prediction .grade.wrong{background:var(--blocker)}
+.prediction .grade.ungraded{background:var(--info)}
+.diffbox{border-left:4px solid #0b7285;padding:4px 12px;margin:8px 0;background:#f3fbfc}
+.diffbox table{border-collapse:collapse;font-size:13px}.diffbox td,.diffbox th{padding:3px 8px;vertical-align:top;text-align:left}
 .bracket rect{fill:none;stroke:#2b6cb0;stroke-width:1.5;stroke-dasharray:6 3}.bracket text{fill:#2b6cb0;font-weight:600}
 .lat{fill:none;stroke-width:1.6}.lat.p50{stroke:#2b6cb0}.lat.p99{stroke:#d9822b}.lat.max{stroke:#c53030;stroke-opacity:.5}
 tspan.p50{fill:#2b6cb0}tspan.p99{fill:#d9822b}tspan.max{fill:#c53030}

@@ -94,11 +94,12 @@ def render(folder: Path) -> str:
     lane_h = max(4.0, min(16.0, 640.0 / max(len(processes), 1)))
     close_lo, close_hi, close_ops = _close_up(data, focus, sel, roles, bool(ce or cyc))
     show_close = bool(ce) or bool(cyc) or bool(markers) or sel.sampled
+    divergence = _divergence(data)
     ov_spec = timeline.TimelineSpec(
         lo=0.0, hi=data.end_ms, ops=[] if sel.sampled else list(data.ops),
         density=list(data.ops) if sel.sampled else [], roles=roles, texts=texts, id_prefix="ov-",
         lane_h=lane_h, markers=markers, bracket=(close_lo, close_hi) if show_close else None,
-        title="timeline of the whole run")
+        title="timeline of the whole run", divergence=divergence)
     overview = timeline.render(data, ov_spec, processes)
     drawn.update((o.id, o) for o in ov_spec.ops)
 
@@ -130,6 +131,10 @@ def render(folder: Path) -> str:
                                         roles, texts, clients, span, protocol_first=not ce and bool(markers))
     # -- the page
     sections: list[str] = []
+    if data.diff:
+        sections.append(_section("diff", "What the change did", text.counterfactual(data)))
+    if data.why:
+        sections.append(_section("why", "Which fault mattered", text.why_survey(data)))
     leaders = leader_based(data)
     roles_of = node_roles(data)
     if leaders:
@@ -210,6 +215,15 @@ def _close_up(data: RunData, focus: Focus, sel: Selection, roles: dict[int, str]
         ops.sort(key=lambda o: (o.id not in roles, abs(o.start - focus.center)))
         ops = ops[:BAR_CAP]
     return lo, hi, ops
+
+
+def _divergence(data: RunData) -> tuple[float, str] | None:
+    """Where a counterfactual's second run parted from the first (for the timeline)."""
+    dv = (data.diff or {}).get("divergence")
+    if not isinstance(dv, dict) or not isinstance(dv.get("t"), int | float):
+        return None
+    return float(dv["t"]), f"first divergence at {dv['t']} ms: this run: {dv.get('second_text')}; " \
+                          f"first run: {dv.get('first_text')}"
 
 
 def _markers(data: RunData) -> list[tuple[float, str]]:
@@ -320,7 +334,8 @@ def _page(data: RunData, sel: Selection, sections: list[str], drawn: dict[int, O
     name = str(data.scenario.get("name", data.folder.name))
     verdict = str(data.results.get("verdict", "unknown")).upper()
     nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in (
-        ("top", "Summary"), ("timeline", "Timeline"), ("counterexample", "Counterexample"), ("cycle", "Isolation cycle"),
+        ("top", "Summary"), ("diff", "What the change did"), ("why", "Which fault mattered"), ("timeline", "Timeline"),
+        ("counterexample", "Counterexample"), ("cycle", "Isolation cycle"),
         ("closeup", "Close-up"), ("messages", "Messages"), ("charts", "Charts"),
         ("invariants", "Invariants"), ("coverage", "Did the faults matter?"))
         if sid == "top" or any(s.startswith(f'<section id="{sid}"') for s in sections))

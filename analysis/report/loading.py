@@ -215,8 +215,11 @@ def load_run(folder: Path) -> RunData:
         notes.append("the history has no timestamps: event positions are used as milliseconds")
         end_ms = max([end_ms] + [o.end or o.start for o in ops])
     windows = fault_windows(trace, end_t=int(end_ms))
+    prediction = _read_json(folder / "prediction.json", notes) if (folder / "prediction.json").is_file() else None
+    diff = _read_json(folder / "diff.json", notes) if (folder / "diff.json").is_file() else None
+    why = _read_json(folder / "why.json", notes) if (folder / "why.json").is_file() else None
     return RunData(folder, scenario, ops, results, metrics, trace, counts, max(end_ms, 1.0),
-                   windows, has_times, notes, clients)
+                   windows, has_times, notes, clients, prediction or None, diff or None, why or None)
 
 
 def load_detail(folder: Path, ranges: list[tuple[float, float]], small: list[dict[str, Any]],

@@ -57,6 +57,13 @@ class RunData:
     notes: list[str] = field(default_factory=list)
     clients: dict[str, str] = field(default_factory=dict)
     """History process (as str) -> the trace's client id (``c1``)."""
+    prediction: dict[str, Any] | None = None
+    """``prediction.json``: the learner's graded prediction, when the run had one."""
+    diff: dict[str, Any] | None = None
+    """``diff.json``: for the second run of ``splitbrain diff``, the change and the divergence."""
+    why: dict[str, Any] | None = None
+    """``why.json``: ``splitbrain why``'s survey of this run (each fault removed, each flaw
+    flipped), when one was made."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

@@ -117,13 +117,12 @@ def header(data: RunData, shown_note: str) -> str:
         out.append(f'<p class="summary">{esc(summary)}</p>')
     out.append(f'<div class="metas">{chips}</div><div class="badges" id="verdicts">{badges}</div>')
     out.append(f'<div class="explain" id="explanation">{explanation(data)}</div>')
-    teach = []
     if sc.get("teaches"):
-        teach.append(f"<b>What it teaches:</b> {esc(sc['teaches'])}")
-    if sc.get("predict"):
-        teach.append(f"<b>Prediction:</b> {esc(sc['predict'])}")
-    if teach:
-        out.append(f'<p class="teaches">{" ".join(teach)}</p>')
+        out.append(f'<p class="teaches"><b>What it teaches:</b> {esc(sc["teaches"])}</p>')
+    out.append(prediction(data))
+    if data.diff:
+        out.append(f'<p class="diffbox">This run is a counterfactual: {esc(data.diff.get("change", {}).get("text", ""))}. '
+                   '<a href="#diff">What changed</a>.</p>')
     cmd = replay_command(sc, data.folder)
     out.append(f'<div class="replay"><span>Replay this run:</span> <code id="replay-cmd">{esc(cmd)}</code>'
                f'<button type="button" class="copy" data-copy="replay-cmd">copy</button></div>')
@@ -134,6 +133,105 @@ def header(data: RunData, shown_note: str) -> str:
     out.append(f'<p class="size-note" id="size-note">{"; ".join(esc(n) for n in notes if n)}.</p>')
     out.append("</header>")
     return "".join(out)
+
+
+def prediction(data: RunData) -> str:
+    """The learner's question and graded prediction (``prediction.json``), or, for a run made
+    without one, the scenario's question with its answer folded away."""
+    p = data.prediction
+    q = data.scenario.get("question") if isinstance(data.scenario.get("question"), dict) else None
+    if p:
+        grade = str(p.get("grade", "ungraded"))
+        ask = (p.get("question") or {}).get("ask") if isinstance(p.get("question"), dict) else None
+        parts = ['<div class="prediction" id="prediction">']
+        if ask:
+            parts.append(f"<p><b>Question:</b> {esc(ask)}</p>")
+        parts.append(f'<p><b>Your prediction:</b> <code>{esc(p.get("predicted"))}</code> '
+                     f'<span class="grade {esc(grade)}">{esc(grade)}</span> &mdash; the run: {esc(p.get("found", ""))}</p>')
+        if p.get("answer"):
+            parts.append(f'<p><b>Answer:</b> <code>{esc(p["answer"])}</code>'
+                         + (f" &mdash; {esc(p['why'])}" if p.get("why") else "") + "</p>")
+        if p.get("note"):
+            parts.append(f'<p class="muted">{esc(p["note"])}</p>')
+        parts.append("</div>")
+        return "".join(parts)
+    if q and q.get("ask"):
+        ask = " ".join(str(q["ask"]).split())
+        why = " ".join(str(q.get("why", "")).split())
+        return (f'<div class="prediction" id="prediction"><p><b>Question:</b> {esc(ask)}</p>'
+                f'<details><summary>Answer</summary><p><code>{esc(q.get("answer"))}</code> &mdash; {esc(why)}</p>'
+                "</details></div>")
+    return ""
+
+
+def counterfactual(data: RunData) -> str:
+    """The diff section of a counterfactual's second run: the change, a link to the first
+    run's report, where the runs parted, and what it did to each checker."""
+    d = data.diff or {}
+    ch = d.get("change") or {}
+    link = d.get("first_report")
+    parts = ['<div class="diffbox">',
+             f"<p>This run is <b>the first run with one change</b>: {esc(ch.get('text', ''))} "
+             f"(<code>splitbrain diff {esc(d.get('first_run', 'RUN_DIR'))} {esc(ch.get('flag', ''))}</code>). "
+             + (f'<a id="first-run-link" href="{esc(link)}">Open the first run\'s report</a>.' if link else "")
+             + "</p>"]
+    for key, title in (("divergence", "First divergence"), ("protocol_divergence", "First protocol divergence")):
+        dv = d.get(key)
+        if key == "protocol_divergence" and (not dv or dv == d.get("divergence")):
+            continue
+        if not dv:
+            parts.append(f"<p><b>{title}:</b> none; the two runs are identical event for event.</p>")
+            continue
+        parts.append(f"<p><b>{title}</b> at {fmt_ms(float(dv.get('t', 0)))} (trace record {esc(dv.get('index'))}), "
+                     "marked on the timeline:</p><table>"
+                     f"<tr><th>first run</th><td>{esc(dv.get('first_text'))}</td></tr>"
+                     f"<tr><th>this run</th><td>{esc(dv.get('second_text'))}</td></tr></table>")
+    v = d.get("verdict") or {}
+    parts.append(f"<p><b>Verdict:</b> {badge(v.get('first', 'unknown'), 'first run')} &rarr; "
+                 f"{badge(v.get('second', 'unknown'), 'this run')}</p>")
+    tags = d.get("anomaly_tags") or {}
+    if tags.get("first") or tags.get("second"):
+        parts.append(f"<p><b>Anomalies:</b> {esc(', '.join(tags.get('first') or []) or 'none')} &rarr; "
+                     f"{esc(', '.join(tags.get('second') or []) or 'none')}</p>")
+    rows = []
+    for row in d.get("checkers") or []:
+        va, vb = (row.get("verdict") or ["", ""])[:2]
+        before, after = (row.get("headline") or ["", ""])[:2]
+        change = "unchanged" if va == vb else f"{esc(str(va).upper())} &rarr; {esc(str(vb).upper())}"
+        detail = "" if va == vb else f"<br><i>before:</i> {esc(before)}<br><i>now:</i> {esc(after)}"
+        rows.append(f"<tr><th>{esc(row.get('checker'))}</th><td>{change}{detail}</td></tr>")
+    if rows:
+        parts.append("<table>" + "".join(rows) + "</table>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def why_survey(data: RunData) -> str:
+    """``splitbrain why``'s table: each change alone, its verdict, where it parted from this
+    run, and the ``diff`` that shows it; then the conclusions in words."""
+    w = data.why or {}
+    seeds = [s for s in w.get("seeds") or [] if isinstance(s, int)]
+    many = len(seeds) > 1
+    rows = [t for key in ("faults", "every_fault", "flaws")
+            for t in ((w.get(key) or []) if key != "every_fault" else [w.get(key)]) if isinstance(t, dict)]
+    head = ("<tr><th>change</th><th>verdict</th>" + ("<th>invalid at</th>" if many else "")
+            + "<th>anomalies</th><th>parts from this run at</th><th>see it</th></tr>")
+    body = []
+    for t in rows:
+        div = t.get("divergence_ms")
+        flag = t.get("flag")
+        see = (f"<code>splitbrain diff {esc(w.get('run', 'RUN_DIR'))} {esc(flag)}</code>" if flag
+               else "several changes at once")
+        body.append(f"<tr><td>{esc(t.get('change'))}</td><td>{badge(t.get('verdict', 'unknown'))}</td>"
+                    + (f"<td>{esc(t.get('invalid_seeds'))}/{len(seeds)}</td>" if many else "")
+                    + f"<td>{esc(', '.join(t.get('anomaly_tags') or []) or '-')}</td>"
+                    f"<td>{'identical' if div is None else fmt_ms(float(div))}</td><td>{see}</td></tr>")
+    ask = ("Each change alone, rerun in the simulator from this run's seed"
+           + (f" (and counted over seeds {seeds[0]}..{seeds[-1]})" if many else "") + "."
+           if w.get("failing") else "The run passes: would its faults catch each flaw, switched on alone?")
+    conclusions = "".join(f"<li>{esc(c)}</li>" for c in w.get("conclusions") or [])
+    return (f'<div class="diffbox" id="why-survey"><p>{esc(ask)}</p><table>{head}{"".join(body)}</table>'
+            f"<ul>{conclusions}</ul></div>")
 
 
 def explanation(data: RunData) -> str:

@@ -49,6 +49,8 @@ class TimelineSpec:
     """Op id -> a letter shown on the bar and in the evidence table (close-up only)."""
     label_space: float = 0.0
     """Pixels above each bar reserved for labels (close-up only)."""
+    divergence: tuple[float, str] | None = None
+    """A counterfactual's first divergence: where this run parted from the first run."""
 
 
 def _fault_rows(data: RunData, x: Scale) -> list[tuple[dict[str, Any], int]]:
@@ -181,6 +183,11 @@ def render(data: RunData, spec: TimelineSpec, processes: Iterable[int | str]) ->
             parts.append(f'<g class="marker"><title>{esc(label)}</title><line x1="{mx}" x2="{mx}" '
                          f'y1="{num(top)}" y2="{num(height - 4)}"/><text x="{num(px + 3)}" y="{num(top + 10)}">'
                          f"{esc(text)}</text></g>")
+    if spec.divergence is not None and spec.lo <= spec.divergence[0] <= spec.hi:
+        px = x(spec.divergence[0])
+        parts.append(f'<g class="divergence" id="divergence-marker"><title>{esc(spec.divergence[1])}</title>'
+                     f'<line x1="{num(px)}" x2="{num(px)}" y1="{num(top - 14)}" y2="{num(height - 4)}"/>'
+                     f'<text x="{num(px + 4)}" y="{num(top - 4)}">first divergence</text></g>')
     if spec.bracket is not None:
         a, b = x.clamp(spec.bracket[0]), x.clamp(spec.bracket[1])
         parts.append(f'<g class="bracket"><rect x="{num(a - 2)}" y="{num(top)}" width="{num(b - a + 4)}" '

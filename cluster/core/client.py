@@ -66,6 +66,14 @@ class ClientConfig:
     leader it heard from.  Redirects are still followed within an operation.  This is how
     a client keeps talking to a node that has been cut off, which is what exposes a node
     that answers when it should not."""
+    new_request_id_per_attempt: bool = False
+    """A flaw, off by default: every attempt of an operation gets a fresh ``seq``, as a client
+    without idempotency keys sends each retry as a new request.  The servers cannot tell a
+    retry from a new write, so an attempt that timed out but took effect is applied again."""
+    deadline_means_failure: bool = False
+    """A flaw, off by default: an operation whose deadline passes is reported ``fail`` even
+    when an attempt may have taken effect (gRPC's DEADLINE_EXCEEDED read as "did not
+    happen").  The history then claims a write failed that other clients can read."""
 
     @property
     def per_attempt_ms(self) -> int:
@@ -191,7 +199,8 @@ class ClientCore:
             return
         if now_ms >= self._deadline:
             # Anything sent that was not refused outright may have taken effect.
-            self._complete("info" if self._ambiguous() else "fail", None, None)
+            ambiguous = self._ambiguous() and not self.config.deadline_means_failure
+            self._complete("info" if ambiguous else "fail", None, None)
         elif self._state == _BACKOFF and now_ms >= self._retry_at:
             self._send_attempt(self._target)
         elif self._state == _AWAIT and now_ms >= self._attempt_deadline:
@@ -251,6 +260,8 @@ class ClientCore:
         self._retry_at = self._now + self.config.retry_backoff_ms
 
     def _send_attempt(self, node: str) -> None:
+        if self.config.new_request_id_per_attempt and self._attempts:
+            self.seq += 1  # the flaw: a retry is a new request; replies to older attempts are ignored
         self._state = _AWAIT
         self._target = node
         if node in self.nodes:

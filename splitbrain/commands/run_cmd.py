@@ -39,6 +39,10 @@ def _run_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_plugin_argument(p)
+    p.add_argument("--predict", metavar="ANSWER",
+                   help="predict the outcome first: valid, invalid, invalid:ANOMALY (e.g. invalid:stale-read) or "
+                        "fault:K; graded from the run, saved in the results folder and your progress file "
+                        "(see 'splitbrain show NAME' for the question)")
 
 
 def replay_command(sc: Any, name_arg: str, engine: str = "sim", plugins: list[str] | None = None) -> str:
@@ -97,11 +101,19 @@ def _run(args: argparse.Namespace) -> int:
     from scenarios.plugins import with_plugins
 
     cli_plugins = load_plugin_args(args)
-    sc = with_plugins(load(args.name), cli_plugins)
+    lesson_sc = with_plugins(load(args.name), cli_plugins)
     from scenarios.flawfit import flaw_flags, inert_flaws
 
     flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)
-    sc = effective(sc, seed=args.seed, flaws=flaws, time_limit_s=args.time_limit, duration_ms=args.duration)
+    sc = effective(lesson_sc, seed=args.seed, flaws=flaws, time_limit_s=args.time_limit, duration_ms=args.duration)
+    predicted = None
+    if args.predict is not None:
+        from scenarios.predict import parse_prediction
+
+        predicted = parse_prediction(args.predict, sc)
+        if predicted.fault is not None and args.engine != "sim":
+            raise UsageError("--predict fault:K is graded by rerunning without fault K in the simulator; "
+                             "predict valid, invalid or invalid:ANOMALY on --engine ray")
     for notice in inert_flaws(sc):
         sys.stderr.write(notice.line() + "\n")
     progress = None
@@ -129,18 +141,67 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.stop()
+    prediction = None if predicted is None else _Prediction(lesson_sc, sc, predicted, outcome, args.engine)
     run_dir: Path | None = None
     if not args.no_save:
         root = Path(args.store) if args.store else None
-        run_dir = write_run(outcome, root=root)
+        extra = {"prediction.json": prediction.document} if prediction is not None else None
+        run_dir = write_run(outcome, root=root, extra=extra)
+    if prediction is not None:
+        prediction.record(run_dir)
     name_arg = args.name
     if args.json:
         print(json.dumps({"scenario": sc.name, "seed": sc.seed, "verdict": outcome.verdict,
                           "checkers": outcome.results, "stats": outcome.stats, "coverage": outcome.coverage,
+                          "prediction": prediction.document if prediction is not None else None,
                           "dir": str(run_dir) if run_dir else None}, indent=2, sort_keys=True, default=json_default))
     else:
         print_run_summary(outcome, run_dir, replay_command(sc, name_arg, args.engine, args.plugin))
+        if prediction is not None:
+            from splitbrain.terminal import print_prediction
+
+            print_prediction(prediction.document, prediction.progress_line)
     return VERDICT_EXIT[outcome.verdict]
+
+
+class _Prediction:
+    """A graded ``--predict``: its ``prediction.json`` document, and the progress record."""
+
+    def __init__(self, lesson_sc: Any, sc: Any, predicted: Any, outcome: Any, engine: str) -> None:
+        from scenarios.predict import judge
+        from scenarios.progress import Progress, ProgressError
+
+        self.judged = judge(lesson_sc, sc, predicted, outcome)
+        self.sc = sc
+        self.engine = engine
+        self.progress: Progress | None = None
+        self.progress_line = self.judged.note
+        if self.judged.lesson is not None:
+            try:
+                self.progress = Progress.load()
+            except ProgressError as e:
+                sys.stderr.write(f"splitbrain: warning: {e}; this prediction is not recorded\n")
+                self.progress_line = "not recorded (the progress file cannot be read)"
+        self.document = self.judged.document(sc, engine, recorded=self.progress is not None)
+
+    def record(self, run_dir: Path | None) -> None:
+        from scenarios.progress import ProgressError
+
+        if self.progress is None or self.judged.lesson is None:
+            return
+        g = self.judged.grade
+        first = self.progress.record(self.judged.lesson, str(g.predicted), g.word, seed=self.sc.seed,
+                                     engine=self.engine, run_dir=str(run_dir) if run_dir else None)
+        try:
+            self.progress.save()
+        except ProgressError as e:
+            sys.stderr.write(f"splitbrain: warning: {e}\n")
+            self.progress_line = "not recorded (the progress file cannot be written)"
+            return
+        state = self.progress.state(self.judged.lesson)
+        self.progress_line = (f"recorded in {self.progress.path}: "
+                              + ("your first prediction for this lesson, which counts" if first else
+                                 f"a later attempt (the first counts; this lesson stays {state})"))
 
 
 def _replay_configure(p: argparse.ArgumentParser) -> None:

@@ -135,7 +135,8 @@ def test_new_scenario_copies_every_field(here: Path, capsys: pytest.CaptureFixtu
     assert text.count("# ") >= 15, "every field is explained"
     copy, original = load(str(here / "mine.toml")), load(base)
     assert copy.name == "mine"
-    ignore = {"name", "twin", "source"}
+    ignore = {"name", "twin", "source", "question"}
+    assert not copy.question, "a question is about the original scenario: the copy asks none"
     assert {k: v for k, v in copy.to_dict().items() if k not in ignore} == \
            {k: v for k, v in original.to_dict().items() if k not in ignore}
 

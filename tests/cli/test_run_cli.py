@@ -30,7 +30,9 @@ def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert "raft-leader-partition" in out and "quorum-partial-r1w1" in out
     assert main(["show", "raft-split-brain-reads"]) == 0
     out = capsys.readouterr().out
-    assert "leader_reads_without_quorum" in out and "teaches" in out
+    assert "leader_reads_without_quorum" in out and "question" in out and "teaches" not in out
+    assert main(["show", "raft-split-brain-reads", "--answer"]) == 0
+    assert "teaches" in capsys.readouterr().out
 
 
 def test_run_writes_results_folder_and_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

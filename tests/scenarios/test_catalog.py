@@ -29,7 +29,7 @@ def test_catalog_is_big_enough_and_every_flaw_has_a_twin() -> None:
         twin = CATALOG[sc.twin]
         assert not twin.flaws and twin.expect == "valid"
         assert twin.system == sc.system
-        assert sc.description and sc.teaches and sc.predict, name
+        assert sc.description and sc.teaches and sc.question, name
     for name in CORRECT:
         assert not CATALOG[name].flaws, f"{name} switches flaws on but expects valid"
 
