@@ -44,6 +44,7 @@ from cluster.sim.scheduler import Scheduler
 from cluster.sim.trace import history_jsonl, to_jsonl
 from cluster.sim.transport import Transport
 from cluster.sim.workload import Workload
+from cluster.spec import EventRecords
 
 __all__ = ["CRASHED", "PAUSED", "UP", "Hook", "MakeClient", "MakeCore", "SimClient", "Simulation"]
 
@@ -312,6 +313,26 @@ class Simulation:
 
     def remove_event_hook(self, fn: Hook) -> None:
         self._recorder.remove_hook(fn)
+
+    def set_event_records(self, records: EventRecords | None) -> None:
+        """Have each node add ``records(core, event)`` to the trace when its core emits an
+        event, read from the core at that moment; the records follow the event's own and
+        precede what any hook records for it.  Only core events, as on the real engine."""
+        if records is None:
+            self._recorder.node_records = None
+            return
+        nodes = self._nodes
+        emit = self._recorder.emit
+
+        def node_records(event: CoreEvent) -> None:
+            process = nodes.get(event.node)
+            core = None if process is None else process.core
+            if core is None:  # a client's event, or a node that is down
+                return
+            for kind, data in records(core, event):
+                emit(kind, {"node": event.node, **data}, hooks=False)
+
+        self._recorder.node_records = node_records
 
     # --- inspection -----------------------------------------------------------------------------
 
