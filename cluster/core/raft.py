@@ -128,6 +128,10 @@ class RaftNode:
         self._committed_in_term = False
         self._pending: dict[int, list[ClientRequest]] = {}
         self._pending_ids: dict[tuple[str, int], int] = {}
+        # Work that client requests ask for and the next ready() does once for all of
+        # them (etcd batches the same way): replicate new entries, start a ReadIndex round.
+        self._replicate_due = False
+        self._round_due = False
 
         # Clocks: raw local reading (leases) and monotonic elapsed time (timers).
         self._started = False
@@ -232,6 +236,8 @@ class RaftNode:
             raise TypeError(f"RaftNode cannot handle {type(message).__name__}")
 
     def ready(self) -> Ready:
+        if self._replicate_due or self._round_due:
+            self._flush_client_work()
         out = self._out
         if self._log.has_writes:
             out.persist.extend(self._log.take_writes())
@@ -475,6 +481,7 @@ class RaftNode:
         """Start a heartbeat round.  ``rewind`` (periodic heartbeats) resends everything
         not yet acknowledged, which is how lost AppendEntries are retransmitted."""
         self._reads.start_round(self._now)
+        self._round_due = False  # this round confirms every read waiting for one
         progress = self._progress
         for peer in self._others:
             if rewind:
@@ -552,6 +559,24 @@ class RaftNode:
 
     # --- client requests ----------------------------------------------------------------
 
+    def _flush_client_work(self) -> None:
+        """Replicate what client requests appended since the last batch -- one
+        AppendEntries per follower for all of them, however many arrived -- and start one
+        ReadIndex round for every read that arrived.  A round's AppendEntries carry the new
+        entries too, so it goes first."""
+        replicate, self._replicate_due = self._replicate_due, False
+        round_, self._round_due = self._round_due, False
+        if self._role != "leader":
+            return
+        if round_:
+            self._broadcast(rewind=False)
+            self._process_reads()
+        if replicate:
+            progress, last = self._progress, self._log.last_index
+            for peer in self._others:
+                if progress.needs_entries(peer, last):
+                    self._send_append(peer)
+
     def _on_client(self, req: ClientRequest) -> None:
         if req.op not in OPS or not isinstance(req.key, str):
             self._reply(req, "fail", f"bad request: op {req.op!r} key {req.key!r}")
@@ -566,7 +591,7 @@ class RaftNode:
                 self._reply(req, "redirect")
             return
         if req.op == "get" and self.config.read_mode != "log":
-            self._serve_reads([req])
+            self._serve_reads([req], batch=True)
             return
         ident = (req.client_id, req.seq)
         if ident in self._pending_ids:  # a retry of an entry already in our log
@@ -579,8 +604,7 @@ class RaftNode:
         else:
             self._pending[index] = [req]
             self._pending_ids[ident] = index
-        for peer in self._others:
-            self._send_append(peer)
+        self._replicate_due = True
         self._maybe_commit()
 
     # --- reads ------------------------------------------------------------------------------
@@ -590,8 +614,11 @@ class RaftNode:
         self._emit("read", {"mode": mode, "key": req.key, "read_index": read_index})
         self._reply(req, "ok", self._kv.read(req.key))
 
-    def _serve_reads(self, reqs: list[ClientRequest]) -> None:
-        """Leader, non-log reads: answer, or start one ReadIndex round for them all."""
+    def _serve_reads(self, reqs: list[ClientRequest], batch: bool = False) -> None:
+        """Leader, non-log reads: answer, or start one ReadIndex round for them all.
+
+        With ``batch`` (reads arriving from clients) the round starts in the next
+        :meth:`ready`, so every read that arrives before it shares one round."""
         if not reqs:
             return
         if self.flaws.leader_reads_without_quorum:
@@ -606,6 +633,9 @@ class RaftNode:
                 self._answer_read(req, "lease", self._log.commit)
             return
         self._reads.wait_for_next_round(reqs, self._log.commit)
+        if batch:
+            self._round_due = True
+            return
         self._broadcast(rewind=False)
         self._process_reads()
 
