@@ -7,14 +7,22 @@ coroutines at once):
   is a :class:`~cluster.runtime.clock.SkewClock` that the control service skews at run time;
 * envelopes arriving on inbound ``NodeLink`` streams and client requests arriving on
   ``Client`` sessions are decoded and ``step``-ped into the core;
-* after every input the core's ``Ready`` batch goes through :func:`cluster.driver.drain`,
-  the one driver loop every engine shares: persist (to the WAL, ``fsync`` exactly when the
-  batch asks), then send (to the peer links), then client replies, then events (streamed
-  to the driver for the trace and event-triggered faults).  Persisting synchronously
-  before anything is sent is what keeps "a vote is sent only after it is persisted" true
-  with a real disk.  The shared rule also means a batch with nothing to persist never
-  syncs, so an unsynced write stays unsynced until a later batch syncs (a crash can lose
-  it, as the ``no_fsync_log`` flaw teaches).
+* the core's ``Ready`` batch goes through :func:`cluster.driver.drain`, the one driver
+  loop every engine shares: persist (to the WAL, ``fsync`` exactly when the batch asks),
+  then send (to the peer links), then client replies, then events (streamed to the driver
+  for the trace and event-triggered faults).  Persisting synchronously before anything is
+  sent is what keeps "a vote is sent only after it is persisted" true with a real disk.
+  The shared rule also means a batch with nothing to persist never syncs, so an unsynced
+  write stays unsynced until a later batch syncs (a crash can lose it, as the
+  ``no_fsync_log`` flaw teaches).
+
+Inputs are batched the etcd way: an arriving message is stepped at once, but the drain
+waits until the loop has handed over everything that arrived with it (one ``call_soon``),
+so the messages of one loop turn share one ``Ready``: the leader's proposals go out as
+one AppendEntries per follower, reads share one ReadIndex round, and the whole batch is
+persisted with one ``fsync`` (group commit).  While a drain's ``fsync`` blocks the loop,
+the next inputs queue in gRPC and form the next batch, so batches grow with the load.
+A tick drains at once (and takes whatever is pending with it).
 
 The core is built from the factory in its :class:`NodeSpec` (the same factory the
 simulator calls), so a node knows nothing of scenarios or systems.  Its parts own their
@@ -143,10 +151,16 @@ class _EventOutbox:
         self._events.append(control_pb2.TraceEvent(kind=kind, node=node, t=t, data_json=raw))
         self._ready.set()
 
-    async def stream(self, running: Callable[[], bool]) -> AsyncIterator[control_pb2.TraceEvent]:
+    async def stream(self, running: Callable[[], bool]) -> AsyncIterator[control_pb2.TraceEvents]:
+        """Everything queued when the stream gets its turn, as one message (a stream write
+        costs far more than an event; a batch of Raft inputs emits several per node)."""
+        events = self._events
         while running():
-            while self._events:
-                yield self._events.popleft()
+            if events:
+                batch = list(events)
+                events.clear()
+                yield control_pb2.TraceEvents(events=batch)
+                continue
             self._ready.clear()
             await self._ready.wait()
 
@@ -178,6 +192,9 @@ class NodeHost:
         self._stopped = False
         self._received = 0
         self._decode_errors = 0
+        self._drain_pending = False  # inputs stepped, their Ready not drained yet
+        self.batches = 0
+        self.batched_inputs = 0
 
     @property
     def stats(self) -> dict[str, int]:
@@ -245,11 +262,25 @@ class NodeHost:
             self._update_gauges()
 
     def deliver(self, msg: Message) -> None:
-        """Step one input into the core and do its Ready batch."""
+        """Step one input into the core; its Ready is drained with the rest of this loop
+        turn's inputs (see the module doc)."""
         core = self.core
         if core is None or self._stopped or self.frozen:
             return
         core.step(msg)
+        self.batched_inputs += 1
+        if not self._drain_pending:
+            self._drain_pending = True
+            asyncio.get_running_loop().call_soon(self._drain_batch)
+
+    def _drain_batch(self) -> None:
+        if not self._drain_pending:
+            return  # a tick drained the batch already
+        if self.core is None or self._stopped or self.frozen:
+            # A frozen node does nothing; what it stepped is drained when it thaws (a
+            # crash loses it, as it loses any process's unfinished work).
+            self._drain_pending = False
+            return
         self._drain()
 
     def inbound_blocked(self, src: str) -> bool:
@@ -270,6 +301,9 @@ class NodeHost:
     def _drain(self) -> None:
         core = self.core
         assert core is not None
+        if self._drain_pending:
+            self._drain_pending = False
+            self.batches += 1
         drain(core, self)
         frozen_now, self._frozen_now = self._frozen_now, []
         for fp_id in frozen_now:
@@ -361,6 +395,8 @@ class NodeHost:
     def thaw(self) -> None:
         self.frozen = False
         self.peers.freeze(False)
+        if self.core is not None and not self._stopped:
+            self._drain()  # whatever was stepped before the freeze
 
     # --- what the driver asks (NodeControl) -------------------------------------------------
 
@@ -379,7 +415,7 @@ class NodeHost:
     def jump_clock(self, delta_ms: float) -> None:
         self.clock.jump(delta_ms)
 
-    def events(self) -> AsyncIterator[control_pb2.TraceEvent]:
+    def events(self) -> AsyncIterator[control_pb2.TraceEvents]:
         return self._outbox.stream(lambda: not self._stopped)
 
     def status(self) -> control_pb2.NodeStatus:
@@ -422,6 +458,8 @@ class NodeHost:
         if isinstance(la, int):
             m.applied.set(la)
         m.fsyncs.set(self.storage.fsyncs)
+        m.batches.set(self.batches)
+        m.batched_inputs.set(self.batched_inputs)
         d = self.clock.describe()
         m.clock_offset.set(self.clock.read_ms() - self.run_clock.true_ms())
         m.faults.labels(self.node_id, "clock").set(
