@@ -72,6 +72,7 @@ from cluster.core.types import (
     Put,
     Ready,
     ReadyBuilder,
+    Splice,
 )
 
 __all__ = ["HARD_STATE", "LOG", "ROLES", "RaftConfig", "RaftFlaws", "RaftNode"]
@@ -241,13 +242,32 @@ class RaftNode:
         out = self._out
         if self._log.has_writes:
             out.persist.extend(self._log.take_writes())
-        if self._hard_state_dirty:
+        hard_state = self._hard_state_dirty
+        if hard_state:
             self._hard_state_dirty = False
             vote = None if self.flaws.no_persist_vote else self._voted_for
             out.persist.insert(0, Put(HARD_STATE, (self._term, vote)))
         if self.flaws.no_fsync_log:
             out.sync = False
+        elif out.persist and self._role == "leader" and not hard_state:
+            out.send_first = self._sends_without_writes(out)
         return out.take()
+
+    def _sends_without_writes(self, out: ReadyBuilder) -> bool:
+        """Whether this batch's messages and replies may leave before its writes are
+        durable (see ``Ready.send_first``): a leader writing only new entries of its own,
+        sending only AppendEntries, and answering only for entries committed in earlier
+        batches (a one-node cluster commits the entry it has just written, and must not)."""
+        for m in out.messages:
+            if type(m) is not AppendEntries:
+                return False
+        if out.replies:
+            if self.flaws.ack_before_commit:
+                return False  # its early acks wait for the local write, as they always did
+            first_new = min((op.start for op in out.persist if isinstance(op, Splice)), default=0) + 1
+            if self._log.commit >= first_new:
+                return False
+        return True
 
     # --- output helpers ---------------------------------------------------------------
 

@@ -87,6 +87,28 @@ def test_requests_stepped_before_one_ready_share_one_append_per_follower() -> No
     assert sorted(r.client_id for r in c.replies if r.status == "ok") == ["c0", "c1", "c2"]
 
 
+def test_a_leader_lets_its_appends_travel_while_its_own_copy_syncs() -> None:
+    """Ready.send_first: the leader's replication batch may send first; a batch that
+    answers for an entry written in that same batch, a follower's ack, and a candidate's
+    vote request may not (each depends on the batch's write being durable)."""
+    c = Cluster()
+    c.elect("n1")
+    c.request("n1", "put", "x", 1)
+    assert c.readies["n1"][-1].send_first
+    c.deliver(of(AppendEntries, dst="n2"))
+    assert c.readies["n2"][-1].persist and not c.readies["n2"][-1].send_first
+    c.nodes["n1"].step(ClientRequest("c2", "n1", "c2", 1, "put", "y", 2))
+    c.deliver_one(of(AppendEntriesResponse, src="n2"))  # commits x = 1 and answers it ...
+    answered = c.readies["n1"][-1]
+    assert answered.replies and answered.persist and answered.send_first  # ... while y syncs
+    solo = Cluster(ids=("n1",))
+    solo.advance("n1", 1000)
+    assert solo.readies["n1"][-1].persist and not solo.readies["n1"][-1].send_first  # its term
+    solo.request("n1", "put", "x", 1)
+    committed_now = solo.readies["n1"][-1]
+    assert committed_now.replies and not committed_now.send_first
+
+
 def test_reads_stepped_before_one_ready_share_one_readindex_round() -> None:
     c = Cluster()
     c.elect("n1")
