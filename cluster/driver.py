@@ -52,10 +52,17 @@ def drain_ready(r: Ready, sink: ReadySink) -> Ready:
         _send_and_reply(r, sink)
         if r.persist:
             sink.persist(r.persist, r.sync)
-    else:
+    else:  # the common case, written out: the simulator drains after every input
         if r.persist:
             sink.persist(r.persist, r.sync)
-        _send_and_reply(r, sink)
+        if r.messages:
+            send = sink.send
+            for m in r.messages:
+                send(m)
+        if r.replies:
+            reply = sink.reply
+            for m in r.replies:
+                reply(m)
     if r.events:
         sink.record(r.events)
     return r

@@ -82,10 +82,7 @@ class Recorder:
         on_event = self.on_event
         node_records = self.node_records
         for ev in events:
-            rec = dict(ev.data)
-            rec["t"] = now
-            rec["kind"] = ev.kind
-            rec["node"] = ev.node
+            rec = {**ev.data, "t": now, "kind": ev.kind, "node": ev.node}
             trace.append(rec)
             if on_event is not None:
                 on_event(ev)
