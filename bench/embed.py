@@ -1,8 +1,8 @@
 """Embedding benchmark: the model alone, then the whole ingestion pipeline through each broker.
 
 * model alone: sentences/s of all-MiniLM-L6-v2 by batch size (CPU here; CUDA if present),
-  one process using every core as torch threads (``--threads``), through
-  ``SentenceEmbedder.embed`` and, beside it, the library's ``encode`` it used to call;
+  one process using every core as torch threads (``--threads``), and in calls of 8 texts
+  as a pipeline worker makes them;
 * end to end: document versions/s through docstore -> outbox -> broker -> embedding workers
   -> vector store: the catalog scenario ``pipeline-ingest`` (what ``splitbrain ingest`` runs)
   on the real engine through the one runner, with 2 and with 3 embedding workers, each a Ray
@@ -56,45 +56,34 @@ def sentences(n: int) -> list[str]:
 
 
 def bench_model(n: int, batches: list[int], repeat: int, threads: int) -> list[dict[str, Any]]:
-    """Sentences/s of ``SentenceEmbedder.embed`` by batch size, beside the library's own
-    ``SentenceTransformer.encode`` (what ``embed`` called before), each the best of
-    ``repeat`` passes taken in turn so both see the same machine load; and in calls of 8
-    texts, the size of a pipeline worker's batch, where per-call set-up shows."""
+    """Sentences/s of ``SentenceEmbedder.embed`` by batch size, and in calls of 8 texts (the
+    size of a pipeline worker's batch, where per-call overhead shows); each case the best of
+    ``repeat`` passes, the cases taken in turn so that all see the same machine load."""
     from cluster.runtime.embed.model import SentenceEmbedder
 
     m = SentenceEmbedder(threads=threads)
     texts = sentences(n)
     m.embed(texts[:32])  # warm-up
 
-    def encode(batch: int) -> Any:
-        return m.model.encode(texts, batch_size=batch, convert_to_numpy=True, normalize_embeddings=True,
-                              show_progress_bar=False)
-
     def embed(batch: int) -> Any:
         m.batch_size = batch
         return m.embed(texts)
 
-    def in_calls_of_8(run: Any) -> Any:
-        return [run(texts[i:i + 8]) for i in range(0, n, 8)]
+    def in_calls_of_8() -> Any:
+        m.batch_size = 8
+        return [m.embed(texts[i:i + 8]) for i in range(0, n, 8)]
 
-    cases: list[tuple[str, int, Any]] = []
-    for b in batches:
-        cases.append(("embed", b, lambda b=b: embed(b)))
-        cases.append(("st-encode", b, lambda b=b: encode(b)))
-    cases.append(("embed, calls of 8", 8, lambda: in_calls_of_8(m.embed)))
-    cases.append(("st-encode, calls of 8", 8, lambda: in_calls_of_8(
-        lambda t: m.model.encode(t, batch_size=8, convert_to_numpy=True, normalize_embeddings=True,
-                                 show_progress_bar=False))))
+    cases: list[tuple[str, int, Any]] = [("embed", b, lambda b=b: embed(b)) for b in batches]
+    cases.append(("embed, calls of 8", 8, in_calls_of_8))
     best = [float("inf")] * len(cases)
     for _ in range(repeat):
         for i, (_, _, run) in enumerate(cases):
             t0 = time.perf_counter()
             run()
             best[i] = min(best[i], time.perf_counter() - t0)
-    rows = [{"path": path, "batch_size": b, "sentences": n, "seconds": round(dt, 3),
+    return [{"path": path, "batch_size": b, "sentences": n, "seconds": round(dt, 3),
              "sentences_per_s": round(n / dt, 1), "device": m.device, "threads": threads}
             for (path, b, _), dt in zip(cases, best, strict=True)]
-    return rows
 
 
 def timings(trace: list[dict[str, Any]], versions: int) -> dict[str, Any]:

