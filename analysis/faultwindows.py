@@ -17,10 +17,8 @@ def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -
     """
     open_: dict[Any, dict[str, Any] | None] = {}
     out: list[dict[str, Any]] = []
-    last_t = 0
-    for r in records:
-        t = int(r.get("t", 0))
-        last_t = max(last_t, t)
+    recs = records if isinstance(records, list) else list(records)
+    for r in recs:
         kind = r.get("kind")
         if kind == "fault-start":
             w = {
@@ -28,7 +26,7 @@ def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -
                 "fault": r.get("fault"),
                 "description": r.get("description", r.get("fault", "fault")),
                 "targets": r.get("targets", []),
-                "start": t,
+                "start": int(r.get("t", 0)),
                 "end": None,
             }
             open_[r.get("id")] = w
@@ -36,11 +34,12 @@ def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -
         elif kind == "fault-end":
             ended = open_.pop(r.get("id"), None)
             if ended is not None:
-                ended["end"] = t
-    stop = end_t if end_t is not None else last_t
-    for w in out:
-        if w["end"] is None:
-            w["end"] = stop
+                ended["end"] = int(r.get("t", 0))
+    if any(w["end"] is None for w in out):  # a fault that never healed ends with the run
+        stop = end_t if end_t is not None else max(0, *(int(r.get("t", 0)) for r in recs))
+        for w in out:
+            if w["end"] is None:
+                w["end"] = stop
     return out
 
 

@@ -63,9 +63,26 @@ FLAW_CAUSES: dict[str, str] = {
 }
 """What each Raft flaw does to leader completeness, for when the trace alone cannot tell."""
 
+_KINDS = frozenset(("vote", "crash", "role", "apply", "commit", "leader-log", "final-log"))
+"""The record kinds the check reads; a trace is mostly others (wire records, reads, acks)."""
+
+
+_ENCODE_KEY = json.JSONEncoder(sort_keys=True, default=str).encode
+
 
 def _cmd_key(cmd: Any) -> str:
-    return json.dumps(cmd, sort_keys=True, default=str)
+    """A command as canonical JSON: two applied commands are the same command when these agree."""
+    return _ENCODE_KEY(cmd)
+
+
+def _same_command(a: Any, b: Any) -> bool:
+    """Whether ``_cmd_key(a) == _cmd_key(b)``, mostly without encoding either: equal values
+    with equal reprs have the same canonical JSON (repr tells ``1``, ``1.0`` and ``True``
+    apart, and lists from tuples, as the encoder's output does or does not), and every
+    node applying an index usually holds the same command."""
+    if a is b or (a == b and repr(a) == repr(b)):
+        return True
+    return _cmd_key(a) == _cmd_key(b)
 
 
 def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) -> dict[str, Any]:
@@ -94,7 +111,7 @@ def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) ->
     applied_by: dict[int, dict[str, int]] = {}  # index -> node -> first time it applied it
     commit_records: list[tuple[int, int, str, int]] = []  # (index, leader term, node, t)
     roles: dict[str, tuple[str, int]] = {}  # node -> (role, term) as last recorded
-    applied: dict[int, tuple[int, str, str, int]] = {}  # index -> (term, cmd key, node, t)
+    applied: dict[int, tuple[int, Any, str, int]] = {}  # index -> (term, command, node, t)
     committed_terms: dict[int, int] = {}  # index -> entry term, of entries known applied (committed)
     commit_term: dict[int, int] = {}  # index -> the term in which it was first known committed
     max_committed = 0
@@ -102,6 +119,8 @@ def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) ->
     n_leader_logs = 0
     for r in recs:
         kind = r.get("kind")
+        if kind not in _KINDS:
+            continue
         t = int(r.get("t", 0))
         if kind == "vote":
             votes.setdefault(int(r.get("term", -1)), {}).setdefault(str(r.get("node")), []).append(
@@ -134,21 +153,21 @@ def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) ->
         elif kind == "apply":
             idx = int(r["index"])
             term = int(r.get("term", -1))
-            key = _cmd_key(r.get("command"))
+            cmd = r.get("command")
             node = str(r["node"])
             applied_by.setdefault(idx, {}).setdefault(node, t)
             prev_a = applied.get(idx)
             if prev_a is None:
-                applied[idx] = (term, key, node, t)
+                applied[idx] = (term, cmd, node, t)
                 committed_terms[idx] = term
-            elif (prev_a[0], prev_a[1]) != (term, key):
+            elif prev_a[0] != term or not _same_command(prev_a[1], cmd):
                 add(
                     "state-machine-safety",
                     t,
                     [prev_a[2], node],
-                    f"{prev_a[2]} applied entry {idx} from term {prev_a[0]} ({prev_a[1]}) at {prev_a[3]} ms, "
-                    f"but {node} applied a different entry {idx} from term {term} ({key}) at {t} ms: "
-                    "a committed entry was overwritten.",
+                    f"{prev_a[2]} applied entry {idx} from term {prev_a[0]} ({_cmd_key(prev_a[1])}) at "
+                    f"{prev_a[3]} ms, but {node} applied a different entry {idx} from term {term} "
+                    f"({_cmd_key(cmd)}) at {t} ms: a committed entry was overwritten.",
                     index=idx,
                 )
         elif kind == "commit":

@@ -18,8 +18,8 @@ same machine load.  Medians are reported, with the load average before and after
     .venv/bin/python bench/sim.py                       # this checkout
     .venv/bin/python bench/sim.py --root /tmp/base .    # before (a checkout at the base) vs after
 
-Writes JSON to ``--out`` (default bench/results/sim.json, which git ignores).  With
-``--explore`` it also times how fast ``explore`` finds each flawed catalog scenario.
+Writes JSON to ``--out`` (default ``splitbrain-bench/sim.json`` in the temp directory, never
+the repository).  With ``--explore`` it also times how fast ``explore`` finds each flawed catalog scenario.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,8 @@ def main() -> int:
     ap.add_argument("--explore", action="store_true", help="also time explore on every flawed scenario")
     ap.add_argument("--explore-budget", type=float, default=60.0)
     ap.add_argument("--only", nargs="*", help="explore only these flawed scenarios")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "sim.json"))
+    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "splitbrain-bench" / "sim.json"),
+                    help="JSON results (default in the temp directory, never the repository)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

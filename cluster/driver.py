@@ -27,7 +27,8 @@ class ReadySink(Protocol):
 
     def persist(self, ops: tuple[PersistOp, ...], sync: bool) -> None:
         """Apply ``ops`` to durable storage; ``sync`` asks for them (and every earlier
-        unsynced write) to be durable before this returns.  Called only with ops."""
+        unsynced write) to be durable before anything that :func:`drain_ready` hands the
+        sink after this call takes effect.  Called only with ops."""
 
     def send(self, msg: Message) -> None:
         """Hand a protocol message (or a client request, from a client core) to the network."""
@@ -42,9 +43,32 @@ class ReadySink(Protocol):
 def drain_ready(r: Ready, sink: ReadySink) -> Ready:
     """Do one batch in the order crash safety needs.  A batch with nothing to persist
     never syncs: ``Ready.sync`` is a request about *this* batch's writes, so an empty batch
-    (most ticks) must not make an earlier unsynced write durable by accident."""
-    if r.persist:
-        sink.persist(r.persist, r.sync)
+    (most ticks) must not make an earlier unsynced write durable by accident.
+
+    With ``Ready.send_first`` the messages and replies go before the persist, so a sink
+    that writes in the background (the real runtime) lets them travel while the disk
+    syncs; the events are still recorded last."""
+    if r.send_first:
+        _send_and_reply(r, sink)
+        if r.persist:
+            sink.persist(r.persist, r.sync)
+    else:  # the common case, written out: the simulator drains after every input
+        if r.persist:
+            sink.persist(r.persist, r.sync)
+        if r.messages:
+            send = sink.send
+            for m in r.messages:
+                send(m)
+        if r.replies:
+            reply = sink.reply
+            for m in r.replies:
+                reply(m)
+    if r.events:
+        sink.record(r.events)
+    return r
+
+
+def _send_and_reply(r: Ready, sink: ReadySink) -> None:
     if r.messages:
         send = sink.send
         for m in r.messages:
@@ -53,9 +77,6 @@ def drain_ready(r: Ready, sink: ReadySink) -> Ready:
         reply = sink.reply
         for m in r.replies:
             reply(m)
-    if r.events:
-        sink.record(r.events)
-    return r
 
 
 def drain(core: Core, sink: ReadySink) -> Ready:

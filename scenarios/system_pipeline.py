@@ -226,7 +226,7 @@ def real_embedder(workers: int) -> Any:
     model = _EMBEDDER
 
     def embed(texts: Any) -> list[tuple[float, ...]]:
-        return [tuple(float(x) for x in row) for row in model.embed(list(texts))]
+        return [tuple(row) for row in model.embed(list(texts)).tolist()]
 
     return embed
 

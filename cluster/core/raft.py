@@ -90,6 +90,7 @@ from cluster.core.types import (
     Put,
     Ready,
     ReadyBuilder,
+    Splice,
 )
 
 __all__ = ["HARD_STATE", "LOG", "ROLES", "RaftConfig", "RaftFlaws", "RaftNode"]
@@ -99,6 +100,16 @@ HARD_STATE = "hard_state"
 ROLES: tuple[str, ...] = ("follower", "precandidate", "candidate", "leader")
 
 _WRITE_OPS = ("put", "cas")
+
+
+class _RandBelow:
+    """``rng._randbelow`` for an rng that lacks it: ``randrange(n)`` draws the same."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def __call__(self, n: int) -> int:
+        return self._rng.randrange(n)
 
 
 class RaftNode:
@@ -124,6 +135,10 @@ class RaftNode:
         self.config = config
         self.flaws = flaws
         self._rng = rng
+        lo, hi = config.election_timeout_ms
+        self._timeout_lo = lo
+        self._timeout_span = hi - lo + 1
+        self._randbelow = getattr(rng, "_randbelow", None) or _RandBelow(rng)
         self._others = tuple(p for p in peers if p != node_id)
         self._quorum = len(peers) // 2 + 1
         self._out = ReadyBuilder()
@@ -146,6 +161,10 @@ class RaftNode:
         self._committed_in_term = False
         self._pending: dict[int, list[ClientRequest]] = {}
         self._pending_ids: dict[tuple[str, int], int] = {}
+        # Work that client requests ask for and the next ready() does once for all of
+        # them (etcd batches the same way): replicate new entries, start a ReadIndex round.
+        self._replicate_due = False
+        self._round_due = False
 
         # Clocks: raw local reading (leases) and monotonic elapsed time (timers).
         self._started = False
@@ -250,16 +269,37 @@ class RaftNode:
             raise TypeError(f"RaftNode cannot handle {type(message).__name__}")
 
     def ready(self) -> Ready:
+        if self._replicate_due or self._round_due:
+            self._flush_client_work()
         out = self._out
         if self._log.has_writes:
             out.persist.extend(self._log.take_writes())
-        if self._hard_state_dirty:
+        hard_state = self._hard_state_dirty
+        if hard_state:
             self._hard_state_dirty = False
             vote = None if self.flaws.no_persist_vote else self._voted_for
             out.persist.insert(0, Put(HARD_STATE, (self._term, vote)))
         if self.flaws.no_fsync_log:
             out.sync = False
+        elif out.persist and self._role == "leader" and not hard_state:
+            out.send_first = self._sends_without_writes(out)
         return out.take()
+
+    def _sends_without_writes(self, out: ReadyBuilder) -> bool:
+        """Whether this batch's messages and replies may leave before its writes are
+        durable (see ``Ready.send_first``): a leader writing only new entries of its own,
+        sending only AppendEntries, and answering only for entries committed in earlier
+        batches (a one-node cluster commits the entry it has just written, and must not)."""
+        for m in out.messages:
+            if type(m) is not AppendEntries:
+                return False
+        if out.replies:
+            if self.flaws.ack_before_commit:
+                return False  # its early acks wait for the local write, as they always did
+            first_new = min((op.start for op in out.persist if isinstance(op, Splice)), default=0) + 1
+            if self._log.commit >= first_new:
+                return False
+        return True
 
     # --- output helpers ---------------------------------------------------------------
 
@@ -285,9 +325,9 @@ class RaftNode:
     # --- roles ------------------------------------------------------------------------
 
     def _reset_election_timer(self) -> None:
-        lo, hi = self.config.election_timeout_ms
-        # randrange(lo, hi + 1) is randint(lo, hi) without one call layer: the same draw.
-        self._election_deadline = self._mono + self._rng.randrange(lo, hi + 1)
+        # randint(lo, hi) is lo + _randbelow(hi - lo + 1) (randrange's fast path): the same
+        # draw, without two Python call layers on every AppendEntries.
+        self._election_deadline = self._mono + self._timeout_lo + self._randbelow(self._timeout_span)
 
     def _set_role(self, role: str) -> None:
         if role != self._role:
@@ -494,6 +534,7 @@ class RaftNode:
         """Start a heartbeat round.  ``rewind`` (periodic heartbeats) resends everything
         not yet acknowledged, which is how lost AppendEntries are retransmitted."""
         self._reads.start_round(self._now)
+        self._round_due = False  # this round confirms every read waiting for one
         progress = self._progress
         for peer in self._others:
             if rewind:
@@ -571,6 +612,24 @@ class RaftNode:
 
     # --- client requests ----------------------------------------------------------------
 
+    def _flush_client_work(self) -> None:
+        """Replicate what client requests appended since the last batch -- one
+        AppendEntries per follower for all of them, however many arrived -- and start one
+        ReadIndex round for every read that arrived.  A round's AppendEntries carry the new
+        entries too, so it goes first."""
+        replicate, self._replicate_due = self._replicate_due, False
+        round_, self._round_due = self._round_due, False
+        if self._role != "leader":
+            return
+        if round_:
+            self._broadcast(rewind=False)
+            self._process_reads()
+        if replicate:
+            progress, last = self._progress, self._log.last_index
+            for peer in self._others:
+                if progress.needs_entries(peer, last):
+                    self._send_append(peer)
+
     def _on_client(self, req: ClientRequest) -> None:
         if req.op in kv_txn.TXN_OPS:
             self._on_txn(req)
@@ -588,7 +647,7 @@ class RaftNode:
                 self._reply(req, "redirect")
             return
         if req.op == "get" and self.config.read_mode != "log":
-            self._serve_reads([req])
+            self._serve_reads([req], batch=True)
             return
         self._propose(req, Command(req.client_id, req.seq, req.op, req.key, freeze(req.value)))
 
@@ -604,8 +663,7 @@ class RaftNode:
         else:
             self._pending[index] = [req]
             self._pending_ids[ident] = index
-        for peer in self._others:
-            self._send_append(peer)
+        self._replicate_due = True
         self._maybe_commit()
 
     # --- transactions -----------------------------------------------------------------------
@@ -666,8 +724,11 @@ class RaftNode:
         self._emit("read", {"mode": mode, "key": req.key, "read_index": read_index})
         self._reply(req, "ok", self._kv.read(req.key))
 
-    def _serve_reads(self, reqs: list[ClientRequest]) -> None:
-        """Leader, non-log reads: answer, or start one ReadIndex round for them all."""
+    def _serve_reads(self, reqs: list[ClientRequest], batch: bool = False) -> None:
+        """Leader, non-log reads: answer, or start one ReadIndex round for them all.
+
+        With ``batch`` (reads arriving from clients) the round starts in the next
+        :meth:`ready`, so every read that arrives before it shares one round."""
         if not reqs:
             return
         if self.flaws.leader_reads_without_quorum:
@@ -682,6 +743,9 @@ class RaftNode:
                 self._answer_read(req, "lease", self._log.commit)
             return
         self._reads.wait_for_next_round(reqs, self._log.commit)
+        if batch:
+            self._round_due = True
+            return
         self._broadcast(rewind=False)
         self._process_reads()
 

@@ -88,7 +88,10 @@ class RaftLog:
 
     def matches(self, index: int, term: int) -> bool:
         """The Log Matching check: do we hold entry ``index`` with ``term``?"""
-        return index <= len(self._entries) and self.term_at(index) == term
+        entries = self._entries
+        if index > len(entries):
+            return False
+        return (entries[index - 1].term if index > 0 else 0) == term
 
     def is_up_to_date(self, last_term: int, last_index: int) -> bool:
         """Whether a log ending at ``(last_term, last_index)`` is at least as up to date as

@@ -118,13 +118,24 @@ class CoreEvent:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Ready:
-    """One batch of outputs.  The driver does them in field order."""
+    """One batch of outputs.  The driver does them in field order, except that with
+    ``send_first`` the messages and replies may leave before (or while) ``persist`` is
+    written.
+
+    ``send_first`` is the core's promise that nothing it sends or answers in the batch
+    depends on the batch's own writes being durable.  A Raft leader's AppendEntries may go
+    out while the leader's own copy of the entries is still being synced (Raft thesis
+    10.2.1; etcd does the same), because the leader counts its own copy towards a commit
+    only when it handles a later input, and a driver hands it none until the batch is
+    done; its answers to writes committed in earlier batches rest on earlier writes.
+    """
 
     persist: tuple[PersistOp, ...] = ()
     sync: bool = True
     messages: tuple[Message, ...] = ()
     replies: tuple[ClientReply, ...] = ()
     events: tuple[CoreEvent, ...] = ()
+    send_first: bool = False
 
     def is_empty(self) -> bool:
         return not (self.persist or self.messages or self.replies or self.events)
@@ -149,7 +160,7 @@ EMPTY_READY = Ready()
 class ReadyBuilder:
     """Accumulates outputs inside a core between two ``ready()`` calls."""
 
-    __slots__ = ("persist", "sync", "messages", "replies", "events")
+    __slots__ = ("persist", "sync", "messages", "replies", "events", "send_first")
 
     def __init__(self) -> None:
         self.persist: list[PersistOp] = []
@@ -157,9 +168,11 @@ class ReadyBuilder:
         self.messages: list[Message] = []
         self.replies: list[ClientReply] = []
         self.events: list[CoreEvent] = []
+        self.send_first = False
 
     def take(self) -> Ready:
         if not (self.persist or self.messages or self.replies or self.events) and self.sync:
+            self.send_first = False
             return EMPTY_READY  # most ticks produce nothing: share one empty batch
         r = Ready(
             tuple(self.persist),
@@ -167,9 +180,11 @@ class ReadyBuilder:
             tuple(self.messages),
             tuple(self.replies),
             tuple(self.events),
+            self.send_first,
         )
         self.persist.clear()
         self.sync = True
+        self.send_first = False
         self.messages.clear()
         self.replies.clear()
         self.events.clear()

@@ -36,9 +36,13 @@ from cluster.runtime.codec import decode_reply, encode_request
 from cluster.runtime.metrics import ClientMetrics, serve
 from cluster.runtime.transport import OutboundStream
 from cluster.spec import ClientFactory, Workload, due_fn
-from protos import node_pb2_grpc
+from protos import messages_pb2, node_pb2, node_pb2_grpc
 
 __all__ = ["ClientHost", "ClientSpec", "make_client_actor"]
+
+
+def _requests(items: list[messages_pb2.ClientRequest]) -> node_pb2.ClientRequests:
+    return node_pb2.ClientRequests(items=items)
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ class ClientHost:
                 s = OutboundStream(
                     f"clients->{node}", addr,
                     lambda ch: node_pb2_grpc.ClientStub(ch).Session(),
-                    rng=random.Random(0), on_reply=self._on_reply,
+                    _requests, rng=random.Random(0), on_reply=self._on_replies,
                 )
                 self._streams[node] = s
                 s.start()
@@ -137,11 +141,12 @@ class ClientHost:
         self._by_client[slot.client_id] = slot
         slot.inbox = asyncio.Queue()
 
-    def _on_reply(self, raw: Any) -> None:
-        reply = decode_reply(raw)
-        slot = self._by_client.get(reply.dst)
-        if slot is not None:
-            slot.inbox.put_nowait(reply)
+    def _on_replies(self, batch: node_pb2.ClientReplies) -> None:
+        for raw in batch.items:
+            reply = decode_reply(raw)
+            slot = self._by_client.get(reply.dst)
+            if slot is not None:
+                slot.inbox.put_nowait(reply)
 
     def _flush(self, slot: _Slot) -> None:
         drain(slot.client, self)

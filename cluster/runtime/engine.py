@@ -172,28 +172,30 @@ class RayEngine:
         """Stream the node's core events into the trace and the fault hooks."""
         held: list[tuple[str, dict[str, Any]]] = []  # events since a failpoint hit, hooks not yet run
         try:
-            async for ev in control.Events(control_pb2.EventsRequest()):
-                rec = json.loads(ev.data_json) if ev.data_json else {}
-                rec["t"] = int(ev.t)
-                rec["kind"] = ev.kind
-                rec["node"] = ev.node
-                if n.incarnation != incarnation or n.state == CRASHED:
-                    return  # a late event from a killed incarnation
-                if ev.kind == K.ROLE:
-                    self._roles[ev.node] = (str(rec.get("role")), int(rec.get("term", 0)))
-                self.trace.append(rec)
-                if ev.kind == K.FAILPOINT_FROZEN:
-                    # The node has stopped and every event before the stop is in: now let
-                    # the triggers see them, in order (the one that armed the failpoint
-                    # crashes the node; a second matching event of the batch finds it busy).
-                    for kind, held_rec in held:
-                        self._fire_hooks(kind, held_rec)
-                    held.clear()
-                    self._watch_frozen(n, incarnation, str(rec.get("failpoint")))
-                elif held or "failpoint" in rec:
-                    held.append((ev.kind, rec))  # hooks wait for the node to be frozen
-                else:
-                    self._fire_hooks(ev.kind, rec)
+            async for batch in control.Events(control_pb2.EventsRequest()):
+                for ev in batch.events:
+                    rec = json.loads(ev.data_json) if ev.data_json else {}
+                    rec["t"] = int(ev.t)
+                    rec["kind"] = ev.kind
+                    rec["node"] = ev.node
+                    if n.incarnation != incarnation or n.state == CRASHED:
+                        return  # a late event from a killed incarnation
+                    if ev.kind == K.ROLE:
+                        self._roles[ev.node] = (str(rec.get("role")), int(rec.get("term", 0)))
+                    self.trace.append(rec)
+                    if ev.kind == K.FAILPOINT_FROZEN:
+                        # The node has stopped and every event before the stop is in: now
+                        # let the triggers see them, in order (the one that armed the
+                        # failpoint crashes the node; a second matching event of the batch
+                        # finds it busy).
+                        for kind, held_rec in held:
+                            self._fire_hooks(kind, held_rec)
+                        held.clear()
+                        self._watch_frozen(n, incarnation, str(rec.get("failpoint")))
+                    elif held or "failpoint" in rec:
+                        held.append((ev.kind, rec))  # hooks wait for the node to be frozen
+                    else:
+                        self._fire_hooks(ev.kind, rec)
         except (grpc.aio.AioRpcError, asyncio.CancelledError):
             return
 

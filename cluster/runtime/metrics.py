@@ -45,6 +45,12 @@ class NodeMetrics:
         )
         self.received = Counter("splitbrain_messages_received", "Envelopes received", lab, registry=r).labels(node)
         self.fsyncs = Gauge("splitbrain_fsyncs", "fsync calls on the WAL", lab, registry=r).labels(node)
+        self.batches = Gauge(
+            "splitbrain_input_batches", "Batches of peer and client inputs drained as one Ready", lab, registry=r
+        ).labels(node)
+        self.batched_inputs = Gauge(
+            "splitbrain_batched_inputs", "Peer and client inputs stepped into those batches", lab, registry=r
+        ).labels(node)
         self.faults = Gauge(
             "splitbrain_faults_active", "Link faults and clock skew active on this node", [*lab, "kind"], registry=r
         )

@@ -7,14 +7,30 @@ coroutines at once):
   is a :class:`~cluster.runtime.clock.SkewClock` that the control service skews at run time;
 * envelopes arriving on inbound ``NodeLink`` streams and client requests arriving on
   ``Client`` sessions are decoded and ``step``-ped into the core;
-* after every input the core's ``Ready`` batch goes through :func:`cluster.driver.drain`,
-  the one driver loop every engine shares: persist (to the WAL, ``fsync`` exactly when the
-  batch asks), then send (to the peer links), then client replies, then events (streamed
-  to the driver for the trace and event-triggered faults).  Persisting synchronously
-  before anything is sent is what keeps "a vote is sent only after it is persisted" true
-  with a real disk.  The shared rule also means a batch with nothing to persist never
-  syncs, so an unsynced write stays unsynced until a later batch syncs (a crash can lose
-  it, as the ``no_fsync_log`` flaw teaches).
+* the core's ``Ready`` batch goes through :func:`cluster.driver.drain`, the one driver
+  loop every engine shares: persist (to the WAL, ``fsync`` exactly when the batch asks),
+  then send (to the peer links), then client replies, then events (streamed to the driver
+  for the trace and event-triggered faults).  Persisting synchronously before anything is
+  sent is what keeps "a vote is sent only after it is persisted" true with a real disk.
+  The shared rule also means a batch with nothing to persist never syncs, so an unsynced
+  write stays unsynced until a later batch syncs (a crash can lose it, as the
+  ``no_fsync_log`` flaw teaches).
+
+Inputs are batched the etcd way: an arriving message is stepped at once, but the drain
+waits until the loop has handed over everything that arrived with it (one ``call_soon``),
+so the messages of one loop turn share one ``Ready``: the leader's proposals go out as
+one AppendEntries per follower, reads share one ReadIndex round, and the whole batch is
+persisted with one ``fsync`` (group commit).  A tick drains at once (and takes whatever is
+pending with it).
+
+A synced write runs on the node's disk thread while the loop keeps serving the network:
+what the batch does after its persist (sends, replies, events) waits for the ``fsync``,
+and so does the core -- inputs that arrive meanwhile are held and stepped together when
+it completes, as the next batch (ticks due meanwhile are skipped).  A batch whose core
+allows it (``Ready.send_first``: a Raft leader's AppendEntries) sends before it persists,
+so the followers write their copies while the leader writes its own.  The core never
+sees an input while a write it asked for is still in flight, which is what both rules
+rest on.
 
 The core is built from the factory in its :class:`NodeSpec` (the same factory the
 simulator calls), so a node knows nothing of scenarios or systems.  Its parts own their
@@ -31,6 +47,7 @@ in the simulator.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import functools
 import json
@@ -143,10 +160,16 @@ class _EventOutbox:
         self._events.append(control_pb2.TraceEvent(kind=kind, node=node, t=t, data_json=raw))
         self._ready.set()
 
-    async def stream(self, running: Callable[[], bool]) -> AsyncIterator[control_pb2.TraceEvent]:
+    async def stream(self, running: Callable[[], bool]) -> AsyncIterator[control_pb2.TraceEvents]:
+        """Everything queued when the stream gets its turn, as one message (a stream write
+        costs far more than an event; a batch of Raft inputs emits several per node)."""
+        events = self._events
         while running():
-            while self._events:
-                yield self._events.popleft()
+            if events:
+                batch = list(events)
+                events.clear()
+                yield control_pb2.TraceEvents(events=batch)
+                continue
             self._ready.clear()
             await self._ready.wait()
 
@@ -178,6 +201,15 @@ class NodeHost:
         self._stopped = False
         self._received = 0
         self._decode_errors = 0
+        self._drain_pending = False  # inputs stepped, their Ready not drained yet
+        self.batches = 0
+        self.batched_inputs = 0
+        # A synced write in flight on the disk thread, what its batch does after it, and
+        # the inputs that arrived meanwhile.
+        self._disk = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"disk-{spec.node_id}")
+        self._syncing: asyncio.Future[None] | None = None
+        self._after_sync: list[tuple[Callable[[Any], None], Any]] = []
+        self._held: list[Message] = []
 
     @property
     def stats(self) -> dict[str, int]:
@@ -223,6 +255,9 @@ class NodeHost:
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
+        if self._syncing is not None:
+            await asyncio.gather(self._syncing, return_exceptions=True)
+        self._disk.shutdown(wait=True)
         self.storage.close()
 
     # --- the driver loop ------------------------------------------------------------------
@@ -238,18 +273,38 @@ class NodeHost:
                 nxt = now + period
             await asyncio.sleep(nxt - now)
             core = self.core
-            if core is None or self.frozen:
+            if core is None or self.frozen or self._syncing is not None:
                 continue
             core.tick(self.clock.read_ms())
             self._drain()
             self._update_gauges()
 
     def deliver(self, msg: Message) -> None:
-        """Step one input into the core and do its Ready batch."""
+        """Step one input into the core; its Ready is drained with the rest of this loop
+        turn's inputs (see the module doc)."""
         core = self.core
         if core is None or self._stopped or self.frozen:
             return
+        if self._syncing is not None:
+            self._held.append(msg)  # stepped when the write in flight is done
+            return
         core.step(msg)
+        self.batched_inputs += 1
+        if not self._drain_pending:
+            self._drain_pending = True
+            asyncio.get_running_loop().call_soon(self._drain_batch)
+
+    def _drain_batch(self) -> None:
+        if not self._drain_pending:
+            return  # a tick drained the batch already
+        if self.core is None or self._stopped:
+            self._drain_pending = False
+            return
+        if self.frozen or self._syncing is not None:
+            # A frozen node does nothing; what it stepped is drained when it thaws (a
+            # crash loses it, as it loses any process's unfinished work), or when the
+            # write in flight is done.
+            return
         self._drain()
 
     def inbound_blocked(self, src: str) -> bool:
@@ -270,26 +325,77 @@ class NodeHost:
     def _drain(self) -> None:
         core = self.core
         assert core is not None
+        if self._syncing is not None:
+            return  # the batch in flight finishes first, then drains what is pending
+        if self._drain_pending:
+            self._drain_pending = False
+            self.batches += 1
         drain(core, self)
+        if self._syncing is None:
+            self._end_batch()
+
+    def _end_batch(self) -> None:
         frozen_now, self._frozen_now = self._frozen_now, []
         for fp_id in frozen_now:
             self._freeze_at(fp_id)
 
+    def _synced(self, done: asyncio.Future[None]) -> None:
+        """The disk thread finished a batch's synced write: do the rest of the batch, then
+        step the inputs that arrived meanwhile as the next one."""
+        self._syncing = None
+        if done.cancelled() or done.exception() is not None:
+            # The write may not be on disk: acting on it would promise what the disk does
+            # not hold.  Stop dead, as a node whose disk failed should.
+            self.freeze()
+            if not done.cancelled():
+                asyncio.get_running_loop().call_exception_handler(
+                    {"message": f"{self.node_id}: WAL write failed; node frozen", "exception": done.exception()})
+            return
+        if self._stopped:
+            return
+        if self.frozen:
+            return  # thaw() finishes the batch
+        self._release()
+
+    def _release(self) -> None:
+        after, self._after_sync = self._after_sync, []
+        for fn, arg in after:
+            fn(arg)
+        self._end_batch()
+        held, self._held = self._held, []
+        for msg in held:
+            self.deliver(msg)
+        if self._drain_pending:
+            asyncio.get_running_loop().call_soon(self._drain_batch)
+
     # ReadySink: where a batch's parts go (called by cluster.driver.drain, in this order)
 
     def persist(self, ops: tuple[PersistOp, ...], sync: bool) -> None:
-        self.storage.write(ops, sync)
+        if not sync:
+            self.storage.write(ops, sync)  # buffered in memory: nothing to wait for
+            return
+        fut = asyncio.wrap_future(self._disk.submit(self.storage.write, ops, True))
+        self._syncing = fut
+        fut.add_done_callback(self._synced)
 
     def send(self, msg: Message) -> None:
-        if isinstance(msg, ClientReply):
+        if self._syncing is not None:
+            self._after_sync.append((self.send, msg))
+        elif isinstance(msg, ClientReply):
             self.sessions.route(msg)
         else:
             self.peers.send(msg)
 
     def reply(self, msg: ClientReply) -> None:
-        self.sessions.route(msg)
+        if self._syncing is not None:
+            self._after_sync.append((self.reply, msg))
+        else:
+            self.sessions.route(msg)
 
     def record(self, events: tuple[CoreEvent, ...]) -> None:
+        if self._syncing is not None:
+            self._after_sync.append((self.record, events))
+            return
         t = self.run_clock.true_ms()
         m = self.metrics
         on_event = self.spec.on_event
@@ -361,6 +467,12 @@ class NodeHost:
     def thaw(self) -> None:
         self.frozen = False
         self.peers.freeze(False)
+        if self.core is None or self._stopped or self._syncing is not None:
+            return
+        if self._after_sync or self._held:
+            self._release()  # a batch whose write finished while frozen
+        if self._drain_pending:
+            self._drain()  # whatever was stepped before the freeze
 
     # --- what the driver asks (NodeControl) -------------------------------------------------
 
@@ -379,7 +491,7 @@ class NodeHost:
     def jump_clock(self, delta_ms: float) -> None:
         self.clock.jump(delta_ms)
 
-    def events(self) -> AsyncIterator[control_pb2.TraceEvent]:
+    def events(self) -> AsyncIterator[control_pb2.TraceEvents]:
         return self._outbox.stream(lambda: not self._stopped)
 
     def status(self) -> control_pb2.NodeStatus:
@@ -422,6 +534,8 @@ class NodeHost:
         if isinstance(la, int):
             m.applied.set(la)
         m.fsyncs.set(self.storage.fsyncs)
+        m.batches.set(self.batches)
+        m.batched_inputs.set(self.batched_inputs)
         d = self.clock.describe()
         m.clock_offset.set(self.clock.read_ms() - self.run_clock.true_ms())
         m.faults.labels(self.node_id, "clock").set(

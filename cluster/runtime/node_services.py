@@ -20,7 +20,7 @@ from cluster.core.types import ClientReply, ClientRequest, Message
 from cluster.runtime.codec import CodecError, decode, decode_request, encode_reply
 from cluster.runtime.sessions import ClientSessions
 from faults.engine import LinkSettings
-from protos import control_pb2, messages_pb2, node_pb2_grpc
+from protos import control_pb2, messages_pb2, node_pb2, node_pb2_grpc
 from protos import control_pb2_grpc as control_grpc
 
 __all__ = ["ClientService", "ControlService", "LinkService", "NodeControl", "NodeInputs"]
@@ -54,7 +54,7 @@ class NodeControl(Protocol):
 
     def set_peers(self, addresses: dict[str, str]) -> None: ...
 
-    def events(self) -> AsyncIterator[control_pb2.TraceEvent]: ...
+    def events(self) -> AsyncIterator[control_pb2.TraceEvents]: ...
 
     def set_failpoint(self, fp_id: str, kind: str, where: dict[str, Any], delay_ms: int, armed: bool) -> None: ...
 
@@ -80,18 +80,19 @@ class LinkService(node_pb2_grpc.NodeLinkServicer):
 
     async def Exchange(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
         inputs = self.inputs
-        async for env in request_iterator:
-            if inputs.inbound_blocked(env.src):
-                # The receiving half of a cut: gRPC reports UNAVAILABLE to the sender, as it
-                # would for a real partition, and the sender redials until the link heals.
-                await context.abort(grpc.StatusCode.UNAVAILABLE, f"link {env.src}->{self.node_id} is cut")
-            try:
-                msg = decode(env)
-            except CodecError:
-                inputs.received(client=False, decode_error=True)
-                continue
-            inputs.received(client=False)
-            inputs.deliver(msg)
+        async for batch in request_iterator:
+            for env in batch.items:
+                if inputs.inbound_blocked(env.src):
+                    # The receiving half of a cut: gRPC reports UNAVAILABLE to the sender, as
+                    # it would for a real partition, and the sender redials until it heals.
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, f"link {env.src}->{self.node_id} is cut")
+                try:
+                    msg = decode(env)
+                except CodecError:
+                    inputs.received(client=False, decode_error=True)
+                    continue
+                inputs.received(client=False)
+                inputs.deliver(msg)
 
 
 class ClientService(node_pb2_grpc.ClientServicer):
@@ -107,13 +108,16 @@ class ClientService(node_pb2_grpc.ClientServicer):
         self.inputs.received(client=True)
         self.inputs.deliver(msg)
 
-    async def Session(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[messages_pb2.ClientReply]:  # noqa: N802
+    async def Session(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[node_pb2.ClientReplies]:  # noqa: N802
+        """Requests come in batches (:class:`node_pb2.ClientRequests`); the replies waiting
+        when the stream gets its turn go back as one batch."""
         q: asyncio.Queue[ClientReply] = asyncio.Queue()
         self.sessions.opened(q)
 
         async def pump() -> None:
-            async for req in request_iterator:
-                self._accept(req, q)
+            async for batch in request_iterator:
+                for req in batch.items:
+                    self._accept(req, q)
 
         reader = asyncio.get_running_loop().create_task(pump())
         try:
@@ -121,7 +125,10 @@ class ClientService(node_pb2_grpc.ClientServicer):
                 getter = asyncio.ensure_future(q.get())
                 done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
                 if getter in done:
-                    yield encode_reply(getter.result())
+                    replies = [encode_reply(getter.result())]
+                    while not q.empty():
+                        replies.append(encode_reply(q.get_nowait()))
+                    yield node_pb2.ClientReplies(items=replies)
                 else:
                     getter.cancel()
                     return
@@ -172,7 +179,7 @@ class ControlService(control_grpc.ControlServicer):
         self.node.set_peers({p.node: p.address for p in request.peers})
         return control_pb2.Ack()
 
-    async def Events(self, request: Any, context: Any) -> AsyncIterator[control_pb2.TraceEvent]:  # noqa: N802
+    async def Events(self, request: Any, context: Any) -> AsyncIterator[control_pb2.TraceEvents]:  # noqa: N802
         async for ev in self.node.events():
             yield ev
 

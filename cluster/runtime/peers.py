@@ -21,9 +21,13 @@ from cluster.runtime.codec import CodecError, encode
 from cluster.runtime.metrics import NodeMetrics
 from cluster.runtime.transport import OutboundStream
 from faults.engine import LinkSettings
-from protos import node_pb2_grpc
+from protos import messages_pb2, node_pb2, node_pb2_grpc
 
 __all__ = ["PeerLinks"]
+
+
+def _envelopes(items: list[messages_pb2.Envelope]) -> node_pb2.Envelopes:
+    return node_pb2.Envelopes(items=items)
 
 
 class PeerLinks:
@@ -93,7 +97,7 @@ class PeerLinks:
         return OutboundStream(
             f"{node}->{peer}", addr,
             lambda ch: node_pb2_grpc.NodeLinkStub(ch).Exchange(),
-            rng=self._rng, on_drop=dropped, on_sent=sent,
+            _envelopes, rng=self._rng, on_drop=dropped, on_sent=sent,
         )
 
     # --- sending ------------------------------------------------------------------------

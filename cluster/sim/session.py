@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from cluster.core.types import Core, CoreEvent
+from cluster.core.types import Core
 from cluster.session import Collected, Progress
 from cluster.sim.world import Simulation
-from cluster.spec import ClusterSpec, EventRecords
+from cluster.spec import ClusterSpec
 
 __all__ = ["SimLauncher", "SimSession"]
 
@@ -61,8 +61,7 @@ class SimSession:
                 for b in spec.nodes:
                     if a != b:
                         self.sim.set_link(a, b, **spec.network.degradation())
-        if spec.on_event is not None:
-            self.sim.add_event_hook(_EventRecorder(self.sim, spec.on_event))
+        self.sim.set_event_records(spec.on_event)
         self._wall_s = 0.0
         self._stopped_by_limit = False
 
@@ -116,23 +115,6 @@ class SimSession:
             "trace_records": len(sim.trace),
         }
         return Collected(list(sim.history), sim.trace, stats)
-
-
-class _EventRecorder:
-    """An event hook that adds the spec's per-event records, read from the emitting core."""
-
-    def __init__(self, sim: Simulation, records: EventRecords) -> None:
-        self.sim = sim
-        self.records = records
-
-    def __call__(self, kind: str, data: Mapping[str, Any]) -> None:
-        node = data.get("node")
-        core = self.sim.nodes.get(node) if isinstance(node, str) else None
-        if core is None:
-            return
-        event = CoreEvent(str(node), kind, {k: v for k, v in data.items() if k not in ("t", "kind", "node")})
-        for rec_kind, rec in self.records(core, event):
-            self.sim.record(rec_kind, {"node": node, **rec})
 
 
 class _SimFinalView:

@@ -25,11 +25,8 @@ event hook, so a fault never lands in the middle of a core's output batch.
 
 from __future__ import annotations
 
-import gc
 import random
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +34,7 @@ from analysis.history import Event
 from cluster.core.storage import MemoryStorage
 from cluster.core.types import Core, CoreEvent
 from cluster.sim.clients import ClientSlots, MakeClient, SimClient
+from cluster.sim.gcpolicy import few_full_collections
 from cluster.sim.network import SimNetwork
 from cluster.sim.process import CRASHED, PAUSED, UP, MakeCore, NodeProcess
 from cluster.sim.recorder import Hook, Recorder
@@ -44,41 +42,9 @@ from cluster.sim.scheduler import Scheduler
 from cluster.sim.trace import history_jsonl, to_jsonl
 from cluster.sim.transport import Transport
 from cluster.sim.workload import Workload
+from cluster.spec import EventRecords
 
 __all__ = ["CRASHED", "PAUSED", "UP", "Hook", "MakeClient", "MakeCore", "SimClient", "Simulation"]
-
-_GC_LOCK = threading.Lock()
-_gc_depth = 0
-_gc_saved: tuple[int, int, int] = (0, 0, 0)
-_FULL_COLLECTION_EVERY = 1000  # young collections of generation 1 per full collection
-
-
-@contextmanager
-def _few_full_collections() -> Iterator[None]:
-    """While a run is in progress, Python's full (oldest-generation) collections wait.
-
-    A run allocates millions of short-lived objects, and each full collection walks every
-    container the process holds -- including the trace list, which grows by hundreds of
-    thousands of records -- to find cycles that a simulation does not make: about a tenth
-    of a saturating 30-s traced run went to four such walks.  Young collections still run,
-    so garbage cycles are still reclaimed; the thresholds are restored when the last
-    concurrent run ends.  Collection timing never affects what a run produces.
-    """
-    global _gc_depth, _gc_saved
-    with _GC_LOCK:
-        if _gc_depth == 0:
-            _gc_saved = gc.get_threshold()
-            young, middle, old = _gc_saved
-            gc.set_threshold(young, middle, max(old, _FULL_COLLECTION_EVERY))
-        _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _gc_depth -= 1
-            if _gc_depth == 0:
-                gc.set_threshold(*_gc_saved)
-
 
 class Simulation:
     """Runs cores and clients under virtual time; implements :class:`faults.engine.Engine`.
@@ -192,7 +158,7 @@ class Simulation:
             raise ValueError(f"duration_ms must be >= 0, got {duration_ms!r}")
         self._recorder.on_event = on_event
         try:
-            with _few_full_collections():
+            with few_full_collections():
                 self._scheduler.run_until(self._scheduler.now + duration_ms, should_stop)
         finally:
             self._recorder.on_event = None
@@ -312,6 +278,26 @@ class Simulation:
 
     def remove_event_hook(self, fn: Hook) -> None:
         self._recorder.remove_hook(fn)
+
+    def set_event_records(self, records: EventRecords | None) -> None:
+        """Have each node add ``records(core, event)`` to the trace when its core emits an
+        event, read from the core at that moment; the records follow the event's own and
+        precede what any hook records for it.  Only core events, as on the real engine."""
+        if records is None:
+            self._recorder.node_records = None
+            return
+        nodes = self._nodes
+        emit = self._recorder.emit
+
+        def node_records(event: CoreEvent) -> None:
+            process = nodes.get(event.node)
+            core = None if process is None else process.core
+            if core is None:  # a client's event, or a node that is down
+                return
+            for kind, data in records(core, event):
+                emit(kind, {"node": event.node, **data}, hooks=False)
+
+        self._recorder.node_records = node_records
 
     # --- inspection -----------------------------------------------------------------------------
 

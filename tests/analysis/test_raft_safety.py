@@ -55,6 +55,22 @@ def test_different_entries_applied_at_one_index() -> None:
     assert check_trace(tr)["violations"][0]["invariant"] == "state-machine-safety"
 
 
+def test_applied_commands_compare_as_canonical_json() -> None:
+    """Same term, and commands that differ only in key order (or list vs tuple) are the same
+    entry; a value of another JSON type (1 vs true vs 1.0) is a different entry."""
+
+    def apply(t: int, node: str, command: Any) -> dict[str, Any]:
+        return {"t": t, "kind": "apply", "node": node, "index": 1, "term": 1, "command": command}
+
+    same = [apply(1, "n1", {"k": "x", "v": [1, 2]}), apply(2, "n2", {"v": (1, 2), "k": "x"})]
+    assert check_trace(same)["verdict"] == "valid"
+    for other in (True, 1.0):
+        tr = [apply(1, "n1", {"k": "x", "v": 1}), apply(2, "n2", {"k": "x", "v": other})]
+        v = check_trace(tr)["violations"][0]
+        assert v["invariant"] == "state-machine-safety"
+        assert '{"k": "x", "v": 1}' in v["text"]
+
+
 def test_later_leader_missing_committed_entry() -> None:
     tr = [
         {"t": 1, "kind": "commit", "node": "n1", "index": 2, "term": 2},

@@ -63,3 +63,13 @@ def test_unsynced_persist_is_passed_as_asked() -> None:
     sink = _Log()
     drain_ready(Ready((Put("k", 1),), False), sink)
     assert sink.calls == [("persist", ((Put("k", 1),), False))]
+
+
+def test_send_first_sends_and_replies_before_the_persist_and_records_last() -> None:
+    put = Put("log", 1)
+    msg = Message("n1", "n2")
+    rep = ClientReply("n1", "c1", "c1", 1, "ok")
+    ev = CoreEvent("n1", "commit", {"index": 1})
+    sink = _Log()
+    drain_ready(Ready((put,), True, (msg,), (rep,), (ev,), send_first=True), sink)
+    assert [c[0] for c in sink.calls] == ["send", "reply", "persist", "record"]

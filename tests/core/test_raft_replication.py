@@ -13,7 +13,7 @@ from cluster.core.raft_messages import (
     RequestVote,
     RequestVoteResponse,
 )
-from cluster.core.types import ClientReply, Message, Splice
+from cluster.core.types import ClientReply, ClientRequest, Message, Splice
 from tests.core.test_raft_harness import IDS3, IDS5, Cluster, image, of
 
 NOOP1 = Entry(1, None)
@@ -69,6 +69,67 @@ def test_batches_respect_max_batch_and_lost_entries_are_resent_on_heartbeat() ->
     c.heartbeat("n1")
     for i in IDS3:
         assert c.nodes[i].commit_index == 6 and c.nodes[i].kv.snapshot() == {"k": 4}
+
+
+def test_requests_stepped_before_one_ready_share_one_append_per_follower() -> None:
+    """A driver that steps everything that arrived and then drains once (the real node's
+    loop) gets one AppendEntries per follower carrying every new entry, one log write and
+    one sync for all of them: etcd's many proposals per Ready, and group commit."""
+    c = Cluster()
+    c.elect("n1")
+    leader = c.nodes["n1"]
+    for v in range(3):
+        leader.step(ClientRequest(f"c{v}", "n1", f"c{v}", 1, "put", "x", v))
+    ready = c.drain("n1")
+    assert [(m.dst, m.prev_log_index, len(m.entries)) for m in _aes(ready.messages)] == [("n2", 1, 3), ("n3", 1, 3)]
+    assert len(ready.persist) == 3 and ready.sync
+    c.deliver()
+    assert sorted(r.client_id for r in c.replies if r.status == "ok") == ["c0", "c1", "c2"]
+
+
+def test_a_leader_lets_its_appends_travel_while_its_own_copy_syncs() -> None:
+    """Ready.send_first: the leader's replication batch may send first; a batch that
+    answers for an entry written in that same batch, a follower's ack, and a candidate's
+    vote request may not (each depends on the batch's write being durable)."""
+    c = Cluster()
+    c.elect("n1")
+    c.request("n1", "put", "x", 1)
+    assert c.readies["n1"][-1].send_first
+    c.deliver(of(AppendEntries, dst="n2"))
+    assert c.readies["n2"][-1].persist and not c.readies["n2"][-1].send_first
+    c.nodes["n1"].step(ClientRequest("c2", "n1", "c2", 1, "put", "y", 2))
+    c.deliver_one(of(AppendEntriesResponse, src="n2"))  # commits x = 1 and answers it ...
+    answered = c.readies["n1"][-1]
+    assert answered.replies and answered.persist and answered.send_first  # ... while y syncs
+    solo = Cluster(ids=("n1",))
+    solo.advance("n1", 1000)
+    assert solo.readies["n1"][-1].persist and not solo.readies["n1"][-1].send_first  # its term
+    solo.request("n1", "put", "x", 1)
+    committed_now = solo.readies["n1"][-1]
+    assert committed_now.replies and not committed_now.send_first
+
+
+def test_reads_stepped_before_one_ready_share_one_readindex_round() -> None:
+    c = Cluster()
+    c.elect("n1")
+    leader = c.nodes["n1"]
+    for client in ("c1", "c2", "c3"):
+        leader.step(ClientRequest(client, "n1", client, 1, "get", "x", None))
+    ready = c.drain("n1")
+    rounds = {m.round for m in _aes(ready.messages)}
+    assert len(_aes(ready.messages)) == 2 and len(rounds) == 1 and ready.replies == ()
+    c.deliver()
+    assert sorted(r.client_id for r in c.replies if r.status == "ok") == ["c1", "c2", "c3"]
+    assert [e["mode"] for e in c.events_of("read", "n1")] == ["read_index"] * 3
+
+
+def test_a_single_node_cluster_answers_a_read_in_the_batch_that_starts_its_round() -> None:
+    c = Cluster(ids=("n1",))
+    c.advance("n1", 1000)
+    leader = c.nodes["n1"]
+    assert leader.role == "leader"
+    leader.step(ClientRequest("c1", "n1", "c1", 1, "get", "x", None))
+    assert [r.status for r in c.drain("n1").replies] == ["ok"]
 
 
 def test_consistency_check_rejects_with_a_hint() -> None:

@@ -118,3 +118,24 @@ def test_ingest_then_query_exit_codes(tmp_path: Path, monkeypatch: pytest.Monkey
     assert (tmp_path / "vectors" / "LATEST").is_file()
     assert main(["query", "consumer inbox duplicate messages", "--top", "2"]) == 0
     assert "inbox" in capsys.readouterr().out
+
+
+@needs_model
+def test_model_embed_rows_in_input_order_at_any_batch_size() -> None:
+    """``embed`` gives what the library's ``encode`` gives, row for row in input order,
+    whatever its batch size and however the lengths are ordered, and an empty input too."""
+    import numpy as np
+
+    from cluster.runtime.embed.model import DIM, SentenceEmbedder
+
+    m = SentenceEmbedder(device="cpu", threads=1)
+    texts = ["short", "a much longer sentence about leaders, leases and clock skew in Raft",
+             "medium length text on inboxes", "x", "another long one: the outbox relays rows to the broker in order"]
+    want = m.model.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True,
+                          show_progress_bar=False)
+    for batch in (1, 2, 128):
+        m.batch_size = batch
+        got = m.embed(texts)
+        assert got.dtype == np.float32 and got.shape == (len(texts), DIM)
+        assert np.allclose(got, want, atol=1e-5), batch
+    assert m.embed([]).shape == (0, DIM)
