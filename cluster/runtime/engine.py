@@ -14,7 +14,15 @@ the engine pushes the change to the node processes over the control service:
 * set_clock/jump_clock -> ``SetClock``/``JumpClock`` on the node's skewable clock;
 * failpoints (``arm_failpoint``) -> every node freezes itself the moment it emits a
   matching event, and the trigger that armed it crashes the node when the event reaches
-  the driver (why: docs/runtime.md, "Failpoints").
+  the driver (why: docs/runtime.md, "Failpoints").  Every crash record says where it
+  landed: ``"landed": "failpoint"`` when the node was frozen at one, and, when it was
+  running although it had just emitted an event a failpoint was armed for (no freeze
+  could be had), ``"landed": "running"`` with that event and how long after it.
+
+The run's trace is merged at the end (:meth:`RayEngine.merged_trace`): the driver's own
+records (faults, lifecycle) and every node's trace file (:mod:`cluster.runtime.trace_log`),
+which holds each node's events as durably as its WAL holds its state.  The events the
+nodes stream during the run serve the event-triggered faults and live progress only.
 
 Some nodes are not Ray actors but *external processes* the run manages: a real RabbitMQ or
 Tansu broker (node ``n1`` of the saga and pipeline systems).  For those, crash is a SIGKILL
@@ -58,6 +66,7 @@ from cluster.runtime.handles import (
 )
 from cluster.runtime.node import NodeSpec
 from cluster.runtime.node_services import link_settings_proto
+from cluster.runtime.trace_log import TRACE_NAME, read_trace_log
 from cluster.runtime.world import DesiredWorld, FailpointSpec
 from faults.engine import LinkSettings
 from protos import control_pb2
@@ -65,7 +74,13 @@ from protos import control_pb2
 __all__ = ["CRASHED", "PAUSED", "STARTING", "UP", "ExternalProcess", "RayEngine"]
 
 Hook = Callable[[str, Mapping[str, Any]], None]
-_THAW_AFTER_S = 0.25
+_THAW_AFTER_S = 0.05
+"""How long after a frozen node's trigger was due the driver thaws it if no fault killed
+it.  The trigger's fault is a timer on the same loop due earlier, so it has run by then;
+longer would only pause a node whose trigger was busy with another node's crash."""
+_LATE_WINDOW_MS = 2000
+"""A crash of a running node this soon after it emitted an event a failpoint was armed
+for is recorded as having landed late, after that event."""
 
 
 class RayEngine:
@@ -92,6 +107,9 @@ class RayEngine:
         self._rng = random.Random(f"{seed}:faults")
         self.t0_ns = time.monotonic_ns()
         self.trace: list[dict[str, Any]] = []
+        """The driver's own records (faults, lifecycle, links, clocks, system records)."""
+        self.streamed = 0
+        """Node events that reached the driver over the event streams."""
         self._hooks: list[Hook] = []
         self._roles: dict[str, tuple[str, int]] = {}
         self._handles: list[asyncio.TimerHandle] = []
@@ -169,7 +187,8 @@ class RayEngine:
                 self.errors.append(f"event hook: {type(e).__name__}: {e}")
 
     async def _follow_events(self, n: NodeHandle, control: Any, incarnation: int) -> None:
-        """Stream the node's core events into the trace and the fault hooks."""
+        """Follow the node's event stream: the fault hooks see its core events (the
+        trace gets them from the node's own trace file at the end)."""
         held: list[tuple[str, dict[str, Any]]] = []  # events since a failpoint hit, hooks not yet run
         try:
             async for ev in control.Events(control_pb2.EventsRequest()):
@@ -179,13 +198,14 @@ class RayEngine:
                 rec["node"] = ev.node
                 if n.incarnation != incarnation or n.state == CRASHED:
                     return  # a late event from a killed incarnation
+                self.streamed += 1
                 if ev.kind == K.ROLE:
                     self._roles[ev.node] = (str(rec.get("role")), int(rec.get("term", 0)))
-                self.trace.append(rec)
                 if ev.kind == K.FAILPOINT_FROZEN:
                     # The node has stopped and every event before the stop is in: now let
                     # the triggers see them, in order (the one that armed the failpoint
                     # crashes the node; a second matching event of the batch finds it busy).
+                    n.frozen_at = str(rec.get("failpoint"))
                     for kind, held_rec in held:
                         self._fire_hooks(kind, held_rec)
                     held.clear()
@@ -193,9 +213,16 @@ class RayEngine:
                 elif held or "failpoint" in rec:
                     held.append((ev.kind, rec))  # hooks wait for the node to be frozen
                 else:
+                    if self._armed_for(ev.kind, rec):
+                        n.unfrozen_trigger = (ev.kind, int(ev.t))
                     self._fire_hooks(ev.kind, rec)
         except (grpc.aio.AioRpcError, asyncio.CancelledError):
             return
+
+    def _armed_for(self, kind: str, rec: Mapping[str, Any]) -> bool:
+        """Is a failpoint armed for this event (which nonetheless did not freeze its node)?"""
+        return any(fp.kind == kind and all(k in rec and rec[k] == v for k, v in fp.where.items())
+                   for fp in self.world.failpoints())
 
     # --- SchedulingEngine ---------------------------------------------------------------------
 
@@ -342,7 +369,22 @@ class RayEngine:
             _kill(n.pid, signal.SIGKILL)
         if n.events_task is not None:
             n.events_task.cancel()
-        self._emit(K.CRASH, {"node": node, "pid": n.pid, "signal": "SIGKILL"})
+        self._emit(K.CRASH, {"node": node, "pid": n.pid, "signal": "SIGKILL", **self._landing(n)})
+        n.frozen_at = None
+        n.unfrozen_trigger = None
+
+    def _landing(self, n: NodeHandle) -> dict[str, Any]:
+        """Where a crash landed, for the record: at a failpoint freeze, or while the node
+        ran on after an event a failpoint was armed for (the checkers then know that
+        what the node did in between really happened before the crash)."""
+        if n.frozen_at is not None:
+            return {"landed": "failpoint", "failpoint": n.frozen_at}
+        if n.unfrozen_trigger is not None:
+            kind, t = n.unfrozen_trigger
+            late = self.now_ms() - t
+            if late <= _LATE_WINDOW_MS:
+                return {"landed": "running", "after_event": kind, "event_t": t, "late_ms": late}
+        return {}
 
     def restart(self, node: str) -> None:
         n = self._node(node)
@@ -374,7 +416,8 @@ class RayEngine:
             with contextlib.suppress(Exception):
                 ray.kill(old, no_restart=True)
         await n.close_channel()
-        spec = replace(n.spec, incarnation=incarnation, clock=self.world.clock_history(n.id), t0_ns=self.t0_ns)
+        spec = replace(n.spec, incarnation=incarnation, clock=self.world.clock_history(n.id), t0_ns=self.t0_ns,
+                       failpoints=self.world.failpoints())
         n.actor = self._make_actor(spec)
         n.actors.append(n.actor)
         old_port = n.port
@@ -383,12 +426,18 @@ class RayEngine:
             _kill(int(info["pid"]), signal.SIGKILL)
             return
         self._attach(n, info)
-        await self._set_peers(n)
-        await n.push_world(self.world, self._externals())
+        try:
+            await self._set_peers(n)
+            await n.push_world(self.world, self._externals())
+        except grpc.aio.AioRpcError:
+            if n.state == UP and n.incarnation == incarnation:
+                raise
+            return  # crashed again while being wired up (its failpoint fired at once): expected
         if n.port != old_port:
             for other in self._nodes.values():
                 if other is not n and other.state == UP and other.external is None:
-                    await self._set_peers(other)
+                    with contextlib.suppress(grpc.aio.AioRpcError):
+                        await self._set_peers(other)
             if self._on_addresses is not None:
                 await self._on_addresses(self.addresses())
 
@@ -455,12 +504,11 @@ class RayEngine:
         def check() -> None:
             if self.closed or n.incarnation != incarnation or n.state != UP:
                 return
+            n.frozen_at = None
             self._emit(K.FAILPOINT_THAW, {"node": n.id, "failpoint": fp_id}, hooks=False)
-            self._rpc(n, lambda c: c.Thaw(control_pb2.ThawRequest(), timeout=RPC_TIMEOUT_S))
-            again = self.world.failpoint(fp_id)
-            if again is not None:  # it was one-shot on the node: arm it again
-                msg = failpoint_proto(again)
-                self._rpc(n, lambda c: c.SetFailpoint(msg, timeout=RPC_TIMEOUT_S))
+            # it was one-shot on the node: the node arms it again as it thaws, if still wanted
+            req = control_pb2.ThawRequest(rearm=self.world.failpoint(fp_id) is not None)
+            self._rpc(n, lambda c: c.Thaw(req, timeout=RPC_TIMEOUT_S))
 
         self._handles.append(self._loop.call_later(delay, check))
 
@@ -486,6 +534,40 @@ class RayEngine:
         live = [n for n in self._nodes.values() if n.state == UP and n.actor is not None]
         got = await asyncio.gather(*(n.actor.broker_stats.remote() for n in live), return_exceptions=True)
         return {n.id: g for n, g in zip(live, got, strict=True) if isinstance(g, dict) and g}
+
+    async def merged_trace(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """The run's trace: the driver's records and every node's trace file, in time
+        order (a stable sort: each source keeps its own order within a millisecond), and
+        counts for the stats (records from the files, torn lines, and how many node
+        records never reached the driver over the streams: what a crash would have cost)."""
+        records: list[dict[str, Any]] = []
+        torn = 0
+        for n in self._nodes.values():
+            if n.external is not None:
+                continue
+            got, bad = await self._node_trace(n)
+            torn += bad
+            for rec in got:
+                rec.pop("inc", None)
+                records.append(rec)
+        counts = {"node_records": len(records), "streamed": self.streamed,
+                  "unstreamed": max(0, len(records) - self.streamed), "torn": torn}
+        return sorted(self.trace + records, key=lambda r: r.get("t", 0)), counts
+
+    async def _node_trace(self, n: NodeHandle) -> tuple[list[dict[str, Any]], int]:
+        path = os.path.join(n.spec.data_dir, TRACE_NAME)
+        if os.path.exists(path):
+            return read_trace_log(path)
+        if n.state == UP and n.actor is not None:  # the node's disk is not ours to read
+            import tempfile
+
+            with contextlib.suppress(Exception):
+                raw = await n.actor.trace_file.remote()
+                with tempfile.NamedTemporaryFile(suffix=".jsonl") as fh:
+                    fh.write(raw)
+                    fh.flush()
+                    return read_trace_log(fh.name)
+        return [], 0
 
     def metrics_ports(self) -> dict[str, int]:
         return {nid: n.metrics_port for nid, n in self._nodes.items() if n.state in (UP, PAUSED) and n.metrics_port}

@@ -78,6 +78,10 @@ class NodeHandle:
     worker: asyncio.Task[None] | None = None
     dirty: bool = False
     actors: list[Any] = field(default_factory=list)  # every incarnation, for cleanup
+    frozen_at: str | None = None
+    """The failpoint this node is frozen at (its process waits for the driver's SIGKILL)."""
+    unfrozen_trigger: tuple[str, int] | None = None
+    """The last event (kind, t) a failpoint was armed for that did not freeze the node."""
 
     @property
     def address(self) -> str:

@@ -404,8 +404,10 @@ class RaySession:
         stats["engine_errors"] = list(engine.errors[:20])
         events = [Event(p, typ, f, value, key, t_ns, i)
                   for i, (p, typ, f, value, key, t_ns) in enumerate(self._client_out["history"])]
-        trace = sorted(engine.trace + list(self._client_out["trace"]), key=lambda r: r.get("t", 0))
+        merged, counts = await engine.merged_trace()
+        trace = sorted(merged + list(self._client_out["trace"]), key=lambda r: r.get("t", 0))
         stats["trace_records"] = len(trace)
+        stats["trace_sources"] = counts
         return Collected(events, trace, stats)
 
     def shutdown(self) -> None:
