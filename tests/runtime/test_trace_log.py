@@ -93,3 +93,21 @@ def test_a_crash_right_after_the_reply_keeps_the_record(tmp_path: Path) -> None:
     assert acks[0]["failpoint"] == "fp-ack" and acks[0]["node"] == "n1" and acks[0]["inc"] == 0
     roles = [r for r in records if r["kind"] == "role" and r.get("role") == "leader"]
     assert roles and roles[0]["t"] <= acks[0]["t"]
+
+
+def test_a_crash_that_landed_late_is_named_in_its_fault_window() -> None:
+    from analysis.faultwindows import fault_windows
+
+    trace = [
+        {"t": 100, "kind": "publish", "node": "n2"},
+        {"t": 180, "kind": "crash", "node": "n2", "landed": "running", "after_event": "publish", "event_t": 100,
+         "late_ms": 80},
+        {"t": 180, "kind": "fault-start", "id": 1, "fault": "crash", "targets": ["n2"],
+         "description": "crashed n2 (the node of the 'publish' event)"},
+        {"t": 900, "kind": "crash", "node": "n3", "landed": "failpoint", "failpoint": "fp-1"},
+        {"t": 900, "kind": "fault-start", "id": 2, "fault": "crash", "targets": ["n3"], "description": "crashed n3"},
+    ]
+    late, frozen = fault_windows(trace)
+    assert late["landed"] == "running"
+    assert "landing 80 ms after n2's 'publish' event at 100 ms" in late["description"]
+    assert frozen["description"] == "crashed n3" and "landed" not in frozen
