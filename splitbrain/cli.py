@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from cluster.runtime.ray_local import Terminated, raise_terminated
 from splitbrain import __version__
 from splitbrain.errors import EXIT_INTERNAL, EXIT_USAGE, UsageError
 
@@ -119,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     real_stdout = sys.stdout
     sys.stdout = _PipeSafeStdout(real_stdout)  # type: ignore[assignment]
+    restore = _sigterm_like_ctrl_c()
     try:
         code = handler(args)
         sys.stdout.flush()
@@ -126,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         sys.stderr.write(f"splitbrain: error: {e}\n")
         return EXIT_USAGE
+    except Terminated:
+        sys.stderr.write("splitbrain: terminated (SIGTERM); everything the run started was stopped\n")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         sys.stderr.write("splitbrain: interrupted\n")
         return 130
@@ -139,6 +146,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     finally:
         sys.stdout = real_stdout
+        restore()
+
+
+def _sigterm_like_ctrl_c() -> Callable[[], None]:
+    """SIGTERM raises :class:`Terminated`, a ``KeyboardInterrupt``: every command cleans up
+    after it exactly as after Ctrl-C (a real-engine run stops its Ray, brokers and temp
+    folders); returns what puts the previous handler back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _origin(e: BaseException) -> str:
@@ -151,5 +173,18 @@ def _origin(e: BaseException) -> str:
     return f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
 
 
+def entry() -> None:
+    """The console script: :func:`main`, then exit with its code.  After an interrupted
+    real-engine run everything is stopped already, but Ray's C++ threads can crash the
+    interpreter's teardown (SIGSEGV), which would turn the exit code into a lie: then the
+    process leaves without that teardown."""
+    code = main()
+    if code in (130, 128 + signal.SIGTERM) and "ray" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    entry()

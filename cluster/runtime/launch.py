@@ -40,7 +40,6 @@ import os
 import shutil
 import socket
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -53,16 +52,16 @@ from analysis.history import Event
 from cluster.core.types import Core
 from cluster.runtime.engine import RayEngine
 from cluster.runtime.errors import EngineSetupError
+from cluster.runtime.leftovers import RUN_TAG_ENV, claim, sweep
+from cluster.runtime.ray_local import connect, shutdown, start_local
 from cluster.runtime.scrape import rss_mb, scrape_all, scrape_periodically, serve_aggregate
 from cluster.session import Collected, Progress
 from cluster.spec import ClusterSpec
 
-__all__ = ["RayLauncher", "RayOptions", "RayReady", "RaySession", "connect", "ship_by_value"]
+__all__ = ["RayLauncher", "RayOptions", "RayReady", "RaySession", "check_metrics_port", "connect", "ship_by_value"]
 
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # keep gRPC core's INFO lines off the terminal
 
-_OBJECT_STORE_BYTES = 80 * 1024 * 1024
-_CONNECT_TIMEOUT_S = 30.0
 _CLOSE_TIMEOUT_S = 10.0
 
 
@@ -126,20 +125,40 @@ class RayLauncher:
     @contextmanager
     def open(self, spec: ClusterSpec) -> Iterator[RaySession]:
         opts = self.options
+        check_metrics_port(opts.metrics_port)  # one line now, not a traceback once Ray is up
+        swept = sweep()  # what dead runs left (never a live run's): see cluster.runtime.leftovers
         tmp = tempfile.mkdtemp(prefix="sb-ray-")
+        tag = f"run-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         with contextlib.ExitStack() as stack:
             stack.callback(shutil.rmtree, tmp, True)  # last: after every process is gone
+            claim(tmp, "real-engine run", tag_env=RUN_TAG_ENV, tag=tag)
             broker = None
             if spec.broker is not None and not opts.model_broker:
                 broker = _start_broker(spec.broker.kind, opts, stack)  # closed after the nodes
-            if _init_ray(opts.address, tmp):
-                stack.callback(_ray_shutdown)
+            _init_ray(opts.address, tmp, tag, stack)
             loop = asyncio.new_event_loop()
             stack.callback(_close_loop, loop)
             session = RaySession(spec, opts, tmp=tmp, broker=broker, loop=loop)
+            if swept.removed or swept.failed:
+                session.stats["swept_leftovers"] = swept.to_dict()
             stack.callback(session.shutdown)
             loop.run_until_complete(session.start())
             yield session
+
+
+def check_metrics_port(port: int | None) -> None:
+    """Fail at once, in one line, when the aggregated metrics endpoint cannot be served on
+    ``127.0.0.1:port`` (taken or out of range), before anything starts."""
+    if port is None:
+        return
+    if not 1 <= port <= 65535:
+        raise EngineSetupError(f"--metrics-port {port}: a port is a number from 1 to 65535")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise EngineSetupError(f"--metrics-port {port}: cannot serve metrics on 127.0.0.1:{port} "
+                                   f"({e.strerror or e}); pick a free port") from None
 
 
 def _start_broker(kind: str, opts: RayOptions, stack: contextlib.ExitStack) -> Any:
@@ -152,35 +171,21 @@ def _start_broker(kind: str, opts: RayOptions, stack: contextlib.ExitStack) -> A
     return stack.enter_context(broker_endpoint(kind, amqp_url=opts.amqp_url, kafka_bootstrap=opts.kafka_bootstrap))
 
 
-def _init_ray(address: str | None, tmp: str) -> bool:
-    """Start or join Ray; True when this run must shut the connection down at the end."""
+def _init_ray(address: str | None, tmp: str, tag: str, stack: contextlib.ExitStack) -> None:
+    """Start a private local Ray (stopped when ``stack`` closes), join ``address``, or
+    share the connection the process already holds (tests, the bench)."""
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address not in (None, "", "local"):
         if ray.is_initialized():
             raise EngineSetupError("this process is already connected to Ray; cannot connect to another address")
+        stack.callback(shutdown)
         connect(str(address))
-        return True
+        return
     if ray.is_initialized():
-        return False  # a caller (tests, bench) already holds a Ray connection: share it
-    ray.init(
-        num_cpus=2,
-        object_store_memory=_OBJECT_STORE_BYTES,
-        include_dashboard=False,
-        log_to_driver=False,
-        _temp_dir=os.path.join(tmp, "ray"),
-        configure_logging=False,
-        runtime_env={"env_vars": {"GRPC_VERBOSITY": "ERROR"}},
-    )
-    return True
-
-
-def _ray_shutdown() -> None:
-    import ray
-
-    with contextlib.suppress(Exception):
-        ray.shutdown()
+        return  # a caller (tests, bench) already holds a Ray connection: share it
+    stack.enter_context(start_local(tmp, tag=tag))
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -193,36 +198,6 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
-
-
-def connect(address: str) -> None:
-    """Connect to an existing cluster, or fail with one clear line within 30 s."""
-    import ray
-
-    target = address[len("ray://"):] if address.startswith("ray://") else address
-    if address != "auto":
-        host, _, port = target.rpartition(":")
-        try:
-            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5.0):
-                pass
-        except (OSError, ValueError) as e:
-            raise EngineSetupError(f"cannot reach the Ray cluster at {address!r}: {e}") from None
-    box: dict[str, BaseException | None] = {"error": None}
-
-    def go() -> None:
-        try:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
-        except BaseException as e:  # noqa: BLE001 - reported below as one line
-            box["error"] = e
-
-    t = threading.Thread(target=go, daemon=True)
-    t.start()
-    t.join(_CONNECT_TIMEOUT_S)
-    if t.is_alive():
-        raise EngineSetupError(f"cannot connect to the Ray cluster at {address!r}: no answer in {_CONNECT_TIMEOUT_S:.0f} s")
-    if box["error"] is not None:
-        msg = str(box["error"]).strip().splitlines()[0] if str(box["error"]).strip() else type(box["error"]).__name__
-        raise EngineSetupError(f"cannot connect to the Ray cluster at {address!r}: {msg}")
 
 
 class RaySession:

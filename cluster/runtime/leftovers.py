@@ -49,7 +49,9 @@ __all__ = [
     "find",
     "process_start",
     "remove",
+    "stop",
     "sweep",
+    "tagged",
 ]
 
 OWNER_FILE = ".splitbrain-owner.json"
@@ -274,9 +276,19 @@ def find(root: str | Path | None = None, *, grace_s: float = UNCLAIMED_GRACE_S) 
     return dead, live
 
 
+def tagged(tag_env: str, tag: str) -> dict[int, int | None]:
+    """The live processes whose environment carries ``tag_env=tag``: pid -> start time."""
+    return {p.pid: p.start for p in _processes() if p.env.get(tag_env) == tag}
+
+
+def stop(starts: Mapping[int, int | None], *, grace_s: float = 2.0) -> list[int]:
+    """SIGTERM, then SIGKILL after ``grace_s``, the processes ``starts`` names (pid ->
+    start time), each only while it is still the process that was seen (same start
+    time: a pid the kernel reused is left alone).  Returns those still alive."""
+    return _stop(list(starts), starts, grace_s)
+
+
 def _stop(pids: Iterable[int], starts: Mapping[int, int | None], grace_s: float) -> list[int]:
-    """SIGTERM, then SIGKILL after ``grace_s``; only processes that are still the ones we
-    saw (same start time).  Returns those still alive."""
     pids = [p for p in pids if process_start(p) == starts.get(p)]
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 2.0)):
         for pid in pids:
