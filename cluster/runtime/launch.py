@@ -52,7 +52,7 @@ from analysis.history import Event
 from cluster.core.types import Core
 from cluster.runtime.engine import RayEngine
 from cluster.runtime.errors import EngineSetupError
-from cluster.runtime.leftovers import RUN_TAG_ENV, claim, sweep
+from cluster.runtime.leftovers import RUN_TAG_ENV, claim, run_root, sweep
 from cluster.runtime.ray_local import connect, shutdown, start_local
 from cluster.runtime.scrape import rss_mb, scrape_all, scrape_periodically, serve_aggregate
 from cluster.session import Collected, Progress
@@ -127,7 +127,7 @@ class RayLauncher:
         opts = self.options
         check_metrics_port(opts.metrics_port)  # one line now, not a traceback once Ray is up
         swept = sweep()  # what dead runs left (never a live run's): see cluster.runtime.leftovers
-        tmp = tempfile.mkdtemp(prefix="sb-ray-")
+        tmp = tempfile.mkdtemp(prefix="sb-ray-", dir=run_root())
         tag = f"run-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         with contextlib.ExitStack() as stack:
             stack.callback(shutil.rmtree, tmp, True)  # last: after every process is gone

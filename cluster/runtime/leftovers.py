@@ -49,6 +49,7 @@ __all__ = [
     "find",
     "process_start",
     "remove",
+    "run_root",
     "stop",
     "sweep",
     "tagged",
@@ -208,8 +209,22 @@ class Sweep:
                 "failed": list(self.failed)}
 
 
-def _root(root: str | Path | None) -> Path:
-    return Path(root) if root is not None else Path(tempfile.gettempdir())
+_RAY_SOCKET_ROOM = 48
+"""Ray puts AF_UNIX sockets at ``<run folder>/ray/session_<stamp>_<pid>/sockets/plasma_store``
+(at most 107 bytes in all), so a run folder's path must stay this short."""
+
+
+def run_root() -> Path:
+    """Where a run makes its temporary folder: the system's temp dir, or ``/tmp`` when
+    that path is too long for the sockets Ray puts inside it."""
+    base = Path(tempfile.gettempdir())
+    return base if len(str(base)) + len("/sb-ray-xxxxxxxx") <= _RAY_SOCKET_ROOM else Path("/tmp")
+
+
+def _roots(root: str | Path | None) -> list[Path]:
+    if root is not None:
+        return [Path(root)]
+    return sorted({Path(tempfile.gettempdir()), run_root()})
 
 
 def _kind(name: str) -> str | None:
@@ -237,15 +252,16 @@ def _du(path: Path) -> int:
 
 
 def find(root: str | Path | None = None, *, grace_s: float = UNCLAIMED_GRACE_S) -> tuple[list[Leftover], list[LiveRun]]:
-    """The leftovers of dead runs under ``root`` (default: the temp dir), and the folders
+    """The leftovers of dead runs under ``root`` (default: the temp dir, and ``/tmp`` where
+    runs go when that is too long: :func:`run_root`), and the folders
     that belong to live processes (see the module doc for how each is told apart)."""
-    base = _root(root)
     candidates: list[tuple[Path, str]] = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(base):
-            kind = _kind(entry.name)
-            if kind is not None and entry.is_dir(follow_symlinks=False):
-                candidates.append((Path(entry.path), kind))
+    for base in _roots(root):
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(base):
+                kind = _kind(entry.name)
+                if kind is not None and entry.is_dir(follow_symlinks=False):
+                    candidates.append((Path(entry.path), kind))
     if not candidates:
         return [], []
     procs = _processes()
