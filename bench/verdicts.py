@@ -60,19 +60,30 @@ def real_engine_pairs(only: list[str] | None = None) -> list[tuple[str, str]]:
     return out
 
 
+def _terminate_with_parent() -> None:  # in the child, before exec: a killed bench stops its run cleanly
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def run_one(name: str, seed: int, store: Path) -> dict[str, Any]:
     """One CLI run; its verdict and what its results folder says about the evidence."""
     t = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "splitbrain", "run", name, "--engine", "ray", "--seed", str(seed),
                            "--json", "--quiet", "--store", str(store)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+                          cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "SPLITBRAIN_DEBUG": "1"}, preexec_fn=_terminate_with_parent)
     row: dict[str, Any] = {"scenario": name, "seed": seed, "rc": proc.returncode,
                            "wall_s": round(time.monotonic() - t, 1), "loadavg_1m": loadavg()[0]}
     try:
         got = json.loads(proc.stdout)
     except ValueError:
         row["verdict"] = "error"
+        log = store / f"{name}-s{seed}.stderr"
+        log.write_text(proc.stderr)
         row["error"] = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        row["stderr"] = str(log)
         return row
     row["verdict"] = got["verdict"]
     row["failing"] = [c["checker"] for c in got["checkers"] if c["verdict"] != "valid"]

@@ -23,6 +23,7 @@ import datetime as _dt
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ __all__ = [
     "REQUIRED",
     "RunFolderError",
     "SavedRun",
+    "check_store",
     "load_run",
     "recheck_run",
     "resolve_run",
@@ -62,9 +64,29 @@ def store_root() -> Path:
     return Path(os.environ.get("SPLITBRAIN_STORE", "store"))
 
 
+def check_store(root: Path | None = None) -> Path:
+    """The results store, made if missing and checked writable *before* a run spends its
+    time: one :class:`RunFolderError` line naming the folder otherwise."""
+    root = root or store_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise RunFolderError(f"{root}: cannot write results folders there ({e.strerror or e})") from None
+    return root
+
+
 def write_run(outcome: RunOutcome, *, root: Path | None = None, render: bool = True) -> Path:
     """Write a results folder for a finished run and point ``latest`` at it."""
-    root = root or store_root()
+    try:
+        return _write_run(outcome, root or store_root(), render)
+    except OSError as e:
+        where = e.filename or root or store_root()
+        raise RunFolderError(f"{where}: cannot write the results folder ({e.strerror or e})") from None
+
+
+def _write_run(outcome: RunOutcome, root: Path, render: bool) -> Path:
     sc = outcome.scenario
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     parent = root / sc.name

@@ -19,6 +19,7 @@ for the checkers.
 from __future__ import annotations
 
 import functools
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -129,9 +130,14 @@ def cluster_spec(sc: Scenario, *, real_time: bool = False) -> tuple[ClusterSpec,
         reason = system.requirements(config)
         if reason:
             raise ScenarioError(f"{sc.name}: {reason}")
+    make_core = core_factory(sc.system, nodes, config, sc.flaws)
+    try:  # a core checks its own config (quorum sizes against N...): fail here, in one line, not in an engine
+        make_core(nodes[0], None, random.Random(0))
+    except (ValueError, TypeError) as e:
+        raise ScenarioError(f"{sc.name}: {e} (nodes = {len(nodes)})") from None
     spec = ClusterSpec(
         nodes=nodes,
-        make_core=core_factory(sc.system, nodes, config, sc.flaws),
+        make_core=make_core,
         make_client=make_client,
         make_workload=functools.partial(system.build_workload, dict(sc.workload), sc.clients),
         clients=sc.clients,

@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from cluster.runtime.ray_local import Terminated, raise_terminated
 from splitbrain import __version__
 from splitbrain.errors import EXIT_INTERNAL, EXIT_USAGE, UsageError
 
@@ -130,10 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         sys.stderr.write(f"splitbrain: error: {e}\n")
         return EXIT_USAGE
-    except Terminated:
-        sys.stderr.write("splitbrain: terminated (SIGTERM); everything the run started was stopped\n")
-        return 128 + signal.SIGTERM
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        if _is_sigterm(e):
+            sys.stderr.write("splitbrain: terminated (SIGTERM); everything the run started was stopped\n")
+            return 128 + signal.SIGTERM
         sys.stderr.write("splitbrain: interrupted\n")
         return 130
     except Exception as e:  # noqa: BLE001 - the one place a bug becomes exit 4, never a verdict
@@ -149,13 +148,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         restore()
 
 
+_sigterm_seen = threading.Event()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Raise the engine layer's ``Terminated`` (a ``KeyboardInterrupt`` its cleanups and its
+    re-raise after swallowed exceptions know).  Imported here, not at the top, so that
+    commands that never touch an engine (``--version``, ``check``) do not load it."""
+    from cluster.runtime.ray_local import raise_terminated
+
+    _sigterm_seen.set()
+    raise_terminated(signum, frame)
+
+
+def _is_sigterm(e: KeyboardInterrupt) -> bool:
+    """Whether the interrupt was a SIGTERM: ours, or Ray's own handler's exit turned into
+    ``Terminated`` by the engine layer (then that layer is loaded)."""
+    ray_local = sys.modules.get("cluster.runtime.ray_local")
+    return _sigterm_seen.is_set() or (ray_local is not None and isinstance(e, ray_local.Terminated))
+
+
 def _sigterm_like_ctrl_c() -> Callable[[], None]:
-    """SIGTERM raises :class:`Terminated`, a ``KeyboardInterrupt``: every command cleans up
+    """SIGTERM raises ``Terminated``, a ``KeyboardInterrupt``: every command cleans up
     after it exactly as after Ctrl-C (a real-engine run stops its Ray, brokers and temp
     folders); returns what puts the previous handler back."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
 
     def restore() -> None:
         signal.signal(signal.SIGTERM, previous)

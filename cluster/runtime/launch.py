@@ -54,7 +54,13 @@ from cluster.runtime.engine import RayEngine
 from cluster.runtime.errors import EngineSetupError
 from cluster.runtime.leftovers import RUN_TAG_ENV, claim, run_root, sweep
 from cluster.runtime.ray_local import connect, shutdown, start_local
-from cluster.runtime.scrape import rss_mb, scrape_all, scrape_periodically, serve_aggregate
+from cluster.runtime.scrape import (
+    node_up_series,
+    rss_mb,
+    scrape_all,
+    scrape_periodically,
+    serve_aggregate,
+)
 from cluster.session import Collected, Progress
 from cluster.spec import ClusterSpec
 
@@ -301,7 +307,8 @@ class RaySession:
         self._client_info = await self.client_actor.start.remote(engine.addresses(), engine.t0_ns)
         client_port = self._client_info["metrics_port"]
         if self.options.metrics_port is not None:
-            self._agg_server = serve_aggregate(self.options.metrics_port, engine.metrics_ports, client_port)
+            self._agg_server = serve_aggregate(self.options.metrics_port, engine.metrics_ports, client_port,
+                                               self._nodes_up)
         if self.options.on_ready is not None:
             self.options.on_ready(RayReady(engine, await self.client_actor.pid.remote(), client_port, self.tmp,
                                            self.broker))
@@ -314,6 +321,10 @@ class RaySession:
         self._ran_ms = engine.now_ms()
         self._client_metrics = await asyncio.to_thread(scrape_all, {}, client_port)
         self._client_out = await self.client_actor.stop.remote()
+
+    def _nodes_up(self) -> dict[str, bool]:
+        engine = self.engine
+        return {nid: engine.node_state(nid) == "up" for nid in engine.node_ids()}
 
     def _live_ports(self) -> dict[str, int]:
         engine = self.engine
@@ -368,6 +379,7 @@ class RaySession:
             self._scraper.cancel()
         metrics = await asyncio.to_thread(scrape_all, engine.metrics_ports(), None)
         metrics.update(self._client_metrics)
+        metrics["driver"] = node_up_series(self._nodes_up())
         for (nid, inc), snap in sorted(self._scrapes.items()):
             if nid not in metrics or engine.incarnation(nid) != inc:
                 metrics[f"{nid} (incarnation {inc}, crashed)"] = snap

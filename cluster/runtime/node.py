@@ -468,9 +468,9 @@ class NodeHost:
         la = getattr(core, "last_applied", None)
         if isinstance(la, int):
             m.applied.set(la)
-        m.fsyncs.set(self.storage.fsyncs)
+        m.count_fsyncs(self.storage.fsyncs)
         d = self.clock.describe()
-        m.clock_offset.set(self.clock.read_ms() - self.run_clock.true_ms())
+        m.clock_offset.set((self.clock.read_ms() - self.run_clock.true_ms()) / 1000.0)
         m.faults.labels(self.node_id, "clock").set(
             0 if (d["offset_ms"] == 0 and d["rate"] == 1 and d["jumps_ms"] == 0) else 1
         )

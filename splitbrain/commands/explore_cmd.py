@@ -45,13 +45,14 @@ def _run(args: argparse.Namespace) -> int:
 def _explore(args: argparse.Namespace) -> int:
     from scenarios.explore import explore
     from scenarios.flawfit import flaw_flags, inert_flaws
-    from scenarios.results import write_run
+    from scenarios.results import check_store, write_run
     from scenarios.runner import effective
     from scenarios.spec import load
     from splitbrain.terminal import console, print_results
 
     budget = parse_budget(args.budget)
     sc = load(args.name)
+    check_store(Path(args.store) if args.store else None)  # before the search spends its budget
     flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)
     sc = effective(sc, seed=None, flaws=flaws, time_limit_s=None)
     for notice in inert_flaws(sc):
@@ -109,7 +110,7 @@ def _explore(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     Command("explore", "search fault schedules with hypothesis until a checker fails, then shrink it",
-            "splitbrain explore raft-stale-read --budget 60s\n"
+            "splitbrain explore raft-split-brain-reads --budget 60s\n"
             "splitbrain explore raft-leader-partition --flaw ack_before_commit --budget 2m",
             _configure, _run),
 ]

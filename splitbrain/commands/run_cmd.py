@@ -83,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     import json
 
     from analysis.records import json_default
-    from scenarios.results import write_run
+    from scenarios.results import check_store, write_run
     from scenarios.runner import effective, run_scenario
     from scenarios.spec import load
     from splitbrain.terminal import print_run_summary
@@ -91,6 +91,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.engine == "sim" and (args.ray_address or args.metrics_port or args.amqp_url or args.kafka_bootstrap):
         raise UsageError("--ray-address, --metrics-port, --amqp-url and --kafka-bootstrap need --engine ray")
     sc = load(args.name)
+    if not args.no_save:
+        check_store(Path(args.store) if args.store else None)  # before the run spends its time
     from scenarios.flawfit import flaw_flags, inert_flaws
 
     flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)
