@@ -203,10 +203,13 @@ def load_run(path: str | Path | None) -> SavedRun:
 def recheck_run(path: str | Path | None, *, timeout_s: float | None = None) -> tuple[SavedRun, list[dict[str, Any]]]:
     """Run a saved run's checkers again on its history and trace (``splitbrain check DIR``)."""
     from analysis.formats import read_history
-    from scenarios.runner import check_run
+    from scenarios.runner import check_run, time_limit_result
 
     run = load_run(path)
     sc = run.scenario
     history = read_history(run.history_path, "jsonl")
     results = check_run(sc, list(history.events), run.trace, timeout_s=timeout_s or sc.time_limit_s)
+    cut = time_limit_result(sc, run.metrics.get("stats", {}))
+    if cut is not None:  # the history still ends where the limit stopped the run
+        results.append(cut)
     return run, results
