@@ -4,7 +4,8 @@ Layout (``store/<scenario>/<UTC timestamp>-s<seed>/``; ``store/latest`` points a
 
     scenario.json   the effective scenario (seed, flaws, faults...): everything to rerun
     history.jsonl   client operations, native history format (docs/history-format.md)
-    trace.jsonl     messages, timers, role changes, faults: one JSON record per line
+    trace.jsonl.gz  messages, timers, role changes, faults: one JSON record per line,
+                    gzipped (every reader takes it, or a plain trace.jsonl, as it is)
     results.json    every checker's verdict, evidence and explanation
     metrics.json    run statistics (counts, leader changes, speed) and fault coverage
     report.html     a self-contained report (when the report module is present)
@@ -33,6 +34,7 @@ from analysis.records import (
     dumps_document,
     history_records,
     read_jsonl,
+    stored,
     write_jsonl,
 )
 
@@ -53,6 +55,10 @@ __all__ = [
 ]
 
 REQUIRED = ("scenario.json", "history.jsonl", "trace.jsonl", "results.json")
+"""The files of a results folder (``trace.jsonl`` may be stored gzipped: :data:`TRACE_GZ`)."""
+TRACE_GZ = "trace.jsonl.gz"
+"""Where a results folder keeps its trace: gzipped, a tenth of the bytes, read transparently
+by every reader (:func:`analysis.records.read_jsonl`; gunzip it to read it by hand)."""
 
 
 class RunFolderError(ValueError):
@@ -97,7 +103,7 @@ def _write_run(outcome: RunOutcome, root: Path, render: bool) -> Path:
     try:
         (tmp / "scenario.json").write_text(sc.to_json() + "\n")
         write_jsonl(tmp / "history.jsonl", history_records(outcome.events))
-        write_jsonl(tmp / "trace.jsonl", outcome.trace)
+        write_jsonl(tmp / TRACE_GZ, outcome.trace)
         results = {"verdict": outcome.verdict, "checkers": outcome.results}
         (tmp / "results.json").write_text(dumps_document(results))
         metrics = {"stats": outcome.stats, "coverage": outcome.coverage}
@@ -148,7 +154,7 @@ def resolve_run(path: str | Path | None) -> Path:
         raise RunFolderError(f"{p}: no such run folder")
     if not p.is_dir():
         raise RunFolderError(f"{p}: not a run folder (expected a directory with {', '.join(REQUIRED)})")
-    missing = [f for f in REQUIRED if not (p / f).is_file()]
+    missing = [f for f in REQUIRED if not stored(p / f).is_file()]
     if missing:
         raise RunFolderError(f"{p}: incomplete run folder, missing {', '.join(missing)}")
     return p

@@ -41,7 +41,7 @@ def test_run_writes_results_folder_and_replays(tmp_path: Path, capsys: pytest.Ca
     latest = tmp_path / "latest"
     assert latest.is_symlink()
     run_dir = latest.resolve()
-    for name in ("scenario.json", "history.jsonl", "trace.jsonl", "results.json", "metrics.json"):
+    for name in ("scenario.json", "history.jsonl", "trace.jsonl.gz", "results.json", "metrics.json"):
         assert (run_dir / name).is_file(), name
     results = json.loads((run_dir / "results.json").read_text())
     assert results["verdict"] == "invalid"
