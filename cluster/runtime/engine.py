@@ -78,6 +78,8 @@ _THAW_AFTER_S = 0.05
 """How long after a frozen node's trigger was due the driver thaws it if no fault killed
 it.  The trigger's fault is a timer on the same loop due earlier, so it has run by then;
 longer would only pause a node whose trigger was busy with another node's crash."""
+SETUP_TIMEOUT_S = 30.0
+"""How long wiring a node that just started may take (its first control call)."""
 _LATE_WINDOW_MS = 2000
 """A crash of a running node this soon after it emitted an event a failpoint was armed
 for is recorded as having landed late, after that event."""
@@ -95,6 +97,7 @@ class RayEngine:
         loop: asyncio.AbstractEventLoop,
         on_addresses: Callable[[dict[str, str]], Awaitable[None]] | None = None,
         externals: Mapping[str, ExternalProcess] | None = None,
+        spares: frozenset[str] = frozenset(),
     ) -> None:
         self._ids = tuple(specs)
         self._nodes = {nid: NodeHandle(nid, spec) for nid, spec in specs.items()}
@@ -116,6 +119,8 @@ class RayEngine:
         self._bg: set[asyncio.Task[Any]] = set()
         self.errors: list[str] = []
         self.closed = False
+        self._spares = spares
+        """The actor nodes that keep a warm spare process (the run's faults may crash them)."""
 
     # --- startup ----------------------------------------------------------------------------
 
@@ -126,9 +131,14 @@ class RayEngine:
         for n in actors:
             n.actor = self._make_actor(n.spec)
             n.actors.append(n.actor)
+        for n in actors:
+            if n.id in self._spares:
+                self._make_spare(n)
         # pid first: spawning the worker processes is the slow part and runs in parallel
         await asyncio.gather(*(n.actor.pid.remote() for n in actors))
         await asyncio.gather(*(n.actor.prepare.remote() for n in actors))
+        # the spares are spawned before the clock starts too: they cost no run time then
+        await asyncio.gather(*(n.spare_ready for n in actors if n.spare_ready is not None), return_exceptions=True)
         self.t0_ns = time.monotonic_ns()
         infos = await asyncio.gather(*(n.actor.start.remote(self.t0_ns) for n in actors))
         for n, info in zip(actors, infos, strict=True):
@@ -139,6 +149,34 @@ class RayEngine:
                 n.pid = next(iter(n.external.pids()), 0)
                 n.worker = self._spawn(n.work(self.errors))
         await asyncio.gather(*(self._set_peers(n) for n in actors))
+
+    def _make_spare(self, n: NodeHandle) -> None:
+        """Spawn and prepare the process ``n``'s next restart becomes.  A restart is meant
+        to take the fault's duration (hundreds of ms); a fresh Ray worker process takes
+        seconds to boot, and over 30 s on a loaded machine, which would silently stretch
+        every crash fault and starve the workload of the time the scenario gives it."""
+        spare = self._make_actor(n.spec)
+        n.actors.append(spare)
+
+        async def ready() -> None:
+            await spare.pid.remote()
+            await spare.prepare.remote()
+
+        n.spare = spare
+        n.spare_ready = self._spawn(ready())
+
+    async def _take_spare(self, n: NodeHandle) -> Any:
+        """``n``'s warm spare once it is ready (None: no spare, or it failed to boot)."""
+        spare, ready = n.spare, n.spare_ready
+        n.spare = n.spare_ready = None
+        if spare is None or ready is None:
+            return None
+        try:
+            await ready
+        except Exception as e:  # noqa: BLE001 - a spare that cannot boot: spawn afresh
+            self.errors.append(f"{n.id}: spare process: {type(e).__name__}: {e}")
+            return None
+        return spare
 
     def _attach(self, n: NodeHandle, info: dict[str, Any]) -> None:
         n.attach(info)
@@ -153,7 +191,9 @@ class RayEngine:
         peers = control_pb2.Peers(
             peers=[control_pb2.PeerAddress(node=k, address=v) for k, v in self.addresses().items()]
         )
-        await n.control.SetPeers(peers, timeout=RPC_TIMEOUT_S)
+        # wait_for_ready: a node's first control call waits for its channel to connect (a
+        # loaded machine can take seconds to answer a fresh connection) instead of failing
+        await n.control.SetPeers(peers, timeout=SETUP_TIMEOUT_S, wait_for_ready=True)
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -418,10 +458,18 @@ class RayEngine:
         await n.close_channel()
         spec = replace(n.spec, incarnation=incarnation, clock=self.world.clock_history(n.id), t0_ns=self.t0_ns,
                        failpoints=self.world.failpoints())
-        n.actor = self._make_actor(spec)
-        n.actors.append(n.actor)
+        t = time.monotonic()
+        spare = await self._take_spare(n)
         old_port = n.port
-        info = await n.actor.start.remote(self.t0_ns)
+        if spare is not None:
+            n.actor = spare
+            info = await n.actor.start.remote(self.t0_ns, spec)
+        else:
+            n.actor = self._make_actor(spec)
+            n.actors.append(n.actor)
+            info = await n.actor.start.remote(self.t0_ns)
+        if n.id in self._spares and not self.closed:
+            self._make_spare(n)  # for the next crash, booting while this incarnation runs
         if n.state != STARTING or n.incarnation != incarnation:  # crashed again meanwhile
             _kill(int(info["pid"]), signal.SIGKILL)
             return
@@ -429,10 +477,17 @@ class RayEngine:
         try:
             await self._set_peers(n)
             await n.push_world(self.world, self._externals())
+            for fp in spec.failpoints:  # armed from its spec, disarmed while it started
+                if self.world.failpoint(fp.id) is None:
+                    off = control_pb2.Failpoint(id=fp.id, armed=False)
+                    await n.control.SetFailpoint(off, timeout=RPC_TIMEOUT_S)
         except grpc.aio.AioRpcError:
             if n.state == UP and n.incarnation == incarnation:
                 raise
             return  # crashed again while being wired up (its failpoint fired at once): expected
+        self._emit(K.RESTARTED, {"node": n.id, "incarnation": incarnation, "pid": n.pid,
+                                 "boot_ms": round((time.monotonic() - t) * 1000), "spare": spare is not None},
+                   hooks=False)
         if n.port != old_port:
             for other in self._nodes.values():
                 if other is not n and other.state == UP and other.external is None:
@@ -494,6 +549,21 @@ class RayEngine:
     def disarm_all_failpoints(self) -> None:
         for fp in self.world.failpoints():
             self.disarm_failpoint(fp.id)
+
+    def thaw_all(self) -> None:
+        """Thaw every node (the settle phase, once no fault acts any more).  A node can be
+        frozen at a failpoint the driver has not heard of yet: its report waits for the
+        broker calls before it, which take seconds on a loaded machine, and a restarted
+        node arms its failpoints from its first instruction.  Left frozen, it would look
+        like a live node that lost its work."""
+        req = control_pb2.ThawRequest(rearm=False)
+        for n in self._nodes.values():
+            if n.external is not None or n.state != UP:
+                continue
+            if n.frozen_at is not None:
+                self._emit(K.FAILPOINT_THAW, {"node": n.id, "failpoint": n.frozen_at}, hooks=False)
+                n.frozen_at = None
+            self._rpc(n, lambda c: c.Thaw(req, timeout=RPC_TIMEOUT_S))
 
     def _watch_frozen(self, n: NodeHandle, incarnation: int, fp_id: str) -> None:
         """A node froze on a failpoint.  If no fault kills it in time (its trigger was

@@ -82,6 +82,12 @@ class NodeHandle:
     """The failpoint this node is frozen at (its process waits for the driver's SIGKILL)."""
     unfrozen_trigger: tuple[str, int] | None = None
     """The last event (kind, t) a failpoint was armed for that did not freeze the node."""
+    spare: Any = None
+    """A warm spare: an actor process already spawned and prepared, not yet started, that
+    the next restart turns into the node (spawning a process takes seconds, and tens of
+    seconds on a loaded machine, while a restart is meant to take the fault's duration)."""
+    spare_ready: asyncio.Task[None] | None = None
+    """Done when :attr:`spare` answered its ``pid`` and finished ``prepare``."""
 
     @property
     def address(self) -> str:

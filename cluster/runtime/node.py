@@ -491,10 +491,15 @@ class NodeActorImpl:
         self.spec = spec
         self.host: NodeHost | None = None
 
-    async def start(self, t0_ns: int | None = None) -> dict[str, Any]:
+    async def start(self, t0_ns: int | None = None, spec: NodeSpec | None = None) -> dict[str, Any]:
         """Start serving; ``t0_ns`` (the run's start) is given late so actor spawn time
-        (seconds on a small machine) does not count as run time."""
-        spec = self.spec if t0_ns is None else dataclasses.replace(self.spec, t0_ns=t0_ns)
+        (seconds on a small machine) does not count as run time.  ``spec`` replaces the
+        one the actor was made with: a warm spare, spawned and prepared ahead of a crash,
+        becomes the node's next incarnation."""
+        spec = spec or self.spec
+        if t0_ns is not None:
+            spec = dataclasses.replace(spec, t0_ns=t0_ns)
+        self.spec = spec
         self.host = NodeHost(spec)
         return await self.host.start()
 
