@@ -476,11 +476,14 @@ class RayEngine:
         self._attach(n, info)
         try:
             await self._set_peers(n)
-            await n.push_world(self.world, self._externals())
-            for fp in spec.failpoints:  # armed from its spec, disarmed while it started
-                if self.world.failpoint(fp.id) is None:
-                    off = control_pb2.Failpoint(id=fp.id, armed=False)
-                    await n.control.SetFailpoint(off, timeout=RPC_TIMEOUT_S)
+            # A new process on a loaded machine answers its first calls slowly: wiring it
+            # may take the setup timeout, not the 2 s of a fault's control call.
+            await n.push_world(self.world, self._externals(), timeout=SETUP_TIMEOUT_S)
+            stale = [fp.id for fp in spec.failpoints if self.world.failpoint(fp.id) is None]
+            for fp_id in stale:  # armed from its spec, disarmed while it started
+                await n.control.SetFailpoint(control_pb2.Failpoint(id=fp_id, armed=False), timeout=SETUP_TIMEOUT_S)
+            if stale:  # it may have frozen at one already, with no trigger left to act on it
+                await n.control.Thaw(control_pb2.ThawRequest(rearm=False), timeout=SETUP_TIMEOUT_S)
         except grpc.aio.AioRpcError:
             if n.state == UP and n.incarnation == incarnation:
                 raise
@@ -549,6 +552,10 @@ class RayEngine:
     def disarm_all_failpoints(self) -> None:
         for fp in self.world.failpoints():
             self.disarm_failpoint(fp.id)
+
+    def wired(self) -> bool:
+        """Every node is up and no command for it (a restart and its wiring) is pending."""
+        return all(n.state == UP and not n.busy and n.queue.empty() for n in self._nodes.values())
 
     def thaw_all(self) -> None:
         """Thaw every node (the settle phase, once no fault acts any more).  A node can be

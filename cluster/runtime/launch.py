@@ -355,7 +355,7 @@ class RaySession:
         heal_all()
         engine.disarm_all_failpoints()
         deadline = min(deadline, time.monotonic() + 60.0)
-        while time.monotonic() < deadline and any(engine.node_state(n) != "up" for n in engine.node_ids()):
+        while time.monotonic() < deadline and not engine.wired():
             await asyncio.sleep(0.1)
         engine.thaw_all()
         # The checkers call an unfinished item lost after settle_ms of calm, measured on the
