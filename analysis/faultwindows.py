@@ -17,10 +17,15 @@ def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -
     """
     open_: dict[Any, dict[str, Any] | None] = {}
     out: list[dict[str, Any]] = []
-    recs = records if isinstance(records, list) else list(records)
-    for r in recs:
+    late: dict[str, tuple[int, dict[str, Any]]] = {}  # node -> a crash that landed while it ran
+    last_t = 0
+    for r in records:
+        t = int(r.get("t", 0))
+        last_t = max(last_t, t)
         kind = r.get("kind")
-        if kind == "fault-start":
+        if kind == "crash" and r.get("landed") == "running":
+            late[str(r.get("node"))] = (t, r)
+        elif kind == "fault-start":
             w = {
                 "id": r.get("id"),
                 "fault": r.get("fault"),
@@ -29,6 +34,8 @@ def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -
                 "start": int(r.get("t", 0)),
                 "end": None,
             }
+            if r.get("fault") == "crash":
+                _note_landing(w, late, t)
             open_[r.get("id")] = w
             out.append(w)
         elif kind == "fault-end":
@@ -36,11 +43,29 @@ def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -
             if ended is not None:
                 ended["end"] = int(r.get("t", 0))
     if any(w["end"] is None for w in out):  # a fault that never healed ends with the run
-        stop = end_t if end_t is not None else max(0, *(int(r.get("t", 0)) for r in recs))
+        stop = end_t if end_t is not None else last_t
         for w in out:
             if w["end"] is None:
                 w["end"] = stop
     return out
+
+
+_SAME_MOMENT_MS = 5
+
+
+def _note_landing(w: dict[str, Any], late: dict[str, tuple[int, dict[str, Any]]], t: int) -> None:
+    """A real-engine crash that could not land at its failpoint freeze says so: the node
+    ran on after the event that triggered it, and what it did meanwhile (in the trace)
+    really happened before the crash."""
+    for node in w["targets"] or ():
+        got = late.pop(str(node), None)
+        if got is None or t - got[0] > _SAME_MOMENT_MS:
+            continue
+        crash = got[1]
+        w["landed"] = "running"
+        w["description"] = (f"{w['description']}, landing {crash.get('late_ms')} ms after {node}'s "
+                            f"{crash.get('after_event')!r} event at {crash.get('event_t')} ms, while {node} "
+                            "ran on (no failpoint freeze)")
 
 
 def active_at(windows: list[dict[str, Any]], t: int) -> list[dict[str, Any]]:

@@ -12,16 +12,24 @@ therefore format records here and nowhere else:
 * a history event becomes ``{"process", "type", "f", "value"[, "key"][, "time"]}``
   (``value`` always present, ``null`` when absent; see ``docs/history-format.md``).
 
+A run's trace is its largest file (megabytes of records), so a results folder keeps it
+gzipped (``trace.jsonl.gz``).  The compressed bytes carry no timestamp or file name
+(``mtime=0``), so they too are a function of the run; what is hashed and compared is the
+uncompressed text.  Every reader goes through :func:`open_text` / :func:`read_jsonl`, which
+take either form: ``read_jsonl(folder / "trace.jsonl")`` finds ``trace.jsonl.gz`` too.
+
 ``splitbrain check`` reads foreign history formats with :mod:`analysis.formats`; this module
 is only about what splitbrain itself writes.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from analysis.history import UNKNOWN
 
@@ -33,7 +41,9 @@ __all__ = [
     "history_records",
     "json_default",
     "jsonable",
+    "open_text",
     "read_jsonl",
+    "stored",
     "to_jsonl",
     "write_jsonl",
 ]
@@ -62,8 +72,43 @@ def to_jsonl(records: Iterable[Mapping[str, Any]]) -> str:
     return "".join(dumps_record(r) + "\n" for r in records)
 
 
+GZ = ".gz"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def stored(path: str | Path) -> Path:
+    """Where a run file really is: ``path`` itself, or its gzipped form beside it when
+    only that exists (a name given with ``.gz`` is taken as it is)."""
+    p = Path(path)
+    if p.name.endswith(GZ) or p.exists():
+        return p
+    gz = p.with_name(p.name + GZ)
+    return gz if gz.exists() else p
+
+
+def open_text(path: str | Path) -> IO[str]:
+    """A run file opened for reading as UTF-8 text, gunzipped on the fly when it is gzip
+    (by content, not by name); the path is resolved by :func:`stored`."""
+    p = stored(path)
+    with p.open("rb") as probe:
+        magic = probe.read(2)
+    if magic == _GZIP_MAGIC:
+        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", errors="replace")
+    return p.open(encoding="utf-8", errors="replace")
+
+
 def write_jsonl(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
-    with Path(path).open("w", encoding="utf-8", newline="\n") as f:
+    """Canonical JSON lines to ``path``; gzipped, reproducibly, when the name ends ``.gz``."""
+    p = Path(path)
+    if p.name.endswith(GZ):
+        with p.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                                compresslevel=6) as gz, \
+                io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as f:
+            for r in records:
+                f.write(dumps_record(r))
+                f.write("\n")
+        return
+    with p.open("w", encoding="utf-8", newline="\n") as f:
         for r in records:
             f.write(dumps_record(r))
             f.write("\n")
@@ -108,8 +153,13 @@ def history_jsonl(events: Iterable[Any]) -> str:
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Records of a JSON-lines file (blank lines skipped); :class:`RecordsError` names the line."""
     out = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    path = stored(path)
+    with open_text(path) as f:
+        try:
+            numbered = list(enumerate(f, 1))
+        except (OSError, EOFError) as e:  # a truncated or corrupt gzip stream
+            raise RecordsError(f"{path}: cannot read: {e}") from None
+        for n, line in numbered:
             if not line.strip():
                 continue
             try:

@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analysis.records import open_text, stored  # noqa: E402
 from analysis.report.html import render_folder  # noqa: E402
 from tests.report.synthetic import make_run  # noqa: E402
 
@@ -57,8 +58,9 @@ def main() -> int:
             t0 = time.perf_counter()
             make_run(folder, ops=n, kind=args.kind, clients=clients)
             gen_s = time.perf_counter() - t0
-            trace_bytes = (folder / "trace.jsonl").stat().st_size
-            trace_records = sum(1 for _ in (folder / "trace.jsonl").open())
+            trace_bytes = stored(folder / "trace.jsonl").stat().st_size
+            with open_text(folder / "trace.jsonl") as fh:
+                trace_records = sum(1 for _ in fh)
             t0 = time.perf_counter()
             out = render_folder(folder)
             render_s = time.perf_counter() - t0

@@ -132,6 +132,9 @@ class ClusterSpec:
     resources: Callable[[str, Mapping[str, float]], Mapping[str, float]] | None = None
     broker: BrokerPlan | None = None
     by_value: tuple[str, ...] = ()
+    may_crash: bool = False
+    """The fault schedule can crash nodes: an engine whose restart is slow (a new process)
+    keeps a warm spare ready, so a crash lasts the fault's duration, not a process boot."""
 
     def __post_init__(self) -> None:
         if not self.nodes:

@@ -124,7 +124,24 @@ def _linearizability(sc: Any, history: History, trace: list[dict[str, Any]], tim
     r = verdict_json(check(history, model, timeout_s=timeout_s), model)
     add_protocol_context(r, trace)
     root_causes(r, history, trace)
+    _note_thin_history(r, history, sc)
     return r
+
+
+def _note_thin_history(r: dict[str, Any], history: History, sc: Any) -> None:
+    """A "valid" over a history whose operations mostly have unknown outcomes says little:
+    an operation that timed out may or may not have happened, so nearly any order fits.
+    Say so, and which checkers the verdict then rests on."""
+    counts = history.counts()
+    known, unknown = counts["ok"] + counts["fail"], counts["info"]
+    if r.get("verdict") != "valid" or known >= unknown:
+        return
+    others = [c for c in getattr(sc, "checkers", ()) if c != "linearizability"]
+    rests = f"the run's verdict rests on {', '.join(others)}" if others else "the run's verdict rests on little"
+    r["thin_history"] = {"known": known, "unknown": unknown}
+    r["explanation"].append(
+        f"Only {known} of {known + unknown} operations ended with a known outcome ({unknown} unknown: a timeout "
+        f"or a crash hid whether they took effect), so linearizability says little about this run: {rests}.")
 
 
 @register_checker("raft-safety")

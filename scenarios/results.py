@@ -5,7 +5,8 @@ Layout (``store/<scenario>/<UTC timestamp>-s<seed>/``; ``store/latest`` points a
     scenario.json   the effective scenario (seed, flaws, faults...): everything to rerun
     plugins/        copies of the plugin files the run loaded (scenario.json names them)
     history.jsonl   client operations, native history format (docs/history-format.md)
-    trace.jsonl     messages, timers, role changes, faults: one JSON record per line
+    trace.jsonl.gz  messages, timers, role changes, faults: one JSON record per line,
+                    gzipped (every reader takes it, or a plain trace.jsonl, as it is)
     results.json    every checker's verdict, evidence and explanation
     metrics.json    run statistics (counts, leader changes, speed) and fault coverage
     prediction.json the learner's prediction and its grade (``run --predict``), if any
@@ -28,6 +29,7 @@ import datetime as _dt
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,7 @@ from analysis.records import (
     dumps_document,
     history_records,
     read_jsonl,
+    stored,
     write_jsonl,
 )
 
@@ -49,6 +52,7 @@ __all__ = [
     "REQUIRED",
     "RunFolderError",
     "SavedRun",
+    "check_store",
     "load_run",
     "recheck_run",
     "resolve_run",
@@ -57,6 +61,10 @@ __all__ = [
 ]
 
 REQUIRED = ("scenario.json", "history.jsonl", "trace.jsonl", "results.json")
+"""The files of a results folder (``trace.jsonl`` may be stored gzipped: :data:`TRACE_GZ`)."""
+TRACE_GZ = "trace.jsonl.gz"
+"""Where a results folder keeps its trace: gzipped, a tenth of the bytes, read transparently
+by every reader (:func:`analysis.records.read_jsonl`; gunzip it to read it by hand)."""
 
 
 class RunFolderError(ValueError):
@@ -68,13 +76,33 @@ def store_root() -> Path:
     return Path(os.environ.get("SPLITBRAIN_STORE", "store"))
 
 
+def check_store(root: Path | None = None) -> Path:
+    """The results store, made if missing and checked writable *before* a run spends its
+    time: one :class:`RunFolderError` line naming the folder otherwise."""
+    root = root or store_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise RunFolderError(f"{root}: cannot write results folders there ({e.strerror or e})") from None
+    return root
+
+
 def write_run(outcome: RunOutcome, *, root: Path | None = None, render: bool = True,
               extra: Mapping[str, Any] | None = None) -> Path:
     """Write a results folder for a finished run and point ``latest`` at it.
 
     ``extra`` maps more file names (``prediction.json``, ``diff.json``) to documents written
     beside the others before the report is rendered, so the report can show them."""
-    root = root or store_root()
+    try:
+        return _write_run(outcome, root or store_root(), render, extra)
+    except OSError as e:
+        where = e.filename or root or store_root()
+        raise RunFolderError(f"{where}: cannot write the results folder ({e.strerror or e})") from None
+
+
+def _write_run(outcome: RunOutcome, root: Path, render: bool, extra: Mapping[str, Any] | None) -> Path:
     sc = outcome.scenario
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     parent = root / sc.name
@@ -85,7 +113,7 @@ def write_run(outcome: RunOutcome, *, root: Path | None = None, render: bool = T
     try:
         (tmp / "scenario.json").write_text(_scenario_json(sc, tmp))
         write_jsonl(tmp / "history.jsonl", history_records(outcome.events))
-        write_jsonl(tmp / "trace.jsonl", outcome.trace)
+        write_jsonl(tmp / TRACE_GZ, outcome.trace)
         results = {"verdict": outcome.verdict, "checkers": outcome.results}
         (tmp / "results.json").write_text(dumps_document(results))
         metrics = {"stats": outcome.stats, "coverage": outcome.coverage}
@@ -151,7 +179,7 @@ def resolve_run(path: str | Path | None) -> Path:
         raise RunFolderError(f"{p}: no such run folder")
     if not p.is_dir():
         raise RunFolderError(f"{p}: not a run folder (expected a directory with {', '.join(REQUIRED)})")
-    missing = [f for f in REQUIRED if not (p / f).is_file()]
+    missing = [f for f in REQUIRED if not stored(p / f).is_file()]
     if missing:
         raise RunFolderError(f"{p}: incomplete run folder, missing {', '.join(missing)}")
     return p
@@ -206,10 +234,13 @@ def load_run(path: str | Path | None) -> SavedRun:
 def recheck_run(path: str | Path | None, *, timeout_s: float | None = None) -> tuple[SavedRun, list[dict[str, Any]]]:
     """Run a saved run's checkers again on its history and trace (``splitbrain check DIR``)."""
     from analysis.formats import read_history
-    from scenarios.runner import check_run
+    from scenarios.runner import check_run, time_limit_result
 
     run = load_run(path)
     sc = run.scenario
     history = read_history(run.history_path, "jsonl")
     results = check_run(sc, list(history.events), run.trace, timeout_s=timeout_s or sc.time_limit_s)
+    cut = time_limit_result(sc, run.metrics.get("stats", {}))
+    if cut is not None:  # the history still ends where the limit stopped the run
+        results.append(cut)
     return run, results

@@ -25,6 +25,7 @@ the catalog: a folder of TOML files (:func:`add_catalog`) or scenario objects
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import tomllib
@@ -368,6 +369,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{path}: not a text file (TOML is UTF-8; byte {e.start} is not)") from None
     except OSError as e:
         raise ScenarioError(f"{path}: cannot read: {e.strerror}") from None
 
@@ -507,6 +510,8 @@ def load(name_or_path: str) -> Scenario:
             d = _absolute_plugins(d, p.resolve().parent)
         if isinstance(d, dict) and "extends" in d:
             raw = _raw_catalog()
+            if not isinstance(d["extends"], str):
+                raise ScenarioError(f"{p}: field 'extends' must be a scenario name, got {d['extends']!r}")
             if d["extends"] not in raw:
                 raise ScenarioError(f"{p}: extends unknown scenario {d['extends']!r}")
             d = _merged(_resolve(d["extends"], raw), d)
@@ -515,7 +520,7 @@ def load(name_or_path: str) -> Scenario:
         return from_dict(d, source=str(p), base=p.resolve().parent)
     raw = _raw_catalog()
     if name_or_path not in raw:
-        close = [n for n in raw if n.startswith(name_or_path.split("-")[0])][:5]
+        close = difflib.get_close_matches(name_or_path, list(raw), n=5, cutoff=0.5)  # closest first
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ScenarioError(f"unknown scenario {name_or_path!r}{hint} (see 'splitbrain list')")
     return from_dict(_resolve(name_or_path, raw), source=str(raw[name_or_path][0]))

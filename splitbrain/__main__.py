@@ -1,5 +1,5 @@
 """python -m splitbrain"""
 
-from splitbrain.cli import main
+from splitbrain.cli import entry
 
-raise SystemExit(main())
+entry()

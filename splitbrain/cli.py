@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -119,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     real_stdout = sys.stdout
     sys.stdout = _PipeSafeStdout(real_stdout)  # type: ignore[assignment]
+    restore = _sigterm_like_ctrl_c()
     try:
         code = handler(args)
         sys.stdout.flush()
@@ -126,7 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         sys.stderr.write(f"splitbrain: error: {e}\n")
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        if _is_sigterm(e):
+            sys.stderr.write("splitbrain: terminated (SIGTERM); everything the run started was stopped\n")
+            return 128 + signal.SIGTERM
         sys.stderr.write("splitbrain: interrupted\n")
         return 130
     except Exception as e:  # noqa: BLE001 - the one place a bug becomes exit 4, never a verdict
@@ -139,6 +145,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     finally:
         sys.stdout = real_stdout
+        restore()
+
+
+_sigterm_seen = threading.Event()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Raise the engine layer's ``Terminated`` (a ``KeyboardInterrupt`` its cleanups and its
+    re-raise after swallowed exceptions know).  Imported here, not at the top, so that
+    commands that never touch an engine (``--version``, ``check``) do not load it."""
+    from cluster.runtime.ray_local import raise_terminated
+
+    _sigterm_seen.set()
+    raise_terminated(signum, frame)
+
+
+def _is_sigterm(e: KeyboardInterrupt) -> bool:
+    """Whether the interrupt was a SIGTERM: ours, or Ray's own handler's exit turned into
+    ``Terminated`` by the engine layer (then that layer is loaded)."""
+    ray_local = sys.modules.get("cluster.runtime.ray_local")
+    return _sigterm_seen.is_set() or (ray_local is not None and isinstance(e, ray_local.Terminated))
+
+
+def _sigterm_like_ctrl_c() -> Callable[[], None]:
+    """SIGTERM raises ``Terminated``, a ``KeyboardInterrupt``: every command cleans up
+    after it exactly as after Ctrl-C (a real-engine run stops its Ray, brokers and temp
+    folders); returns what puts the previous handler back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _origin(e: BaseException) -> str:
@@ -151,5 +192,18 @@ def _origin(e: BaseException) -> str:
     return f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
 
 
+def entry() -> None:
+    """The console script: :func:`main`, then exit with its code.  After an interrupted
+    real-engine run everything is stopped already, but Ray's C++ threads can crash the
+    interpreter's teardown (SIGSEGV), which would turn the exit code into a lie: then the
+    process leaves without that teardown."""
+    code = main()
+    if code in (130, 128 + signal.SIGTERM) and "ray" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    entry()

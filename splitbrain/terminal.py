@@ -63,7 +63,8 @@ def print_run_summary(outcome: Any, run_dir: Any, replay_cmd: str) -> None:
         f"faults applied: {st['faults_applied']}; elections: {st['elections']}; leader changes: {st['leader_changes']}"
     )
     if st.get("stopped_by_time_limit"):
-        c.print(Text("  the time limit stopped the simulation early; the history was checked as far as it got", style="yellow"))
+        c.print(Text("  the time limit stopped the run early: the history was checked as far as it got, and "
+                     "the verdict cannot be valid (see time-limit below)", style="yellow"))
     verdict = Text("verdict ")
     verdict.append_text(verdict_text(outcome.verdict))
     c.print(verdict)

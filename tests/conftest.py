@@ -13,16 +13,19 @@ import pytest
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[None]:
     """A small local Ray instance for one test module (use with ``usefixtures``); the
-    real-engine runner shares a connection that is already open instead of starting one."""
-    import ray
+    real-engine runner shares a connection that is already open instead of starting one.
+    Started like a run's own (loopback only, a private token, every process tagged), and
+    its folder claimed, so a killed test session leaves nothing a later sweep misses."""
+    import uuid
+
+    from cluster.runtime.leftovers import RUN_TAG_ENV, claim
+    from cluster.runtime.ray_local import start_local
 
     tmp = tempfile.mkdtemp(prefix="sb-rt-")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, object_store_memory=80 * 1024 * 1024, include_dashboard=False,
-             log_to_driver=False, _temp_dir=os.path.join(tmp, "ray"), configure_logging=False,
-             runtime_env={"env_vars": {"GRPC_VERBOSITY": "ERROR"}})
+    tag = f"tests-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        yield
+        claim(tmp, "Ray for tests", tag_env=RUN_TAG_ENV, tag=tag)
+        with start_local(tmp, tag=tag):
+            yield
     finally:
-        ray.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)

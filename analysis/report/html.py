@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from analysis.records import stored
 from analysis.report import assets, charts, cycle, messages, story, text, timeline
 from analysis.report.data import (
     Focus,
@@ -347,7 +348,7 @@ def _page(data: RunData, sel: Selection, sections: list[str], drawn: dict[int, O
     shown = data.folder.resolve()
     if shown.name.startswith(".tmp-"):
         shown = shown.with_name(shown.name[len(".tmp-"):])
-    files = ", ".join(f"<code>{f}</code>" for f in ("scenario.json", "history.jsonl", "trace.jsonl",
+    files = ", ".join(f"<code>{f}</code>" for f in ("scenario.json", "history.jsonl", stored(data.folder / "trace.jsonl").name,
                                                      "results.json", "metrics.json"))
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.faultwindows import fault_windows
+from analysis.records import open_text, stored
 from analysis.report.rundata import Op, RunData
 
 BULK_KINDS = frozenset({"send", "deliver", "drop", "dup", "store", "client-invoke", "client-complete",
@@ -155,13 +156,14 @@ def _scan_trace(path: Path, notes: list[str]) -> tuple[list[dict[str, Any]], Cou
     counts: Counter[str] = Counter()
     last_t = 0.0
     clients: dict[str, str] = {}
+    path = stored(path)
     if not path.is_file():
         notes.append("trace.jsonl is missing")
         return [], counts, last_t, clients
     keep: list[str] = []
     sample: list[str] = []
     last_lazy = ""
-    with path.open(encoding="utf-8", errors="replace") as fh:
+    with open_text(path) as fh:
         for line in fh:
             kind = _lazy_kind(line)
             if kind is None:
@@ -238,10 +240,10 @@ def load_detail(folder: Path, ranges: list[tuple[float, float]], small: list[dic
     out: list[dict[str, Any]] = [r for r in small if inside(float(r.get("t", 0)))
                                  and r.get("kind") not in ("leader-log", "final-log")]
     lo_all, hi_all = merged[0][0], merged[-1][1]
-    path = folder / "trace.jsonl"
+    path = stored(folder / "trace.jsonl")
     if path.is_file():
         lines: list[str] = []
-        with path.open(encoding="utf-8", errors="replace") as fh:
+        with open_text(path) as fh:
             for line in fh:
                 tm = _T_RE.search(line)
                 if tm is None:

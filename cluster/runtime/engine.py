@@ -14,7 +14,15 @@ the engine pushes the change to the node processes over the control service:
 * set_clock/jump_clock -> ``SetClock``/``JumpClock`` on the node's skewable clock;
 * failpoints (``arm_failpoint``) -> every node freezes itself the moment it emits a
   matching event, and the trigger that armed it crashes the node when the event reaches
-  the driver (why: docs/runtime.md, "Failpoints").
+  the driver (why: docs/runtime.md, "Failpoints").  Every crash record says where it
+  landed: ``"landed": "failpoint"`` when the node was frozen at one, and, when it was
+  running although it had just emitted an event a failpoint was armed for (no freeze
+  could be had), ``"landed": "running"`` with that event and how long after it.
+
+The run's trace is merged at the end (:meth:`RayEngine.merged_trace`): the driver's own
+records (faults, lifecycle) and every node's trace file (:mod:`cluster.runtime.trace_log`),
+which holds each node's events as durably as its WAL holds its state.  The events the
+nodes stream during the run serve the event-triggered faults and live progress only.
 
 Some nodes are not Ray actors but *external processes* the run manages: a real RabbitMQ or
 Tansu broker (node ``n1`` of the saga and pipeline systems).  For those, crash is a SIGKILL
@@ -58,6 +66,7 @@ from cluster.runtime.handles import (
 )
 from cluster.runtime.node import NodeSpec
 from cluster.runtime.node_services import link_settings_proto
+from cluster.runtime.trace_log import TRACE_NAME, read_trace_log
 from cluster.runtime.world import DesiredWorld, FailpointSpec
 from faults.engine import LinkSettings
 from protos import control_pb2
@@ -65,7 +74,15 @@ from protos import control_pb2
 __all__ = ["CRASHED", "PAUSED", "STARTING", "UP", "ExternalProcess", "RayEngine"]
 
 Hook = Callable[[str, Mapping[str, Any]], None]
-_THAW_AFTER_S = 0.25
+_THAW_AFTER_S = 0.05
+"""How long after a frozen node's trigger was due the driver thaws it if no fault killed
+it.  The trigger's fault is a timer on the same loop due earlier, so it has run by then;
+longer would only pause a node whose trigger was busy with another node's crash."""
+SETUP_TIMEOUT_S = 30.0
+"""How long wiring a node that just started may take (its first control call)."""
+_LATE_WINDOW_MS = 2000
+"""A crash of a running node this soon after it emitted an event a failpoint was armed
+for is recorded as having landed late, after that event."""
 
 
 class RayEngine:
@@ -80,6 +97,7 @@ class RayEngine:
         loop: asyncio.AbstractEventLoop,
         on_addresses: Callable[[dict[str, str]], Awaitable[None]] | None = None,
         externals: Mapping[str, ExternalProcess] | None = None,
+        spares: frozenset[str] = frozenset(),
     ) -> None:
         self._ids = tuple(specs)
         self._nodes = {nid: NodeHandle(nid, spec) for nid, spec in specs.items()}
@@ -92,12 +110,17 @@ class RayEngine:
         self._rng = random.Random(f"{seed}:faults")
         self.t0_ns = time.monotonic_ns()
         self.trace: list[dict[str, Any]] = []
+        """The driver's own records (faults, lifecycle, links, clocks, system records)."""
+        self.streamed = 0
+        """Node events that reached the driver over the event streams."""
         self._hooks: list[Hook] = []
         self._roles: dict[str, tuple[str, int]] = {}
         self._handles: list[asyncio.TimerHandle] = []
         self._bg: set[asyncio.Task[Any]] = set()
         self.errors: list[str] = []
         self.closed = False
+        self._spares = spares
+        """The actor nodes that keep a warm spare process (the run's faults may crash them)."""
 
     # --- startup ----------------------------------------------------------------------------
 
@@ -108,9 +131,14 @@ class RayEngine:
         for n in actors:
             n.actor = self._make_actor(n.spec)
             n.actors.append(n.actor)
+        for n in actors:
+            if n.id in self._spares:
+                self._make_spare(n)
         # pid first: spawning the worker processes is the slow part and runs in parallel
         await asyncio.gather(*(n.actor.pid.remote() for n in actors))
         await asyncio.gather(*(n.actor.prepare.remote() for n in actors))
+        # the spares are spawned before the clock starts too: they cost no run time then
+        await asyncio.gather(*(n.spare_ready for n in actors if n.spare_ready is not None), return_exceptions=True)
         self.t0_ns = time.monotonic_ns()
         infos = await asyncio.gather(*(n.actor.start.remote(self.t0_ns) for n in actors))
         for n, info in zip(actors, infos, strict=True):
@@ -121,6 +149,34 @@ class RayEngine:
                 n.pid = next(iter(n.external.pids()), 0)
                 n.worker = self._spawn(n.work(self.errors))
         await asyncio.gather(*(self._set_peers(n) for n in actors))
+
+    def _make_spare(self, n: NodeHandle) -> None:
+        """Spawn and prepare the process ``n``'s next restart becomes.  A restart is meant
+        to take the fault's duration (hundreds of ms); a fresh Ray worker process takes
+        seconds to boot, and over 30 s on a loaded machine, which would silently stretch
+        every crash fault and starve the workload of the time the scenario gives it."""
+        spare = self._make_actor(n.spec)
+        n.actors.append(spare)
+
+        async def ready() -> None:
+            await spare.pid.remote()
+            await spare.prepare.remote()
+
+        n.spare = spare
+        n.spare_ready = self._spawn(ready())
+
+    async def _take_spare(self, n: NodeHandle) -> Any:
+        """``n``'s warm spare once it is ready (None: no spare, or it failed to boot)."""
+        spare, ready = n.spare, n.spare_ready
+        n.spare = n.spare_ready = None
+        if spare is None or ready is None:
+            return None
+        try:
+            await ready
+        except Exception as e:  # noqa: BLE001 - a spare that cannot boot: spawn afresh
+            self.errors.append(f"{n.id}: spare process: {type(e).__name__}: {e}")
+            return None
+        return spare
 
     def _attach(self, n: NodeHandle, info: dict[str, Any]) -> None:
         n.attach(info)
@@ -135,7 +191,9 @@ class RayEngine:
         peers = control_pb2.Peers(
             peers=[control_pb2.PeerAddress(node=k, address=v) for k, v in self.addresses().items()]
         )
-        await n.control.SetPeers(peers, timeout=RPC_TIMEOUT_S)
+        # wait_for_ready: a node's first control call waits for its channel to connect (a
+        # loaded machine can take seconds to answer a fresh connection) instead of failing
+        await n.control.SetPeers(peers, timeout=SETUP_TIMEOUT_S, wait_for_ready=True)
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -169,7 +227,8 @@ class RayEngine:
                 self.errors.append(f"event hook: {type(e).__name__}: {e}")
 
     async def _follow_events(self, n: NodeHandle, control: Any, incarnation: int) -> None:
-        """Stream the node's core events into the trace and the fault hooks."""
+        """Follow the node's event stream: the fault hooks see its core events (the
+        trace gets them from the node's own trace file at the end)."""
         held: list[tuple[str, dict[str, Any]]] = []  # events since a failpoint hit, hooks not yet run
         try:
             async for batch in control.Events(control_pb2.EventsRequest()):
@@ -180,14 +239,14 @@ class RayEngine:
                     rec["node"] = ev.node
                     if n.incarnation != incarnation or n.state == CRASHED:
                         return  # a late event from a killed incarnation
+                    self.streamed += 1
                     if ev.kind == K.ROLE:
                         self._roles[ev.node] = (str(rec.get("role")), int(rec.get("term", 0)))
-                    self.trace.append(rec)
                     if ev.kind == K.FAILPOINT_FROZEN:
-                        # The node has stopped and every event before the stop is in: now
-                        # let the triggers see them, in order (the one that armed the
-                        # failpoint crashes the node; a second matching event of the batch
-                        # finds it busy).
+                        # The node has stopped and every event before the stop is in: now let
+                        # the triggers see them, in order (the one that armed the failpoint
+                        # crashes the node; a second matching event of the batch finds it busy).
+                        n.frozen_at = str(rec.get("failpoint"))
                         for kind, held_rec in held:
                             self._fire_hooks(kind, held_rec)
                         held.clear()
@@ -195,9 +254,16 @@ class RayEngine:
                     elif held or "failpoint" in rec:
                         held.append((ev.kind, rec))  # hooks wait for the node to be frozen
                     else:
+                        if self._armed_for(ev.kind, rec):
+                            n.unfrozen_trigger = (ev.kind, int(ev.t))
                         self._fire_hooks(ev.kind, rec)
         except (grpc.aio.AioRpcError, asyncio.CancelledError):
             return
+
+    def _armed_for(self, kind: str, rec: Mapping[str, Any]) -> bool:
+        """Is a failpoint armed for this event (which nonetheless did not freeze its node)?"""
+        return any(fp.kind == kind and all(k in rec and rec[k] == v for k, v in fp.where.items())
+                   for fp in self.world.failpoints())
 
     # --- SchedulingEngine ---------------------------------------------------------------------
 
@@ -344,7 +410,22 @@ class RayEngine:
             _kill(n.pid, signal.SIGKILL)
         if n.events_task is not None:
             n.events_task.cancel()
-        self._emit(K.CRASH, {"node": node, "pid": n.pid, "signal": "SIGKILL"})
+        self._emit(K.CRASH, {"node": node, "pid": n.pid, "signal": "SIGKILL", **self._landing(n)})
+        n.frozen_at = None
+        n.unfrozen_trigger = None
+
+    def _landing(self, n: NodeHandle) -> dict[str, Any]:
+        """Where a crash landed, for the record: at a failpoint freeze, or while the node
+        ran on after an event a failpoint was armed for (the checkers then know that
+        what the node did in between really happened before the crash)."""
+        if n.frozen_at is not None:
+            return {"landed": "failpoint", "failpoint": n.frozen_at}
+        if n.unfrozen_trigger is not None:
+            kind, t = n.unfrozen_trigger
+            late = self.now_ms() - t
+            if late <= _LATE_WINDOW_MS:
+                return {"landed": "running", "after_event": kind, "event_t": t, "late_ms": late}
+        return {}
 
     def restart(self, node: str) -> None:
         n = self._node(node)
@@ -376,21 +457,46 @@ class RayEngine:
             with contextlib.suppress(Exception):
                 ray.kill(old, no_restart=True)
         await n.close_channel()
-        spec = replace(n.spec, incarnation=incarnation, clock=self.world.clock_history(n.id), t0_ns=self.t0_ns)
-        n.actor = self._make_actor(spec)
-        n.actors.append(n.actor)
+        spec = replace(n.spec, incarnation=incarnation, clock=self.world.clock_history(n.id), t0_ns=self.t0_ns,
+                       failpoints=self.world.failpoints())
+        t = time.monotonic()
+        spare = await self._take_spare(n)
         old_port = n.port
-        info = await n.actor.start.remote(self.t0_ns)
+        if spare is not None:
+            n.actor = spare
+            info = await n.actor.start.remote(self.t0_ns, spec)
+        else:
+            n.actor = self._make_actor(spec)
+            n.actors.append(n.actor)
+            info = await n.actor.start.remote(self.t0_ns)
+        if n.id in self._spares and not self.closed:
+            self._make_spare(n)  # for the next crash, booting while this incarnation runs
         if n.state != STARTING or n.incarnation != incarnation:  # crashed again meanwhile
             _kill(int(info["pid"]), signal.SIGKILL)
             return
         self._attach(n, info)
-        await self._set_peers(n)
-        await n.push_world(self.world, self._externals())
+        try:
+            await self._set_peers(n)
+            # A new process on a loaded machine answers its first calls slowly: wiring it
+            # may take the setup timeout, not the 2 s of a fault's control call.
+            await n.push_world(self.world, self._externals(), timeout=SETUP_TIMEOUT_S)
+            stale = [fp.id for fp in spec.failpoints if self.world.failpoint(fp.id) is None]
+            for fp_id in stale:  # armed from its spec, disarmed while it started
+                await n.control.SetFailpoint(control_pb2.Failpoint(id=fp_id, armed=False), timeout=SETUP_TIMEOUT_S)
+            if stale:  # it may have frozen at one already, with no trigger left to act on it
+                await n.control.Thaw(control_pb2.ThawRequest(rearm=False), timeout=SETUP_TIMEOUT_S)
+        except grpc.aio.AioRpcError:
+            if n.state == UP and n.incarnation == incarnation:
+                raise
+            return  # crashed again while being wired up (its failpoint fired at once): expected
+        self._emit(K.RESTARTED, {"node": n.id, "incarnation": incarnation, "pid": n.pid,
+                                 "boot_ms": round((time.monotonic() - t) * 1000), "spare": spare is not None},
+                   hooks=False)
         if n.port != old_port:
             for other in self._nodes.values():
                 if other is not n and other.state == UP and other.external is None:
-                    await self._set_peers(other)
+                    with contextlib.suppress(grpc.aio.AioRpcError):
+                        await self._set_peers(other)
             if self._on_addresses is not None:
                 await self._on_addresses(self.addresses())
 
@@ -448,6 +554,25 @@ class RayEngine:
         for fp in self.world.failpoints():
             self.disarm_failpoint(fp.id)
 
+    def wired(self) -> bool:
+        """Every node is up and no command for it (a restart and its wiring) is pending."""
+        return all(n.state == UP and not n.busy and n.queue.empty() for n in self._nodes.values())
+
+    def thaw_all(self) -> None:
+        """Thaw every node (the settle phase, once no fault acts any more).  A node can be
+        frozen at a failpoint the driver has not heard of yet: its report waits for the
+        broker calls before it, which take seconds on a loaded machine, and a restarted
+        node arms its failpoints from its first instruction.  Left frozen, it would look
+        like a live node that lost its work."""
+        req = control_pb2.ThawRequest(rearm=False)
+        for n in self._nodes.values():
+            if n.external is not None or n.state != UP:
+                continue
+            if n.frozen_at is not None:
+                self._emit(K.FAILPOINT_THAW, {"node": n.id, "failpoint": n.frozen_at}, hooks=False)
+                n.frozen_at = None
+            self._rpc(n, lambda c: c.Thaw(req, timeout=RPC_TIMEOUT_S))
+
     def _watch_frozen(self, n: NodeHandle, incarnation: int, fp_id: str) -> None:
         """A node froze on a failpoint.  If no fault kills it in time (its trigger was
         busy or used up), thaw it: it was then only paused for a moment."""
@@ -457,12 +582,11 @@ class RayEngine:
         def check() -> None:
             if self.closed or n.incarnation != incarnation or n.state != UP:
                 return
+            n.frozen_at = None
             self._emit(K.FAILPOINT_THAW, {"node": n.id, "failpoint": fp_id}, hooks=False)
-            self._rpc(n, lambda c: c.Thaw(control_pb2.ThawRequest(), timeout=RPC_TIMEOUT_S))
-            again = self.world.failpoint(fp_id)
-            if again is not None:  # it was one-shot on the node: arm it again
-                msg = failpoint_proto(again)
-                self._rpc(n, lambda c: c.SetFailpoint(msg, timeout=RPC_TIMEOUT_S))
+            # it was one-shot on the node: the node arms it again as it thaws, if still wanted
+            req = control_pb2.ThawRequest(rearm=self.world.failpoint(fp_id) is not None)
+            self._rpc(n, lambda c: c.Thaw(req, timeout=RPC_TIMEOUT_S))
 
         self._handles.append(self._loop.call_later(delay, check))
 
@@ -488,6 +612,40 @@ class RayEngine:
         live = [n for n in self._nodes.values() if n.state == UP and n.actor is not None]
         got = await asyncio.gather(*(n.actor.broker_stats.remote() for n in live), return_exceptions=True)
         return {n.id: g for n, g in zip(live, got, strict=True) if isinstance(g, dict) and g}
+
+    async def merged_trace(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """The run's trace: the driver's records and every node's trace file, in time
+        order (a stable sort: each source keeps its own order within a millisecond), and
+        counts for the stats (records from the files, torn lines, and how many node
+        records never reached the driver over the streams: what a crash would have cost)."""
+        records: list[dict[str, Any]] = []
+        torn = 0
+        for n in self._nodes.values():
+            if n.external is not None:
+                continue
+            got, bad = await self._node_trace(n)
+            torn += bad
+            for rec in got:
+                rec.pop("inc", None)
+                records.append(rec)
+        counts = {"node_records": len(records), "streamed": self.streamed,
+                  "unstreamed": max(0, len(records) - self.streamed), "torn": torn}
+        return sorted(self.trace + records, key=lambda r: r.get("t", 0)), counts
+
+    async def _node_trace(self, n: NodeHandle) -> tuple[list[dict[str, Any]], int]:
+        path = os.path.join(n.spec.data_dir, TRACE_NAME)
+        if os.path.exists(path):
+            return read_trace_log(path)
+        if n.state == UP and n.actor is not None:  # the node's disk is not ours to read
+            import tempfile
+
+            with contextlib.suppress(Exception):
+                raw = await n.actor.trace_file.remote()
+                with tempfile.NamedTemporaryFile(suffix=".jsonl") as fh:
+                    fh.write(raw)
+                    fh.flush()
+                    return read_trace_log(fh.name)
+        return [], 0
 
     def metrics_ports(self) -> dict[str, int]:
         return {nid: n.metrics_port for nid, n in self._nodes.items() if n.state in (UP, PAUSED) and n.metrics_port}

@@ -77,7 +77,19 @@ class NodeHandle:
     queue: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
     dirty: bool = False
+    busy: bool = False
+    """A queued command (a restart and its wiring, a pause...) is running."""
     actors: list[Any] = field(default_factory=list)  # every incarnation, for cleanup
+    frozen_at: str | None = None
+    """The failpoint this node is frozen at (its process waits for the driver's SIGKILL)."""
+    unfrozen_trigger: tuple[str, int] | None = None
+    """The last event (kind, t) a failpoint was armed for that did not freeze the node."""
+    spare: Any = None
+    """A warm spare: an actor process already spawned and prepared, not yet started, that
+    the next restart turns into the node (spawning a process takes seconds, and tens of
+    seconds on a loaded machine, while a restart is meant to take the fault's duration)."""
+    spare_ready: asyncio.Task[None] | None = None
+    """Done when :attr:`spare` answered its ``pid`` and finished ``prepare``."""
 
     @property
     def address(self) -> str:
@@ -105,12 +117,15 @@ class NodeHandle:
         """Run the queued commands one at a time, in order (the node's worker task)."""
         while True:
             cmd = await self.queue.get()
+            self.busy = True
             try:
                 await cmd()
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a node that died mid-command: record, keep going
                 errors.append(f"{self.id}: {type(e).__name__}: {e}")
+            finally:
+                self.busy = False
 
     def rpc(self, call: Callable[[Any], Awaitable[Any]]) -> None:
         """Queue a control RPC; a paused or down node gets the full state when it is back."""
@@ -129,17 +144,17 @@ class NodeHandle:
 
         self.enqueue(cmd)
 
-    async def push_world(self, world: DesiredWorld, externals: set[str]) -> None:
+    async def push_world(self, world: DesiredWorld, externals: set[str], *, timeout: float = RPC_TIMEOUT_S) -> None:
         """Send this node every failpoint and every link setting the driver holds for it
         (links from an external node are applied by their receiving end: ``inbound``)."""
         self.dirty = False
         c = self.control
         for fp in world.failpoints():
-            await c.SetFailpoint(failpoint_proto(fp), timeout=RPC_TIMEOUT_S)
+            await c.SetFailpoint(failpoint_proto(fp), timeout=timeout)
         for src, dst, link in world.links_of(self.id):
             if src == self.id:
-                await c.SetLink(link_settings_proto(dst, link), timeout=RPC_TIMEOUT_S)
+                await c.SetLink(link_settings_proto(dst, link), timeout=timeout)
             if dst == self.id and src in externals:
-                await c.SetLink(link_settings_proto(src, link, inbound=True), timeout=RPC_TIMEOUT_S)
+                await c.SetLink(link_settings_proto(src, link, inbound=True), timeout=timeout)
             if dst == self.id:
-                await c.BlockInbound(control_pb2.InboundBlock(src=src, blocked=link.cut), timeout=RPC_TIMEOUT_S)
+                await c.BlockInbound(control_pb2.InboundBlock(src=src, blocked=link.cut), timeout=timeout)

@@ -42,7 +42,6 @@ import shutil
 import socket
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -55,16 +54,22 @@ from analysis.history import Event
 from cluster.core.types import Core
 from cluster.runtime.engine import RayEngine
 from cluster.runtime.errors import EngineSetupError
-from cluster.runtime.scrape import rss_mb, scrape_all, scrape_periodically, serve_aggregate
+from cluster.runtime.leftovers import RUN_TAG_ENV, claim, run_root, sweep
+from cluster.runtime.ray_local import connect, shutdown, start_local
+from cluster.runtime.scrape import (
+    node_up_series,
+    rss_mb,
+    scrape_all,
+    scrape_periodically,
+    serve_aggregate,
+)
 from cluster.session import Collected, Progress
 from cluster.spec import ClusterSpec
 
-__all__ = ["RayLauncher", "RayOptions", "RayReady", "RaySession", "connect", "ship_by_value"]
+__all__ = ["RayLauncher", "RayOptions", "RayReady", "RaySession", "check_metrics_port", "connect", "ship_by_value"]
 
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # keep gRPC core's INFO lines off the terminal
 
-_OBJECT_STORE_BYTES = 80 * 1024 * 1024
-_CONNECT_TIMEOUT_S = 30.0
 _CLOSE_TIMEOUT_S = 10.0
 
 
@@ -133,20 +138,40 @@ class RayLauncher:
             if module is None:
                 raise EngineSetupError(f"module {name!r} is to be shipped to the workers but is not loaded")
             ship_by_value(module)
-        tmp = tempfile.mkdtemp(prefix="sb-ray-")
+        check_metrics_port(opts.metrics_port)  # one line now, not a traceback once Ray is up
+        swept = sweep()  # what dead runs left (never a live run's): see cluster.runtime.leftovers
+        tmp = tempfile.mkdtemp(prefix="sb-ray-", dir=run_root())
+        tag = f"run-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         with contextlib.ExitStack() as stack:
             stack.callback(shutil.rmtree, tmp, True)  # last: after every process is gone
+            claim(tmp, "real-engine run", tag_env=RUN_TAG_ENV, tag=tag)
             broker = None
             if spec.broker is not None and not opts.model_broker:
                 broker = _start_broker(spec.broker.kind, opts, stack)  # closed after the nodes
-            if _init_ray(opts.address, tmp):
-                stack.callback(_ray_shutdown)
+            _init_ray(opts.address, tmp, tag, stack)
             loop = asyncio.new_event_loop()
             stack.callback(_close_loop, loop)
             session = RaySession(spec, opts, tmp=tmp, broker=broker, loop=loop)
+            if swept.removed or swept.failed:
+                session.stats["swept_leftovers"] = swept.to_dict()
             stack.callback(session.shutdown)
             loop.run_until_complete(session.start())
             yield session
+
+
+def check_metrics_port(port: int | None) -> None:
+    """Fail at once, in one line, when the aggregated metrics endpoint cannot be served on
+    ``127.0.0.1:port`` (taken or out of range), before anything starts."""
+    if port is None:
+        return
+    if not 1 <= port <= 65535:
+        raise EngineSetupError(f"--metrics-port {port}: a port is a number from 1 to 65535")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise EngineSetupError(f"--metrics-port {port}: cannot serve metrics on 127.0.0.1:{port} "
+                                   f"({e.strerror or e}); pick a free port") from None
 
 
 def _start_broker(kind: str, opts: RayOptions, stack: contextlib.ExitStack) -> Any:
@@ -159,35 +184,21 @@ def _start_broker(kind: str, opts: RayOptions, stack: contextlib.ExitStack) -> A
     return stack.enter_context(broker_endpoint(kind, amqp_url=opts.amqp_url, kafka_bootstrap=opts.kafka_bootstrap))
 
 
-def _init_ray(address: str | None, tmp: str) -> bool:
-    """Start or join Ray; True when this run must shut the connection down at the end."""
+def _init_ray(address: str | None, tmp: str, tag: str, stack: contextlib.ExitStack) -> None:
+    """Start a private local Ray (stopped when ``stack`` closes), join ``address``, or
+    share the connection the process already holds (tests, the bench)."""
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address not in (None, "", "local"):
         if ray.is_initialized():
             raise EngineSetupError("this process is already connected to Ray; cannot connect to another address")
+        stack.callback(shutdown)
         connect(str(address))
-        return True
+        return
     if ray.is_initialized():
-        return False  # a caller (tests, bench) already holds a Ray connection: share it
-    ray.init(
-        num_cpus=2,
-        object_store_memory=_OBJECT_STORE_BYTES,
-        include_dashboard=False,
-        log_to_driver=False,
-        _temp_dir=os.path.join(tmp, "ray"),
-        configure_logging=False,
-        runtime_env={"env_vars": {"GRPC_VERBOSITY": "ERROR"}},
-    )
-    return True
-
-
-def _ray_shutdown() -> None:
-    import ray
-
-    with contextlib.suppress(Exception):
-        ray.shutdown()
+        return  # a caller (tests, bench) already holds a Ray connection: share it
+    stack.enter_context(start_local(tmp, tag=tag))
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -202,34 +213,8 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     loop.close()
 
 
-def connect(address: str) -> None:
-    """Connect to an existing cluster, or fail with one clear line within 30 s."""
-    import ray
-
-    target = address[len("ray://"):] if address.startswith("ray://") else address
-    if address != "auto":
-        host, _, port = target.rpartition(":")
-        try:
-            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5.0):
-                pass
-        except (OSError, ValueError) as e:
-            raise EngineSetupError(f"cannot reach the Ray cluster at {address!r}: {e}") from None
-    box: dict[str, BaseException | None] = {"error": None}
-
-    def go() -> None:
-        try:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
-        except BaseException as e:  # noqa: BLE001 - reported below as one line
-            box["error"] = e
-
-    t = threading.Thread(target=go, daemon=True)
-    t.start()
-    t.join(_CONNECT_TIMEOUT_S)
-    if t.is_alive():
-        raise EngineSetupError(f"cannot connect to the Ray cluster at {address!r}: no answer in {_CONNECT_TIMEOUT_S:.0f} s")
-    if box["error"] is not None:
-        msg = str(box["error"]).strip().splitlines()[0] if str(box["error"]).strip() else type(box["error"]).__name__
-        raise EngineSetupError(f"cannot connect to the Ray cluster at {address!r}: {msg}")
+_MAX_SETTLE_EXTRA_S = 30.0
+"""How much longer than its window the settle phase waits for a working system to calm."""
 
 
 class RaySession:
@@ -288,6 +273,10 @@ class RaySession:
         self.stats["gpus"] = available.get("GPU", 0.0)
         options = {nid: dict(spec.resources(nid, available)) for nid in spec.nodes} if spec.resources else {}
 
+        # A node that asks for resources (a GPU share) gets no spare: the spare would hold
+        # a second share, and wait for it forever where the machine has no more.
+        spares = frozenset(nid for nid in spec.nodes if not options.get(nid)) if spec.may_crash else frozenset()
+
         def make_actor(s: NodeSpec) -> Any:
             opts = options.get(s.node_id)
             return (node_actor.options(**opts) if opts else node_actor).remote(s)
@@ -296,7 +285,7 @@ class RaySession:
             await self.client_actor.set_addresses.remote(addrs)
 
         self._engine = RayEngine(specs=specs, seed=spec.seed, make_actor=make_actor, loop=self.loop,
-                                 on_addresses=on_addresses, externals=externals)
+                                 on_addresses=on_addresses, externals=externals, spares=spares)
         self._t_wall = time.perf_counter()
         await self.client_actor.pid.remote()
         await self._engine.start()
@@ -333,19 +322,29 @@ class RaySession:
         self._client_info = await self.client_actor.start.remote(engine.addresses(), engine.t0_ns)
         client_port = self._client_info["metrics_port"]
         if self.options.metrics_port is not None:
-            self._agg_server = serve_aggregate(self.options.metrics_port, engine.metrics_ports, client_port)
+            self._agg_server = serve_aggregate(self.options.metrics_port, engine.metrics_ports, client_port,
+                                               self._nodes_up)
         if self.options.on_ready is not None:
             self.options.on_ready(RayReady(engine, await self.client_actor.pid.remote(), client_port, self.tmp,
                                            self.broker))
         self._scraper = self.loop.create_task(scrape_periodically(self._live_ports, engine.incarnation, self._scrapes))
-        while engine.now_ms() < duration_ms and time.monotonic() < deadline:
-            await asyncio.sleep(min(0.1, max(0.0, (duration_ms - engine.now_ms()) / 1000)))
+        # The workload gets its whole duration: the clock started when the nodes did, and
+        # wiring them and starting the clients takes seconds on a loaded machine.
+        started = engine.now_ms()
+        end = started + duration_ms
+        self.stats["clients_started_ms"] = started
+        while engine.now_ms() < end and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.1, max(0.0, (end - engine.now_ms()) / 1000)))
             if progress is not None:
-                progress(min(engine.now_ms(), duration_ms), duration_ms)
-        self.stats["stopped_by_time_limit"] = engine.now_ms() < duration_ms
+                progress(min(engine.now_ms() - started, duration_ms), duration_ms)
+        self.stats["stopped_by_time_limit"] = engine.now_ms() < end
         self._ran_ms = engine.now_ms()
         self._client_metrics = await asyncio.to_thread(scrape_all, {}, client_port)
         self._client_out = await self.client_actor.stop.remote()
+
+    def _nodes_up(self) -> dict[str, bool]:
+        engine = self.engine
+        return {nid: engine.node_state(nid) == "up" for nid in engine.node_ids()}
 
     def _live_ports(self) -> dict[str, int]:
         engine = self.engine
@@ -363,10 +362,23 @@ class RaySession:
         heal_all()
         engine.disarm_all_failpoints()
         deadline = min(deadline, time.monotonic() + 60.0)
-        while time.monotonic() < deadline and any(engine.node_state(n) != "up" for n in engine.node_ids()):
+        while time.monotonic() < deadline and not engine.wired():
             await asyncio.sleep(0.1)
-        await asyncio.sleep(min(settle_ms / 1000.0 + 0.5, max(0.0, deadline - time.monotonic())))
+        engine.thaw_all()
+        # The checkers call an unfinished item lost after settle_ms of calm, measured on the
+        # trace's clock.  Calm means the system stopped working, not that settle_ms passed:
+        # on a loaded machine a restarted consumer can take seconds to fetch what waits for
+        # it.  So the tail lasts until no node has reported an event for a whole window.
+        window = settle_ms / 1000.0 + 0.5
+        calm_by = min(deadline, time.monotonic() + window + _MAX_SETTLE_EXTRA_S)
+        seen = engine.streamed
+        while True:
+            await asyncio.sleep(min(window, max(0.0, calm_by - time.monotonic())))
+            if engine.streamed == seen or time.monotonic() >= calm_by:
+                break
+            seen = engine.streamed
         self.stats["settle_s"] = round(time.monotonic() - t0, 2)
+        self.stats["settle_calm"] = engine.streamed == seen
 
     # --- the end ------------------------------------------------------------------------------
 
@@ -400,6 +412,7 @@ class RaySession:
             self._scraper.cancel()
         metrics = await asyncio.to_thread(scrape_all, engine.metrics_ports(), None)
         metrics.update(self._client_metrics)
+        metrics["driver"] = node_up_series(self._nodes_up())
         for (nid, inc), snap in sorted(self._scrapes.items()):
             if nid not in metrics or engine.incarnation(nid) != inc:
                 metrics[f"{nid} (incarnation {inc}, crashed)"] = snap
@@ -411,8 +424,10 @@ class RaySession:
         stats["engine_errors"] = list(engine.errors[:20])
         events = [Event(p, typ, f, value, key, t_ns, i)
                   for i, (p, typ, f, value, key, t_ns) in enumerate(self._client_out["history"])]
-        trace = sorted(engine.trace + list(self._client_out["trace"]), key=lambda r: r.get("t", 0))
+        merged, counts = await engine.merged_trace()
+        trace = sorted(merged + list(self._client_out["trace"]), key=lambda r: r.get("t", 0))
         stats["trace_records"] = len(trace)
+        stats["trace_sources"] = counts
         return Collected(events, trace, stats)
 
     def shutdown(self) -> None:

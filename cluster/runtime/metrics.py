@@ -44,7 +44,8 @@ class NodeMetrics:
             "splitbrain_messages_dropped", "Envelopes dropped by the link layer", [*lab, "peer", "reason"], registry=r
         )
         self.received = Counter("splitbrain_messages_received", "Envelopes received", lab, registry=r).labels(node)
-        self.fsyncs = Gauge("splitbrain_fsyncs", "fsync calls on the WAL", lab, registry=r).labels(node)
+        self.fsyncs = Counter("splitbrain_fsyncs", "fsync calls on the WAL", lab, registry=r).labels(node)
+        self._fsyncs_seen = 0
         self.batches = Gauge(
             "splitbrain_input_batches", "Batches of peer and client inputs drained as one Ready", lab, registry=r
         ).labels(node)
@@ -55,7 +56,7 @@ class NodeMetrics:
             "splitbrain_faults_active", "Link faults and clock skew active on this node", [*lab, "kind"], registry=r
         )
         self.clock_offset = Gauge(
-            "splitbrain_clock_offset_ms", "Local clock minus true time (ms)", lab, registry=r
+            "splitbrain_clock_offset_seconds", "Local clock minus true time", lab, registry=r
         ).labels(node)
         self.client_requests = Counter(
             "splitbrain_client_requests", "Client requests received", lab, registry=r
@@ -64,6 +65,12 @@ class NodeMetrics:
             self.role.labels(node, role).set(0)
         for kind in ("link", "clock", "inbound_block"):
             self.faults.labels(node, kind).set(0)
+
+    def count_fsyncs(self, total: int) -> None:
+        """Bring ``splitbrain_fsyncs_total`` up to the WAL's own count (a counter only rises)."""
+        if total > self._fsyncs_seen:
+            self.fsyncs.inc(total - self._fsyncs_seen)
+            self._fsyncs_seen = total
 
     def set_role(self, role: str) -> None:
         for r in ROLES:

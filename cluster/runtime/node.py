@@ -7,14 +7,17 @@ coroutines at once):
   is a :class:`~cluster.runtime.clock.SkewClock` that the control service skews at run time;
 * envelopes arriving on inbound ``NodeLink`` streams and client requests arriving on
   ``Client`` sessions are decoded and ``step``-ped into the core;
-* the core's ``Ready`` batch goes through :func:`cluster.driver.drain`, the one driver
-  loop every engine shares: persist (to the WAL, ``fsync`` exactly when the batch asks),
-  then send (to the peer links), then client replies, then events (streamed to the driver
-  for the trace and event-triggered faults).  Persisting synchronously before anything is
-  sent is what keeps "a vote is sent only after it is persisted" true with a real disk.
-  The shared rule also means a batch with nothing to persist never syncs, so an unsynced
-  write stays unsynced until a later batch syncs (a crash can lose it, as the
-  ``no_fsync_log`` flaw teaches).
+* after every input the core's ``Ready`` batch is first *journaled* -- its events are
+  appended to the node's own trace file (:mod:`cluster.runtime.trace_log`) -- and then
+  goes through :func:`cluster.driver.drain_ready`, the one driver loop every engine
+  shares: persist (to the WAL, ``fsync`` exactly when the batch asks, the trace file with
+  it), then send (to the peer links), then client replies, then events (streamed to the
+  driver for live progress and event-triggered faults).  Persisting synchronously
+  before anything is sent is what keeps "a vote is sent only after it is persisted" true
+  with a real disk; journaling before that is what keeps the record of a state change
+  whenever the state change itself survives a crash.  The shared rule also means a batch
+  with nothing to persist never syncs, so an unsynced write stays unsynced until a later
+  batch syncs (a crash can lose it, as the ``no_fsync_log`` flaw teaches).
 
 Inputs are batched the etcd way: an arriving message is stepped at once, but the drain
 waits until the loop has handed over everything that arrived with it (one ``call_soon``),
@@ -65,7 +68,7 @@ import grpc.aio
 from analysis import trace_kinds as K
 from cluster.core.kv import jsonable
 from cluster.core.types import ClientReply, Core, CoreEvent, Message, PersistOp
-from cluster.driver import drain
+from cluster.driver import drain_ready
 from cluster.runtime.broker_link import BrokerLinkSpec
 from cluster.runtime.clock import ClockChange, RunClock, SkewClock
 from cluster.runtime.codec_broker import register as _register_broker_messages
@@ -75,7 +78,9 @@ from cluster.runtime.metrics import NodeMetrics, serve
 from cluster.runtime.node_services import ClientService, ControlService, LinkService
 from cluster.runtime.peers import PeerLinks
 from cluster.runtime.sessions import ClientSessions
+from cluster.runtime.trace_log import NodeTraceLog
 from cluster.runtime.transport import SERVER_OPTIONS
+from cluster.runtime.world import FailpointSpec
 from cluster.spec import CoreFactory, EventRecords
 from faults.engine import LinkSettings
 from protos import control_pb2, node_pb2_grpc
@@ -114,6 +119,9 @@ class NodeSpec:
     """Slow setup before the run's clock starts (a worker loads its model)."""
     on_event: EventRecords | None = None
     """Records this node adds when its core emits an event (see ``cluster.spec``)."""
+    failpoints: tuple[FailpointSpec, ...] = ()
+    """Failpoints armed from the first instruction: a restarted relay republishes its
+    unmarked rows the moment it starts, before any control RPC could arm them."""
 
 
 def build_core(spec: NodeSpec, durable: dict[str, Any] | None) -> Core:
@@ -126,14 +134,18 @@ class _Failpoints:
     """Failpoints armed on this node (see ``control.proto``: ``Failpoint``): "freeze the
     moment you emit an event like this", one-shot, re-armed by the driver."""
 
-    def __init__(self) -> None:
+    def __init__(self, armed: tuple[FailpointSpec, ...] = ()) -> None:
         self._armed: dict[str, tuple[str, dict[str, Any], int]] = {}  # id -> (kind, where, delay)
+        self._hit: dict[str, tuple[str, dict[str, Any], int]] = {}  # fired, until a thaw re-arms them
+        for fp in armed:
+            self.set(fp.id, fp.kind, dict(fp.where), fp.delay_ms, True)
 
     def set(self, fp_id: str, kind: str, where: dict[str, Any], delay_ms: int, armed: bool) -> None:
         if armed:
             self._armed[fp_id] = (kind, where, delay_ms)
         else:
             self._armed.pop(fp_id, None)
+            self._hit.pop(fp_id, None)
 
     def hit(self, ev: CoreEvent) -> tuple[str, int] | None:
         """The failpoint ``ev`` trips (disarming it) and its delay, if any."""
@@ -142,9 +154,16 @@ class _Failpoints:
         data = {**ev.data, "node": ev.node}
         for fp_id, (kind, where, delay_ms) in list(self._armed.items()):
             if ev.kind == kind and all(k in data and data[k] == v for k, v in where.items()):
-                del self._armed[fp_id]
+                self._hit[fp_id] = self._armed.pop(fp_id)
                 return fp_id, delay_ms
         return None
+
+    def rearm(self) -> None:
+        """Arm again what fired: the node was thawed because no fault killed it, and the
+        driver still wants the failpoint (re-arming here, not by a later RPC, leaves no
+        window in which a matching event slips through unfrozen)."""
+        self._armed.update(self._hit)
+        self._hit.clear()
 
 
 class _EventOutbox:
@@ -183,6 +202,7 @@ class NodeHost:
         self.run_clock = RunClock(spec.t0_ns)
         self.clock = SkewClock(self.run_clock, spec.clock)
         self.storage = DiskStorage(spec.data_dir)
+        self.trace_log = NodeTraceLog(spec.data_dir)
         self.metrics = NodeMetrics(spec.node_id) if spec.metrics else None
         self.core: Core | None = None
         self.port = 0
@@ -194,10 +214,11 @@ class NodeHost:
         self.sessions = ClientSessions()
         self._outbox = _EventOutbox()
         self._tick_task: asyncio.Task[None] | None = None
-        self._failpoints = _Failpoints()
+        self._failpoints = _Failpoints(spec.failpoints)
         self.frozen = False
         self._hold_events = False  # after a failpoint hit: events wait for pending broker calls
         self._frozen_now: list[str] = []
+        self._journaled: list[tuple[str, str, int, dict[str, Any]]] = []  # this batch's, to stream
         self._stopped = False
         self._received = 0
         self._decode_errors = 0
@@ -259,6 +280,7 @@ class NodeHost:
             await asyncio.gather(self._syncing, return_exceptions=True)
         self._disk.shutdown(wait=True)
         self.storage.close()
+        self.trace_log.close()
 
     # --- the driver loop ------------------------------------------------------------------
 
@@ -330,7 +352,10 @@ class NodeHost:
         if self._drain_pending:
             self._drain_pending = False
             self.batches += 1
-        drain(core, self)
+        r = core.ready()
+        if r.events:
+            self._journal(r.events)
+        drain_ready(r, self)
         if self._syncing is None:
             self._end_batch()
 
@@ -368,13 +393,42 @@ class NodeHost:
         if self._drain_pending:
             asyncio.get_running_loop().call_soon(self._drain_batch)
 
-    # ReadySink: where a batch's parts go (called by cluster.driver.drain, in this order)
+    def _write_synced(self, ops: tuple[PersistOp, ...]) -> None:
+        """On the disk thread: the batch's WAL write and the trace file, both made durable."""
+        self.storage.write(ops, True)
+        self.trace_log.sync()
+
+    def _journal(self, events: tuple[CoreEvent, ...]) -> None:
+        """Turn a batch's events into trace records and append them to the node's trace
+        file *before* the batch's persist, sends and replies (see the module doc), noting
+        which failpoint an event trips.  :meth:`record` streams them after the sends."""
+        t = self.run_clock.true_ms()
+        on_event = self.spec.on_event
+        out = self._journaled
+        for ev in events:
+            hit = self._failpoints.hit(ev)
+            data = ev.data
+            if hit is not None:
+                fp, delay_ms = hit
+                data = {**data, "failpoint": fp}
+                self._hold_events = self.peers.broker is not None
+                if delay_ms <= 0:
+                    self._frozen_now.append(fp)  # frozen at the end of this batch
+                else:
+                    asyncio.get_running_loop().call_later(delay_ms / 1000.0, self._freeze_at, fp)
+            out.append((ev.kind, ev.node, t, jsonable(data)))
+            if on_event is not None and self.core is not None:
+                for kind, extra in on_event(self.core, ev):
+                    out.append((kind, ev.node, t, jsonable(extra)))
+        self.trace_log.append(_file_record(k, n, tt, d, self.spec.incarnation) for k, n, tt, d in out)
+
+    # ReadySink: where a batch's parts go (called by cluster.driver.drain_ready, in this order)
 
     def persist(self, ops: tuple[PersistOp, ...], sync: bool) -> None:
         if not sync:
             self.storage.write(ops, sync)  # buffered in memory: nothing to wait for
             return
-        fut = asyncio.wrap_future(self._disk.submit(self.storage.write, ops, True))
+        fut = asyncio.wrap_future(self._disk.submit(self._write_synced, ops))
         self._syncing = fut
         fut.add_done_callback(self._synced)
 
@@ -393,33 +447,24 @@ class NodeHost:
             self.sessions.route(msg)
 
     def record(self, events: tuple[CoreEvent, ...]) -> None:
+        """Stream the batch's journaled records to the driver and count them in metrics
+        (after the batch's synced write, when it has one)."""
         if self._syncing is not None:
             self._after_sync.append((self.record, events))
             return
-        t = self.run_clock.true_ms()
+        journaled, self._journaled = self._journaled, []
+        for kind, node, t, data in journaled:
+            self._emit_trace(kind, node, t, data)
         m = self.metrics
-        on_event = self.spec.on_event
+        if m is None:
+            return
         for ev in events:
-            hit = self._failpoints.hit(ev)
-            fp = None
-            if hit is not None:
-                fp, delay_ms = hit
-                self._hold_events = self.peers.broker is not None
-                if delay_ms <= 0:
-                    self._frozen_now.append(fp)  # frozen at the end of this batch
-                else:
-                    asyncio.get_running_loop().call_later(delay_ms / 1000.0, self._freeze_at, fp)
-            self._emit_trace(ev.kind, ev.node, t, ev.data if fp is None else {**ev.data, "failpoint": fp})
-            if m is not None:
-                if ev.kind == K.ROLE:
-                    m.set_role(str(ev.data.get("role")))
-                    if ev.data.get("role") == "leader":
-                        m.leader_changes.inc()
-                elif ev.kind == K.ELECTION:
-                    m.elections.inc()
-            if on_event is not None and self.core is not None:
-                for kind, data in on_event(self.core, ev):
-                    self._outbox.push(kind, ev.node, t, data)
+            if ev.kind == K.ROLE:
+                m.set_role(str(ev.data.get("role")))
+                if ev.data.get("role") == "leader":
+                    m.leader_changes.inc()
+            elif ev.kind == K.ELECTION:
+                m.elections.inc()
 
     def _emit_trace(self, kind: str, node: str, t: int, data: dict[str, Any]) -> None:
         broker = self.peers.broker
@@ -456,7 +501,9 @@ class NodeHost:
         while loop.time() < deadline and self.peers.queued():
             await asyncio.sleep(0.002)
         await asyncio.sleep(0.005)  # the last write leaves the gRPC buffer
-        self._emit_trace(K.FAILPOINT_FROZEN, self.node_id, t, {"failpoint": fp_id})
+        data = {"failpoint": fp_id}
+        self.trace_log.append([_file_record(K.FAILPOINT_FROZEN, self.node_id, t, data, self.spec.incarnation)])
+        self._emit_trace(K.FAILPOINT_FROZEN, self.node_id, t, data)
 
     def freeze(self) -> None:
         """Stop dead: no ticks, no inputs, no broker traffic (what a crash looks like from
@@ -464,7 +511,11 @@ class NodeHost:
         self.frozen = True
         self.peers.freeze(True)
 
-    def thaw(self) -> None:
+    def thaw(self, rearm: bool = False) -> None:
+        """Run again after a failpoint freeze no fault acted on; ``rearm`` arms the
+        failpoints that fired again (the driver still wants them)."""
+        if rearm:
+            self._failpoints.rearm()
         self.frozen = False
         self.peers.freeze(False)
         if self.core is None or self._stopped or self._syncing is not None:
@@ -533,14 +584,19 @@ class NodeHost:
         la = getattr(core, "last_applied", None)
         if isinstance(la, int):
             m.applied.set(la)
-        m.fsyncs.set(self.storage.fsyncs)
+        m.count_fsyncs(self.storage.fsyncs)
         m.batches.set(self.batches)
         m.batched_inputs.set(self.batched_inputs)
         d = self.clock.describe()
-        m.clock_offset.set(self.clock.read_ms() - self.run_clock.true_ms())
+        m.clock_offset.set((self.clock.read_ms() - self.run_clock.true_ms()) / 1000.0)
         m.faults.labels(self.node_id, "clock").set(
             0 if (d["offset_ms"] == 0 and d["rate"] == 1 and d["jumps_ms"] == 0) else 1
         )
+
+
+def _file_record(kind: str, node: str, t: int, data: dict[str, Any], incarnation: int) -> dict[str, Any]:
+    """A trace-file line: the run's trace record plus the node's incarnation."""
+    return {**data, "t": t, "kind": kind, "node": node, "inc": incarnation}
 
 
 # --- the Ray actor ---------------------------------------------------------------------------
@@ -553,10 +609,15 @@ class NodeActorImpl:
         self.spec = spec
         self.host: NodeHost | None = None
 
-    async def start(self, t0_ns: int | None = None) -> dict[str, Any]:
+    async def start(self, t0_ns: int | None = None, spec: NodeSpec | None = None) -> dict[str, Any]:
         """Start serving; ``t0_ns`` (the run's start) is given late so actor spawn time
-        (seconds on a small machine) does not count as run time."""
-        spec = self.spec if t0_ns is None else dataclasses.replace(self.spec, t0_ns=t0_ns)
+        (seconds on a small machine) does not count as run time.  ``spec`` replaces the
+        one the actor was made with: a warm spare, spawned and prepared ahead of a crash,
+        becomes the node's next incarnation."""
+        spec = spec or self.spec
+        if t0_ns is not None:
+            spec = dataclasses.replace(spec, t0_ns=t0_ns)
+        self.spec = spec
         self.host = NodeHost(spec)
         return await self.host.start()
 
@@ -577,6 +638,12 @@ class NodeActorImpl:
         """The core object itself (pickled by Ray), for the system's end-of-run records
         (they read the same attributes they read in the simulator)."""
         return None if self.host is None else self.host.core
+
+    def trace_file(self) -> bytes:
+        """The node's trace file, for a driver that cannot read this node's disk."""
+        if self.host is None or not self.host.trace_log.path.exists():
+            return b""
+        return self.host.trace_log.path.read_bytes()
 
     def broker_stats(self) -> dict[str, Any]:
         link = None if self.host is None else self.host.peers.broker

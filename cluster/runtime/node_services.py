@@ -58,7 +58,7 @@ class NodeControl(Protocol):
 
     def set_failpoint(self, fp_id: str, kind: str, where: dict[str, Any], delay_ms: int, armed: bool) -> None: ...
 
-    def thaw(self) -> None: ...
+    def thaw(self, rearm: bool = False) -> None: ...
 
 
 def link_settings(p: control_pb2.LinkSettings) -> LinkSettings:
@@ -188,6 +188,6 @@ class ControlService(control_grpc.ControlServicer):
         self.node.set_failpoint(request.id, request.kind, where, int(request.delay_ms), request.armed)
         return control_pb2.Ack()
 
-    async def Thaw(self, request: Any, context: Any) -> control_pb2.Ack:  # noqa: N802
-        self.node.thaw()
+    async def Thaw(self, request: control_pb2.ThawRequest, context: Any) -> control_pb2.Ack:  # noqa: N802
+        self.node.thaw(rearm=request.rearm)
         return control_pb2.Ack()

@@ -17,7 +17,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["SCRAPE_EVERY_S", "rss_mb", "scrape_all", "scrape_periodically", "serve_aggregate"]
+__all__ = ["NODE_UP", "SCRAPE_EVERY_S", "node_up_series", "rss_mb", "scrape_all", "scrape_periodically",
+           "serve_aggregate"]
 
 SCRAPE_EVERY_S = 2.0
 
@@ -68,16 +69,35 @@ async def scrape_periodically(ports: Callable[[], dict[str, int]], incarnation: 
                 into[(nid, incs[nid])] = data
 
 
-def serve_aggregate(port: int, ports: Callable[[], dict[str, int]], client_port: int | None) -> Any:
+NODE_UP = "splitbrain_node_up"
+
+
+def node_up_series(up: dict[str, bool]) -> dict[str, float]:
+    """``splitbrain_node_up{node}`` as scraped series: 1 while the node's process serves,
+    0 while it is crashed, restarting or paused.  A crashed node's own endpoint is gone
+    with it, so without this it would silently drop out of every aggregate."""
+    return {f'{NODE_UP}{{node="{n}"}}': 1.0 if ok else 0.0 for n, ok in sorted(up.items())}
+
+
+def serve_aggregate(port: int, ports: Callable[[], dict[str, int]], client_port: int | None,
+                    up: Callable[[], dict[str, bool]] | None = None) -> Any:
     """One Prometheus endpoint for the whole cluster on 127.0.0.1:``port``: every node's
-    series (they carry a ``node`` label) merged per metric family on each scrape.  Returns
-    the HTTP server (``shutdown()`` and ``server_close()`` it)."""
+    series (they carry a ``node`` label) merged per metric family on each scrape, plus
+    ``splitbrain_node_up{node}`` from the driver (``up()``: node -> serving).  Returns the
+    HTTP server (``shutdown()`` and ``server_close()`` it)."""
     from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.core import GaugeMetricFamily
     from prometheus_client.parser import text_string_to_metric_families
 
     class _Aggregate:
         def collect(self) -> Any:
             merged: dict[str, Any] = {}
+            if up is not None:
+                node_up = GaugeMetricFamily(NODE_UP, "1 while the node's process is up (0: crashed, "
+                                            "restarting or paused)", labels=["node"])
+                for node, ok in sorted(up().items()):
+                    node_up.add_metric([node], 1.0 if ok else 0.0)
+                merged[NODE_UP] = node_up
             targets = dict(ports())
             if client_port:
                 targets["clients"] = client_port

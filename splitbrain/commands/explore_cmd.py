@@ -99,7 +99,7 @@ def _explore(args: argparse.Namespace) -> int:
     from scenarios.explore import explore
     from scenarios.flawfit import flaw_flags, inert_flaws
     from scenarios.plugins import with_plugins
-    from scenarios.results import write_run
+    from scenarios.results import check_store, write_run
     from scenarios.runner import effective, run_scenario
     from scenarios.spec import load
     from splitbrain.terminal import console, print_results
@@ -110,6 +110,7 @@ def _explore(args: argparse.Namespace) -> int:
         if n is not None and n < 1:
             raise UsageError(f"{flag} must be at least 1, got {n}")
     sc = with_plugins(load(args.name), load_plugin_args(args))
+    check_store(Path(args.store) if args.store else None)  # before the search spends its budget
     flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)
     sc = effective(sc, seed=None, flaws=flaws, time_limit_s=None)
     for notice in inert_flaws(sc):

@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
     import json
 
     from analysis.records import json_default
-    from scenarios.results import write_run
+    from scenarios.results import check_store, write_run
     from scenarios.runner import effective, run_scenario
     from scenarios.spec import load
     from splitbrain.terminal import print_run_summary
@@ -102,6 +102,8 @@ def _run(args: argparse.Namespace) -> int:
 
     cli_plugins = load_plugin_args(args)
     lesson_sc = with_plugins(load(args.name), cli_plugins)
+    if not args.no_save:
+        check_store(Path(args.store) if args.store else None)  # before the run spends its time
     from scenarios.flawfit import flaw_flags, inert_flaws
 
     flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)

@@ -52,7 +52,12 @@ def test_outbox_relay_crash_on_rabbitmq(rabbit: Any) -> None:
     assert frozen, "the relay crash must land at the failpoint, right after the publish"
     correct = _run("outbox-relay-crash-correct", amqp_url=rabbit.url, duration_ms=10_000)
     assert correct.verdict == "valid", _explain(correct)
-    assert correct.stats["ok"] > 10
+    # The run did the work its verdict rests on: sagas ran to their end through the
+    # crashes, and the inbox threw a republished copy away.  (How many bookings a client
+    # sees acknowledged in 10 s is a speed, not a property: on a loaded machine each of
+    # the 8 crash/restart cycles costs seconds, and a saga outlives the client's timeout.)
+    assert any(r.get("kind") == "saga-end" for r in correct.trace), "no saga ended"
+    assert any(r.get("kind") == "crash" for r in correct.trace), "no relay crashed"
     assert sum(1 for r in correct.trace if r.get("kind") == "dedup") >= 1  # the inbox did its job
 
 

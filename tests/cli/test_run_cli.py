@@ -43,7 +43,7 @@ def test_run_writes_results_folder_and_replays(tmp_path: Path, capsys: pytest.Ca
     latest = tmp_path / "latest"
     assert latest.is_symlink()
     run_dir = latest.resolve()
-    for name in ("scenario.json", "history.jsonl", "trace.jsonl", "results.json", "metrics.json"):
+    for name in ("scenario.json", "history.jsonl", "trace.jsonl.gz", "results.json", "metrics.json"):
         assert (run_dir / name).is_file(), name
     results = json.loads((run_dir / "results.json").read_text())
     assert results["verdict"] == "invalid"
@@ -125,3 +125,19 @@ def test_explore_finds_and_shrinks(tmp_path: Path, capsys: pytest.CaptureFixture
     assert saved.is_file()
     # the saved minimal run replays as a scenario file, with the same verdict
     assert main(["run", str(saved), "--no-save", "-q"]) == 1
+
+
+def test_a_run_its_time_limit_cut_short_is_unknown_never_valid(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A correct design stopped after a sliver of its 15 s: the passing checks cover only
+    that sliver, so the run says unknown (exit 2) and why, in the run and in a re-check."""
+    code = main(["run", "raft-healthy-random", "--time-limit", "0.05", "--store", str(tmp_path), "--json", "-q"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 2 and data["verdict"] == "unknown"
+    assert data["stats"]["stopped_by_time_limit"] is True
+    cut = next(c for c in data["checkers"] if c["checker"] == "time-limit")
+    assert cut["verdict"] == "unknown"
+    assert "stopped the run after" in cut["explanation"][0] and "of its 15000 ms" in cut["explanation"][0]
+    assert all(c["verdict"] == "valid" for c in data["checkers"] if c["checker"] != "time-limit")
+    assert main(["check", data["dir"]]) == 2
+    assert "time-limit" in capsys.readouterr().out

@@ -51,6 +51,9 @@ def test_leader_elected_writes_commit_and_metrics() -> None:
     for nid in ("n1", "n2", "n3"):
         assert any(k.startswith("splitbrain_term{") for k in m[nid])
         assert any(k.startswith("splitbrain_messages_sent_total{") for k in m[nid])
+        assert m[nid][f'splitbrain_fsyncs_total{{node="{nid}"}}'] > 0
+        assert abs(m[nid][f'splitbrain_clock_offset_seconds{{node="{nid}"}}']) < 1.0
+        assert m["driver"][f'splitbrain_node_up{{node="{nid}"}}'] == 1.0
     assert any(k.startswith("splitbrain_client_op_latency_seconds_bucket") for k in m["clients"])
     assert all(60 < mb < 400 for mb in out.stats["rss_mb"].values())
 

@@ -117,6 +117,10 @@ def test_restart_on_a_new_port_peers_and_clients_follow() -> None:
     new_port = int(thief.engine.addresses()["n1"].rsplit(":", 1)[1])
     assert new_port != thief.old_port
     assert not out.stats["engine_errors"], out.stats["engine_errors"]
+    # The new incarnation is the warm spare spawned before the run (a crash scenario):
+    # the restart did not wait for a process to boot.
+    restarted = _of(trace, "restarted", node="n1")
+    assert len(restarted) == 1 and restarted[0]["spare"] is True and restarted[0]["incarnation"] == 1, restarted
 
     # n2 and n3 never campaign, so every leader is n1; it was elected again after the
     # restart, in a later term: n2's and n3's votes reached it at its new address.

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from cluster.runtime.leftovers import claim
+
 from . import process
 from .errors import BrokerNotInstalled, BrokerStartFailed
 
@@ -118,6 +120,8 @@ class RabbitMQNode:
         self.keep_dir = keep_dir
         self.dir = Path(base_dir) if base_dir else Path(tempfile.mkdtemp(prefix="splitbrain-rmq-"))
         self.tag = process.new_tag("rmq")
+        if self._own_dir:  # a dead owner's folder is found and removed by the next run's sweep
+            claim(self.dir, "RabbitMQ broker", tag_env=process.TAG_ENV, tag=self.tag)
         self.nodename = f"sb-{os.getpid()}-{secrets.token_hex(4)}@localhost"
         self.port, self.dist_port, self.epmd_port = process.free_ports(3)
         self._server: subprocess.Popen[bytes] | None = None

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from cluster.runtime.leftovers import claim
+
 from . import process
 from .errors import BrokerNotInstalled, BrokerStartFailed
 
@@ -89,6 +91,7 @@ class TansuBroker:
         self.port = port or process.free_port()
         self.tag = process.new_tag("tansu")
         self.dir = Path(tempfile.mkdtemp(prefix="splitbrain-tansu-"))
+        claim(self.dir, "Tansu broker", tag_env=process.TAG_ENV, tag=self.tag)
         self._proc: subprocess.Popen[bytes] | None = None
         self._watchdog: process.Watchdog | None = None
         self._stopped = False
