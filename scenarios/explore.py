@@ -90,15 +90,20 @@ def explore(
     budget_s: float = 60.0,
     seed: int = 0,
     on_run: Callable[[int, float, bool], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ExploreResult:
-    """Search for a violating schedule within ``budget_s``; shrink it if found."""
+    """Search for a violating schedule within ``budget_s``; shrink it if found.
+
+    ``should_stop`` is asked before every run: True ends the search as if the budget were
+    spent (a parallel search stops its other shards this way once one has found a
+    failure; see :mod:`scenarios.explore_shards`)."""
     t0 = time.monotonic()
     deadline = t0 + budget_s
     res = ExploreResult(sc, False, 0, 0.0)
     best: dict[str, Any] = {}
 
     def condition(ex: dict[str, Any]) -> bool:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or (should_stop is not None and should_stop()):
             raise _BudgetSpent()
         cand = _materialize(sc, ex)
         # every run gets a share of the budget so one slow run cannot eat it all

@@ -57,7 +57,7 @@ from cluster.runtime.scrape import rss_mb, scrape_all, scrape_periodically, serv
 from cluster.session import Collected, Progress
 from cluster.spec import ClusterSpec
 
-__all__ = ["RayLauncher", "RayOptions", "RayReady", "RaySession", "connect", "ship_by_value"]
+__all__ = ["RayLauncher", "RayOptions", "RayReady", "RaySession", "connect", "ray_connection", "ship_by_value"]
 
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # keep gRPC core's INFO lines off the terminal
 
@@ -152,7 +152,7 @@ def _start_broker(kind: str, opts: RayOptions, stack: contextlib.ExitStack) -> A
     return stack.enter_context(broker_endpoint(kind, amqp_url=opts.amqp_url, kafka_bootstrap=opts.kafka_bootstrap))
 
 
-def _init_ray(address: str | None, tmp: str) -> bool:
+def _init_ray(address: str | None, tmp: str, num_cpus: int = 2) -> bool:
     """Start or join Ray; True when this run must shut the connection down at the end."""
     import ray
 
@@ -165,7 +165,7 @@ def _init_ray(address: str | None, tmp: str) -> bool:
     if ray.is_initialized():
         return False  # a caller (tests, bench) already holds a Ray connection: share it
     ray.init(
-        num_cpus=2,
+        num_cpus=num_cpus,
         object_store_memory=_OBJECT_STORE_BYTES,
         include_dashboard=False,
         log_to_driver=False,
@@ -174,6 +174,25 @@ def _init_ray(address: str | None, tmp: str) -> bool:
         runtime_env={"env_vars": {"GRPC_VERBOSITY": "ERROR"}},
     )
     return True
+
+
+@contextmanager
+def ray_connection(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[None]:
+    """Ray for a command that runs Ray *tasks* (``sweep``, ``explore --workers``): a private
+    local Ray started and stopped here (loopback, as for a run), or a connection to
+    ``address``, or the connection this process already holds (tests, the bench), which
+    is left open.  ``num_cpus`` is what a local Ray offers (default: this machine's cores),
+    because a task pool sizes itself by the CPUs Ray sees."""
+    tmp = tempfile.mkdtemp(prefix="sb-ray-")
+    try:
+        started = _init_ray(address, tmp, num_cpus=num_cpus or os.cpu_count() or 1)
+        try:
+            yield
+        finally:
+            if started:
+                _ray_shutdown()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _ray_shutdown() -> None:
