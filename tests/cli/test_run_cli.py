@@ -75,6 +75,7 @@ def test_run_json_and_no_flaws(tmp_path: Path, capsys: pytest.CaptureFixture[str
         (["run", "kafka-rebalance-redelivery", "--engine", "ray", "--kafka-bootstrap", "127.0.0.1:1"],
          "cannot reach a Kafka-protocol broker at 127.0.0.1:1"),
         (["run", "outbox-relay-crash", "--amqp-url", "amqp://x"], "need --engine ray"),
+        (["run", "raft-leader-partition", "--engine", "ray", "--spread"], "--spread needs --engine ray and --ray-address"),
     ],
 )
 def test_bad_input_exit_3(argv: list[str], needle: str, tmp_path: Path) -> None:
