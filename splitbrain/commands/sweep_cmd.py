@@ -83,14 +83,17 @@ def _sweep(args: argparse.Namespace) -> int:
     plan = _plan(args)
     show_bar = not args.quiet and not args.json and sys.stderr.isatty()
     bar = _Bar(plan.scenario.name, len(plan.seeds)) if show_bar else None
+    on_start = bar.start if bar else None
     if not args.json and not show_bar and not args.quiet:
-        sys.stderr.write(f"sweeping {plan.scenario.name}: {len(plan.seeds)} seeds ...\n")
+        def on_start(info: dict[str, Any]) -> None:  # once Ray is up: bad input stays one line
+            sys.stderr.write(f"sweeping {plan.scenario.name}: {len(plan.seeds)} seeds on {info.get('workers')} "
+                             f"worker(s) ...\n")
     try:
         # Ray writes worker notices on stdout; keep stdout for the result (--json stays parseable)
         with contextlib.redirect_stdout(sys.stderr):
             res = run_sweep(plan, workers=args.workers, address=args.ray_address,
                             store=Path(args.store) if args.store else None,
-                            progress=bar.update if bar else None, on_start=bar.start if bar else None)
+                            progress=bar.update if bar else None, on_start=on_start)
     finally:
         if bar is not None:
             bar.stop()
