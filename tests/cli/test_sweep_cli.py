@@ -3,7 +3,7 @@
 The in-process tests share one local Ray for the module (the commands share a connection
 the process already holds); one test runs the command as a user does, starting and
 stopping its own private Ray.  The same commands on an existing multi-node cluster are
-tested in ``tests/runtime/test_ray_spread.py``, against its two raylets.
+tested in ``tests/runtime/test_ray_spread.py``, against two raylets.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``--spread`` on a real 2-raylet cluster (marked ``ray``).
+"""A real 2-raylet cluster (marked ``ray``): ``--spread``, and ``sweep`` / ``explore`` joining it.
 
 Two ``ray start`` processes on this machine form the cluster: the head on 127.0.0.2 and
 a worker on 127.0.0.3 (Linux routes all of 127.0.0.0/8 to the loopback interface, so two
@@ -13,6 +13,7 @@ beside the driver on 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -157,3 +158,28 @@ def test_without_spread_everything_stays_on_loopback_beside_the_driver(two_rayle
     assert "placement" not in out.stats
     assert {a.rpartition(":")[0] for a in addresses.values()} == {"127.0.0.1"}
     assert out.verdict == "valid", out.results
+
+
+def test_sweep_on_an_existing_cluster_uses_both_raylets(two_raylets: str, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from splitbrain.cli import main
+
+    code = main(["sweep", "raft-leader-partition", "--seeds", "6", "--ray-address", two_raylets, "--json",
+                 "--store", str(tmp_path)])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0, data["summary"]
+    assert [r["verdict"] for r in data["runs"]] == ["valid"] * 6
+    # one task per CPU of the cluster (2 + 2): more than the head's raylet holds
+    assert data["summary"]["timing"]["workers"] == 4
+    assert {r["node"] for r in data["runs"]} == {HEAD, WORKER}
+
+
+def test_explore_on_an_existing_cluster_runs_one_shard_per_cpu(two_raylets: str, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from splitbrain.cli import main
+
+    code = main(["explore", "quorum-partial-r1w1", "--ray-address", two_raylets, "--budget", "60s", "--json",
+                 "--store", str(tmp_path)])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1 and data["found"] and data["workers"] == 4
+    assert Path(data["scenario_file"]).is_file()
