@@ -81,3 +81,41 @@ def test_sweep_as_a_command_starts_and_stops_its_own_ray(tmp_path: Path) -> None
     data = json.loads(proc.stdout)
     assert [r["verdict"] for r in data["runs"]] == ["valid", "valid"]
     assert data["summary"]["verdict"] == "valid"
+
+
+def test_sweep_ctrl_c_stops_cleanly_and_keeps_what_finished(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.cli.test_run_cli import ROOT
+
+    env = dict(os.environ, SPLITBRAIN_STORE=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "splitbrain.cli", "sweep", "raft-leader-partition",
+                             "--seeds", "5000", "--workers", "1", "-q"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        lines: list[str] = []
+        while len(lines) < 3:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no seed finished"
+            time.sleep(0.5)
+            logs = list(tmp_path.glob("sweeps/*/runs.jsonl"))
+            lines = logs[0].read_text().splitlines() if logs else []
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    folder = next(tmp_path.glob("sweeps/*"))
+    summary = json.loads((folder / "summary.json").read_text())
+    kept = (folder / "runs.jsonl").read_text().splitlines()
+    assert summary["interrupted"] and summary["done"] == len(kept) >= 3
+    assert summary["planned"] == 5000 and summary["verdict"] == "valid"
+    assert (folder / "index.html").is_file()
