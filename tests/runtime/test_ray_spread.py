@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from scenarios.spec import Scenario
+from tests.cli.test_run_cli import cli
 
 pytestmark = pytest.mark.ray
 
@@ -115,7 +116,8 @@ def _scenario() -> Scenario:
     )
 
 
-def _run(address: str, *, spread: bool) -> tuple[Any, dict[str, str]]:
+def _run_here(address: str, spread: bool) -> dict[str, Any]:
+    """One run of :func:`_scenario` on the cluster, in this process: what the tests read."""
     from cluster.runtime.launch import RayLauncher, RayOptions, RayReady
     from scenarios.runner import run_scenario
 
@@ -125,16 +127,30 @@ def _run(address: str, *, spread: bool) -> tuple[Any, dict[str, str]]:
         seen.update(ready.engine.addresses())
 
     out = run_scenario(_scenario(), RayLauncher(RayOptions(address=address, spread=spread, on_ready=on_ready)))
-    return out, seen
+    return {"verdict": out.verdict, "results": out.results, "trace": out.trace, "addresses": seen,
+            "placement": out.stats.get("placement"), "nodes": out.stats.get("nodes")}
+
+
+def _run(address: str, *, spread: bool, tmp: Path) -> dict[str, Any]:
+    """The run in a fresh Python process, as ``splitbrain run --ray-address`` would be: a
+    test process that held another Ray session before (other test modules) must not
+    decide how this one connects."""
+    result = tmp / "run.json"
+    code = ("import json, sys; from pathlib import Path; from tests.runtime.test_ray_spread import _run_here; "
+            "Path(sys.argv[3]).write_text(json.dumps(_run_here(sys.argv[1], sys.argv[2] == '1'), default=str))")
+    proc = subprocess.run([sys.executable, "-c", code, address, "1" if spread else "0", str(result)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(json.loads(result.read_text()))
 
 
 def _of(trace: list[dict[str, Any]], kind: str, **where: Any) -> list[dict[str, Any]]:
     return [r for r in trace if r.get("kind") == kind and all(r.get(k) == v for k, v in where.items())]
 
 
-def test_spread_places_nodes_on_both_raylets_and_keeps_a_correct_verdict(two_raylets: str) -> None:
-    out, addresses = _run(two_raylets, spread=True)
-    placement = out.stats["placement"]
+def test_spread_places_nodes_on_both_raylets_and_keeps_a_correct_verdict(two_raylets: str, tmp_path: Path) -> None:
+    out = _run(two_raylets, spread=True, tmp=tmp_path)
+    addresses, placement = out["addresses"], out["placement"]
     assert set(placement.values()) == {HEAD, WORKER}, placement
     assert placement["n2"] == WORKER  # dealt round-robin, the driver's raylet first
     # each node's server listens on the address of the raylet its actor runs on
@@ -142,44 +158,39 @@ def test_spread_places_nodes_on_both_raylets_and_keeps_a_correct_verdict(two_ray
     # the pause and the crash reached n2's process on the other raylet, and it came back
     # there (a new worker process on a raylet takes seconds on a small machine: the run's
     # tail leaves it time)
-    assert _of(out.trace, "pause", node="n2") and _of(out.trace, "resume", node="n2")
-    crash = _of(out.trace, "crash", node="n2")
-    assert crash and _of(out.trace, "restart", node="n2")
-    finals = {r["node"]: r["terms"] for r in _of(out.trace, "final-log")}
+    assert _of(out["trace"], "pause", node="n2") and _of(out["trace"], "resume", node="n2")
+    crash = _of(out["trace"], "crash", node="n2")
+    assert crash and _of(out["trace"], "restart", node="n2")
+    finals = {r["node"]: r["terms"] for r in _of(out["trace"], "final-log")}
     assert finals.get("n2"), "n2 did not come back on its raylet"
     longest = max(finals.values(), key=len)
     assert finals["n2"] == longest[: len(finals["n2"])], "n2's log diverged"
-    assert out.stats["nodes"]["n2"]["pid"] != crash[0]["pid"]
-    assert out.verdict == "valid", out.results
+    assert out["nodes"]["n2"]["pid"] != crash[0]["pid"]
+    assert out["verdict"] == "valid", out["results"]
 
 
-def test_without_spread_everything_stays_on_loopback_beside_the_driver(two_raylets: str) -> None:
-    out, addresses = _run(two_raylets, spread=False)
-    assert "placement" not in out.stats
-    assert {a.rpartition(":")[0] for a in addresses.values()} == {"127.0.0.1"}
-    assert out.verdict == "valid", out.results
+def test_without_spread_everything_stays_on_loopback_beside_the_driver(two_raylets: str, tmp_path: Path) -> None:
+    out = _run(two_raylets, spread=False, tmp=tmp_path)
+    assert out["placement"] is None
+    assert {a.rpartition(":")[0] for a in out["addresses"].values()} == {"127.0.0.1"}
+    assert out["verdict"] == "valid", out["results"]
 
 
-def test_sweep_on_an_existing_cluster_uses_both_raylets(two_raylets: str, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from splitbrain.cli import main
-
-    code = main(["sweep", "raft-leader-partition", "--seeds", "6", "--ray-address", two_raylets, "--json",
-                 "--store", str(tmp_path)])
-    data = json.loads(capsys.readouterr().out)
-    assert code == 0, data["summary"]
+def test_sweep_on_an_existing_cluster_uses_both_raylets(two_raylets: str, tmp_path: Path) -> None:
+    proc = cli("sweep", "raft-leader-partition", "--seeds", "6", "--ray-address", two_raylets, "--json",
+               "--store", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(proc.stdout)
     assert [r["verdict"] for r in data["runs"]] == ["valid"] * 6
     # one task per CPU of the cluster (2 + 2): more than the head's raylet holds
     assert data["summary"]["timing"]["workers"] == 4
     assert {r["node"] for r in data["runs"]} == {HEAD, WORKER}
 
 
-def test_explore_on_an_existing_cluster_runs_one_shard_per_cpu(two_raylets: str, tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from splitbrain.cli import main
-
-    code = main(["explore", "quorum-partial-r1w1", "--ray-address", two_raylets, "--budget", "60s", "--json",
-                 "--store", str(tmp_path)])
-    data = json.loads(capsys.readouterr().out)
-    assert code == 1 and data["found"] and data["workers"] == 4
+def test_explore_on_an_existing_cluster_runs_one_shard_per_cpu(two_raylets: str, tmp_path: Path) -> None:
+    proc = cli("explore", "quorum-partial-r1w1", "--ray-address", two_raylets, "--budget", "60s", "--json",
+               "--store", str(tmp_path))
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    data = json.loads(proc.stdout)
+    assert data["found"] and data["workers"] == 4
     assert Path(data["scenario_file"]).is_file()
