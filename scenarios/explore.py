@@ -300,8 +300,10 @@ class _Search:
     phase's deadline or run count is reached.
     """
 
-    def __init__(self, sc: Scenario, budget: Budget, on_run: OnRun | None) -> None:
+    def __init__(self, sc: Scenario, budget: Budget, on_run: OnRun | None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         self.sc = sc
+        self.should_stop = should_stop
         self.budget = budget
         self.t0 = time.monotonic()
         self.stop_at = self.t0 + budget.search_s
@@ -332,6 +334,8 @@ class _Search:
         now = time.monotonic()
         if now > self.stop_at or (self.stop_after is not None and self.res.runs >= self.stop_after):
             raise _BudgetSpent()
+        if self.should_stop is not None and self.res.first_found_s is None and self.should_stop():
+            raise _BudgetSpent()  # another shard found a failure first
         cand = cand.with_overrides(time_limit_s=min(cand.time_limit_s, max(1.0, self.stop_at - now)))
         out = run_scenario(cand, trace_messages=False)
         self.res.runs += 1
@@ -485,6 +489,7 @@ def explore(
     max_runs: int | None = None,
     max_shrink_runs: int | None = None,
     fallback: bool = True,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ExploreResult:
     """Search for a failing run of ``sc`` for up to ``budget_s`` (and ``max_runs`` runs);
     shrink the first one found for up to ``shrink_budget_s`` (and ``max_shrink_runs``) more.
@@ -496,11 +501,14 @@ def explore(
     hypothesis draw the operations too; with ``fallback`` the last share of the search
     budget (40%) goes to the scenario's own workload, for flaws that need more operations
     than a drawn run holds (a failure found there is turned into a script and its operations
-    shrunk by the passes).  ``on_run`` is called after every run."""
+    shrunk by the passes).  ``on_run`` is called after every run.  ``should_stop`` is asked
+    before every run: True ends the search as if the budget were spent (a parallel search
+    stops its other shards this way once one has found a failure; see
+    :mod:`scenarios.explore_shards`)."""
     system = get_system(sc.system)
     if draw_workload is None:
         draw_workload = system.script is not None and not has_script(sc.workload)
-    search = _Search(sc, Budget(budget_s, shrink_budget_s, max_runs, max_shrink_runs), on_run)
+    search = _Search(sc, Budget(budget_s, shrink_budget_s, max_runs, max_shrink_runs), on_run, should_stop)
     res = search.res
 
     def condition(drawn: dict[str, Any]) -> bool:

@@ -71,9 +71,13 @@ from cluster.runtime.world import DesiredWorld, FailpointSpec
 from faults.engine import LinkSettings
 from protos import control_pb2
 
-__all__ = ["CRASHED", "PAUSED", "STARTING", "UP", "ExternalProcess", "RayEngine"]
+__all__ = ["CRASHED", "PAUSED", "STARTING", "UP", "ExternalProcess", "RayEngine", "Signaller"]
 
 Hook = Callable[[str, Mapping[str, Any]], None]
+Signaller = Callable[[str, int, int], None]
+"""``signaller(node, pid, signal)``: deliver a signal to a node's process where it runs.
+Without one, signals go to local pids (every actor beside the driver); a run spread over
+a cluster's machines passes one that reaches the node's own machine."""
 _THAW_AFTER_S = 0.05
 """How long after a frozen node's trigger was due the driver thaws it if no fault killed
 it.  The trigger's fault is a timer on the same loop due earlier, so it has run by then;
@@ -98,6 +102,7 @@ class RayEngine:
         on_addresses: Callable[[dict[str, str]], Awaitable[None]] | None = None,
         externals: Mapping[str, ExternalProcess] | None = None,
         spares: frozenset[str] = frozenset(),
+        signaller: Signaller | None = None,
     ) -> None:
         self._ids = tuple(specs)
         self._nodes = {nid: NodeHandle(nid, spec) for nid, spec in specs.items()}
@@ -107,6 +112,7 @@ class RayEngine:
         self._make_actor = make_actor
         self._loop = loop
         self._on_addresses = on_addresses
+        self._signaller = signaller
         self._rng = random.Random(f"{seed}:faults")
         self.t0_ns = time.monotonic_ns()
         self.trace: list[dict[str, Any]] = []
@@ -407,7 +413,7 @@ class RayEngine:
             self._enqueue(n, lambda: asyncio.to_thread(ext.kill))
             return
         if was in (UP, PAUSED) and n.pid:
-            _kill(n.pid, signal.SIGKILL)
+            self._signal(n.id, n.pid, signal.SIGKILL)
         if n.events_task is not None:
             n.events_task.cancel()
         self._emit(K.CRASH, {"node": node, "pid": n.pid, "signal": "SIGKILL", **self._landing(n)})
@@ -472,7 +478,7 @@ class RayEngine:
         if n.id in self._spares and not self.closed:
             self._make_spare(n)  # for the next crash, booting while this incarnation runs
         if n.state != STARTING or n.incarnation != incarnation:  # crashed again meanwhile
-            _kill(int(info["pid"]), signal.SIGKILL)
+            self._signal(n.id, int(info["pid"]), signal.SIGKILL)
             return
         self._attach(n, info)
         try:
@@ -508,7 +514,7 @@ class RayEngine:
         if n.external is not None:
             _signal_all(n.external.pids(), signal.SIGSTOP)
         else:
-            _kill(n.pid, signal.SIGSTOP)
+            self._signal(n.id, n.pid, signal.SIGSTOP)
         self._emit(K.PAUSE, {"node": node, "pid": n.pid})
 
     def resume(self, node: str) -> None:
@@ -518,7 +524,7 @@ class RayEngine:
         if n.external is not None:
             _signal_all(n.external.pids(), signal.SIGCONT)
         else:
-            _kill(n.pid, signal.SIGCONT)
+            self._signal(n.id, n.pid, signal.SIGCONT)
         n.state = UP
         self._emit(K.RESUME, {"node": node})
         if n.dirty and n.external is None:
@@ -650,6 +656,18 @@ class RayEngine:
     def metrics_ports(self) -> dict[str, int]:
         return {nid: n.metrics_port for nid, n in self._nodes.items() if n.state in (UP, PAUSED) and n.metrics_port}
 
+    def metrics_targets(self) -> dict[str, str]:
+        """``host:port`` of every live node's metrics endpoint (the host differs from
+        127.0.0.1 only in a run spread over a cluster)."""
+        return {nid: n.metrics_address for nid, n in self._nodes.items()
+                if n.state in (UP, PAUSED) and n.metrics_port}
+
+    def _signal(self, node: str, pid: int, sig: int) -> None:
+        if self._signaller is not None:
+            self._signaller(node, pid, sig)
+        else:
+            _kill(pid, sig)
+
     def pids(self) -> dict[str, int]:
         return {nid: n.pid for nid, n in self._nodes.items() if n.state in (UP, PAUSED)}
 
@@ -663,7 +681,7 @@ class RayEngine:
                 _signal_all(n.external.pids(), signal.SIGCONT)
                 n.state = UP
             elif n.state == PAUSED and n.pid:
-                _kill(n.pid, signal.SIGCONT)
+                self._signal(n.id, n.pid, signal.SIGCONT)
                 n.state = UP
         stops = [n.actor.stop.remote() for n in self._nodes.values() if n.state == UP and n.actor is not None]
         if stops:

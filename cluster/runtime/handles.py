@@ -67,6 +67,7 @@ class NodeHandle:
     external: ExternalProcess | None = None
     actor: Any = None
     pid: int = 0
+    host: str = "127.0.0.1"
     port: int = 0
     metrics_port: int = 0
     state: str = STARTING
@@ -93,11 +94,16 @@ class NodeHandle:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
+
+    @property
+    def metrics_address(self) -> str:
+        return f"{self.host}:{self.metrics_port}"
 
     def attach(self, info: dict[str, Any]) -> None:
         """The node's process serves: remember where, and open the control channel."""
         self.pid, self.port, self.metrics_port = int(info["pid"]), int(info["port"]), int(info["metrics_port"])
+        self.host = str(info.get("host", "127.0.0.1"))
         self.spec = replace(self.spec, port=self.port)
         self.state = UP
         self.channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)

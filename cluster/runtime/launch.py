@@ -55,6 +55,7 @@ from cluster.core.types import Core
 from cluster.runtime.engine import RayEngine
 from cluster.runtime.errors import EngineSetupError
 from cluster.runtime.leftovers import RUN_TAG_ENV, claim, run_root, sweep
+from cluster.runtime.placement import Placement
 from cluster.runtime.ray_local import connect, shutdown, start_local
 from cluster.runtime.scrape import (
     node_up_series,
@@ -66,7 +67,8 @@ from cluster.runtime.scrape import (
 from cluster.session import Collected, Progress
 from cluster.spec import ClusterSpec
 
-__all__ = ["RayLauncher", "RayOptions", "RayReady", "RaySession", "check_metrics_port", "connect", "ship_by_value"]
+__all__ = ["RayLauncher", "RayOptions", "RayReady", "RaySession", "check_metrics_port", "connect", "ray_connection",
+           "ship_by_value"]
 
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # keep gRPC core's INFO lines off the terminal
 
@@ -94,7 +96,10 @@ class RayOptions:
     * ``amqp_url`` / ``kafka_bootstrap``: the user's broker instead of a private one (crash
       and pause faults on the broker node are then not applied: it is not ours to kill);
     * ``model_broker``: no real broker -- the broker node runs its modelled core;
-    * ``on_ready``: called once the cluster is up and the clients run (tests use it).
+    * ``on_ready``: called once the cluster is up and the clients run (tests use it);
+    * ``spread``: deal the node actors over the cluster's Ray nodes, their servers bound to
+      the address of the Ray node each runs on (:mod:`cluster.runtime.placement`; without
+      it everything stays beside the driver, on 127.0.0.1).
     """
 
     address: str | None = None
@@ -103,6 +108,7 @@ class RayOptions:
     kafka_bootstrap: str | None = None
     model_broker: bool = False
     on_ready: Callable[[RayReady], None] | None = None
+    spread: bool = False
 
 
 def ship_by_value(module: ModuleType) -> None:
@@ -184,7 +190,7 @@ def _start_broker(kind: str, opts: RayOptions, stack: contextlib.ExitStack) -> A
     return stack.enter_context(broker_endpoint(kind, amqp_url=opts.amqp_url, kafka_bootstrap=opts.kafka_bootstrap))
 
 
-def _init_ray(address: str | None, tmp: str, tag: str, stack: contextlib.ExitStack) -> None:
+def _init_ray(address: str | None, tmp: str, tag: str, stack: contextlib.ExitStack, num_cpus: int = 2) -> None:
     """Start a private local Ray (stopped when ``stack`` closes), join ``address``, or
     share the connection the process already holds (tests, the bench)."""
     import ray
@@ -198,7 +204,24 @@ def _init_ray(address: str | None, tmp: str, tag: str, stack: contextlib.ExitSta
         return
     if ray.is_initialized():
         return  # a caller (tests, bench) already holds a Ray connection: share it
-    stack.enter_context(start_local(tmp, tag=tag))
+    stack.enter_context(start_local(tmp, tag=tag, num_cpus=num_cpus))
+
+
+@contextmanager
+def ray_connection(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[None]:
+    """Ray for a command that runs Ray *tasks* (``sweep``, ``explore --workers``): a private
+    local Ray started and stopped here (loopback, tagged and swept like a run's), or a
+    connection to ``address``, or the connection this process already holds (tests, the
+    bench), which is left open.  ``num_cpus`` is what a local Ray offers (default: this
+    machine's cores), because a task pool sizes itself by the CPUs Ray sees."""
+    sweep()  # what dead runs left (never a live run's): see cluster.runtime.leftovers
+    tmp = tempfile.mkdtemp(prefix="sb-ray-", dir=run_root())
+    tag = f"run-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, tmp, True)  # last: after every process is gone
+        claim(tmp, "ray tasks", tag_env=RUN_TAG_ENV, tag=tag)
+        _init_ray(address, tmp, tag, stack, num_cpus=num_cpus or os.cpu_count() or 1)
+        yield
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -239,6 +262,7 @@ class RaySession:
         self._scrapes: dict[tuple[str, int], dict[str, float]] = {}
         self._t_wall = time.perf_counter()
         self._ran_ms = 0
+        self.placement: Placement | None = None
         self.stats: dict[str, Any] = {"engine": "ray"}
 
     @property
@@ -250,42 +274,48 @@ class RaySession:
 
     async def start(self) -> None:
         import ray
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         from cluster.runtime.client_host import ClientSpec, make_client_actor
         from cluster.runtime.node import NodeSpec, make_node_actor
 
         spec = self.spec
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-        node_actor = make_node_actor().options(scheduling_strategy=here)
-        client_actor = make_client_actor().options(scheduling_strategy=here)
+        available = {k: float(v) for k, v in ray.cluster_resources().items()}
+        self.stats["gpus"] = available.get("GPU", 0.0)
+        options = {nid: dict(spec.resources(nid, available)) for nid in spec.nodes} if spec.resources else {}
         link, externals = self._broker_link()
+        placement = self.placement = self._place(options)
+        node_actor = make_node_actor()
+        client_actor = make_client_actor().options(scheduling_strategy=placement.strategy())
+        actor_nodes = [nid for nid in spec.nodes if nid not in externals]
         specs = {
             nid: NodeSpec(node_id=nid, make_core=spec.make_core, seed=spec.seed,
                           data_dir=os.path.join(self.data_dir, nid), tick_ms=spec.tick_ms, broker=link,
-                          prepare=spec.prepare, on_event=spec.on_event)
+                          prepare=spec.prepare, on_event=spec.on_event, host_from_ray=placement.spread)
             for nid in spec.nodes
         }
         self.client_actor = client_actor.remote(ClientSpec(
             make_client=spec.make_client, make_workload=spec.make_workload, clients=spec.clients,
             think_ms=spec.think_ms, seed=spec.seed, tick_ms=spec.tick_ms))
-        available = {k: float(v) for k, v in ray.cluster_resources().items()}
-        self.stats["gpus"] = available.get("GPU", 0.0)
-        options = {nid: dict(spec.resources(nid, available)) for nid in spec.nodes} if spec.resources else {}
 
         # A node that asks for resources (a GPU share) gets no spare: the spare would hold
         # a second share, and wait for it forever where the machine has no more.
         spares = frozenset(nid for nid in spec.nodes if not options.get(nid)) if spec.may_crash else frozenset()
 
         def make_actor(s: NodeSpec) -> Any:
-            opts = options.get(s.node_id)
-            return (node_actor.options(**opts) if opts else node_actor).remote(s)
+            opts = {**options.get(s.node_id, {}), "scheduling_strategy": placement.strategy(s.node_id)}
+            return node_actor.options(**opts).remote(s)
 
         async def on_addresses(addrs: dict[str, str]) -> None:
             await self.client_actor.set_addresses.remote(addrs)
 
+        if placement.spread:
+            placement.start_agents()
+            self.stats["placement"] = {nid: ip for nid, ip in placement.describe().items() if nid in actor_nodes}
+        elif placement.note:
+            self.stats["spread_note"] = placement.note
         self._engine = RayEngine(specs=specs, seed=spec.seed, make_actor=make_actor, loop=self.loop,
-                                 on_addresses=on_addresses, externals=externals, spares=spares)
+                                 on_addresses=on_addresses, externals=externals, spares=spares,
+                                 signaller=placement.signal if placement.spread else None)
         self._t_wall = time.perf_counter()
         await self.client_actor.pid.remote()
         await self._engine.start()
@@ -295,6 +325,18 @@ class RaySession:
                 for b in spec.nodes:
                     if a != b:
                         self._engine.set_link(a, b, **spec.network.degradation())
+
+    def _place(self, needs: Mapping[str, Mapping[str, float]]) -> Placement:
+        """Where each node runs (see :mod:`cluster.runtime.placement`): a broker node
+        stays beside the driver, and with a private broker nothing is spread."""
+        plan = self.spec.broker
+        private = self.broker is not None and self.broker.node is not None
+        return Placement.plan(
+            self.spec.nodes, spread=self.options.spread, needs=needs,
+            beside_driver=() if plan is None else (plan.node,),
+            not_spread_because=(f"not spread: the private {self.broker.kind} broker listens on 127.0.0.1 only, "
+                                "so the nodes that talk to it stay beside it (give your own broker with "
+                                "--amqp-url/--kafka-bootstrap to spread them)") if private else None)
 
     def _broker_link(self) -> tuple[Any, dict[str, Any]]:
         """The broker link spec every node gets, and the broker as an external node."""
@@ -322,7 +364,7 @@ class RaySession:
         self._client_info = await self.client_actor.start.remote(engine.addresses(), engine.t0_ns)
         client_port = self._client_info["metrics_port"]
         if self.options.metrics_port is not None:
-            self._agg_server = serve_aggregate(self.options.metrics_port, engine.metrics_ports, client_port,
+            self._agg_server = serve_aggregate(self.options.metrics_port, engine.metrics_targets, client_port,
                                                self._nodes_up)
         if self.options.on_ready is not None:
             self.options.on_ready(RayReady(engine, await self.client_actor.pid.remote(), client_port, self.tmp,
@@ -346,9 +388,9 @@ class RaySession:
         engine = self.engine
         return {nid: engine.node_state(nid) == "up" for nid in engine.node_ids()}
 
-    def _live_ports(self) -> dict[str, int]:
+    def _live_ports(self) -> dict[str, str]:
         engine = self.engine
-        return {nid: p for nid, p in engine.metrics_ports().items() if engine.node_state(nid) == "up"}
+        return {nid: p for nid, p in engine.metrics_targets().items() if engine.node_state(nid) == "up"}
 
     def settle(self, heal_all: Callable[[], None], settle_ms: int, *, deadline: float) -> None:
         """A quiet tail: every fault healed, no failpoint armed, every node back up (real
@@ -392,7 +434,7 @@ class RaySession:
             if engine.node_state(nid) == "paused":
                 engine.resume(nid)
         await asyncio.sleep(0.05)
-        return _RayFinalView(engine, await engine.final_cores(), self.data_dir)
+        return _RayFinalView(engine, await engine.final_cores(), self.data_dir, self.placement)
 
     def collect(self) -> Collected:
         return self.loop.run_until_complete(self._collect())
@@ -410,14 +452,16 @@ class RaySession:
                                 "lease_valid": st.lease_valid} for nid, st in statuses.items()}
         if self._scraper is not None:
             self._scraper.cancel()
-        metrics = await asyncio.to_thread(scrape_all, engine.metrics_ports(), None)
+        metrics = await asyncio.to_thread(scrape_all, engine.metrics_targets(), None)
         metrics.update(self._client_metrics)
         metrics["driver"] = node_up_series(self._nodes_up())
         for (nid, inc), snap in sorted(self._scrapes.items()):
             if nid not in metrics or engine.incarnation(nid) != inc:
                 metrics[f"{nid} (incarnation {inc}, crashed)"] = snap
         stats["metrics"] = metrics
-        stats["rss_mb"] = rss_mb(engine.pids())
+        placement = self.placement
+        stats["rss_mb"] = rss_mb({n: pid for n, pid in engine.pids().items()
+                                  if placement is None or placement.is_local(n)})
         stats["simulated_ms"] = self._ran_ms
         stats["wall_s"] = round(time.perf_counter() - self._t_wall, 3)
         stats["speedup"] = 1.0
@@ -445,6 +489,9 @@ class RaySession:
         if self.client_actor is not None:
             with contextlib.suppress(BaseException):
                 ray.kill(self.client_actor, no_restart=True)
+        if self.placement is not None and self.placement.spread:
+            with contextlib.suppress(BaseException):
+                self.placement.close({nid: os.path.join(self.data_dir, nid) for nid in self.spec.nodes})
         if self._agg_server is not None:
             with contextlib.suppress(Exception):
                 self._agg_server.shutdown()
@@ -455,10 +502,12 @@ class _RayFinalView:
     """The end state for a system's final records, over the real engine: the live nodes'
     cores (fetched from their processes), durable state read from each node's WAL."""
 
-    def __init__(self, engine: RayEngine, cores: dict[str, Any], data_dir: str) -> None:
+    def __init__(self, engine: RayEngine, cores: dict[str, Any], data_dir: str,
+                 placement: Placement | None = None) -> None:
         self._engine = engine
         self._cores = cores
         self._data_dir = data_dir
+        self._placement = placement
 
     def node_ids(self) -> tuple[str, ...]:
         return tuple(self._engine.node_ids())
@@ -473,7 +522,10 @@ class _RayFinalView:
     def durable(self, node: str) -> Mapping[str, Any]:
         from cluster.runtime.disk import WAL_NAME, load_image
 
-        return load_image(os.path.join(self._data_dir, node, WAL_NAME))
+        path = os.path.join(self._data_dir, node, WAL_NAME)
+        if self._placement is not None and not self._placement.is_local(node):
+            return self._placement.load_image(node, path)  # the WAL is on the node's machine
+        return load_image(path)
 
     def record(self, kind: str, data: dict[str, object]) -> None:
         self._engine.record(kind, data)

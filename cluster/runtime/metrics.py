@@ -1,4 +1,5 @@
-"""Prometheus metrics of one node (or client host), served on 127.0.0.1.
+"""Prometheus metrics of one node (or client host), served on 127.0.0.1 (or, in a run
+spread over a cluster, on the address of the Ray node the process runs on).
 
 Each process has its own :class:`CollectorRegistry` (not the global default one) so two
 hosts in one test process never collide, and every series carries a ``node`` label so the
@@ -18,9 +19,9 @@ __all__ = ["ClientMetrics", "NodeMetrics", "serve"]
 ROLES = ("follower", "precandidate", "candidate", "leader")
 
 
-def serve(registry: CollectorRegistry) -> tuple[Any, int]:
-    """Start an HTTP exporter on an OS-chosen 127.0.0.1 port; returns (server, port)."""
-    server, _thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+def serve(registry: CollectorRegistry, host: str = "127.0.0.1") -> tuple[Any, int]:
+    """Start an HTTP exporter on an OS-chosen port of ``host``; returns (server, port)."""
+    server, _thread = start_http_server(0, addr=host, registry=registry)
     return server, int(server.server_port)
 
 

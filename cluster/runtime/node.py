@@ -86,11 +86,12 @@ from faults.engine import LinkSettings
 from protos import control_pb2, node_pb2_grpc
 from protos import control_pb2_grpc as control_grpc
 
-__all__ = ["NodeHost", "NodeSpec", "build_core", "make_node_actor"]
+__all__ = ["LOOPBACK", "NodeHost", "NodeSpec", "build_core", "make_node_actor", "ray_node_address"]
 
 _register_pipeline_messages()
 _register_broker_messages()
 
+LOOPBACK = "127.0.0.1"
 _EVENT_BACKLOG = 50_000
 _FREEZE_FLUSH_S = 0.5
 
@@ -122,6 +123,11 @@ class NodeSpec:
     failpoints: tuple[FailpointSpec, ...] = ()
     """Failpoints armed from the first instruction: a restarted relay republishes its
     unmarked rows the moment it starts, before any control RPC could arm them."""
+    host: str = LOOPBACK
+    """The address the node's gRPC and metrics servers bind (never ``0.0.0.0``)."""
+    host_from_ray: bool = False
+    """Bind the address of the Ray node the actor runs on instead (``--spread``: the
+    node's peers and clients may be on other machines); resolved in the actor."""
 
 
 def build_core(spec: NodeSpec, durable: dict[str, Any] | None) -> Core:
@@ -247,23 +253,25 @@ class NodeHost:
         node_pb2_grpc.add_NodeLinkServicer_to_server(LinkService(self.node_id, self), server)
         node_pb2_grpc.add_ClientServicer_to_server(ClientService(self, self.sessions), server)
         control_grpc.add_ControlServicer_to_server(ControlService(self), server)
+        host = self.spec.host
         port = 0
         if self.spec.port:
             try:  # taken: fall back to a fresh port
-                port = server.add_insecure_port(f"127.0.0.1:{self.spec.port}")
+                port = server.add_insecure_port(f"{host}:{self.spec.port}")
             except RuntimeError:
                 port = 0
         if not port:
-            port = server.add_insecure_port("127.0.0.1:0")
+            port = server.add_insecure_port(f"{host}:0")
         await server.start()
         self._server, self.port = server, port
         if self.metrics is not None:
-            self._metrics_server, self.metrics_port = serve(self.metrics.registry)
+            self._metrics_server, self.metrics_port = serve(self.metrics.registry, host)
         if self.spec.broker is not None and self.spec.broker.node != self.node_id:
             self.peers.start_broker(self.spec.broker)
         self._drain()
         self._tick_task = asyncio.get_running_loop().create_task(self._tick_loop())
-        return {"node": self.node_id, "port": port, "metrics_port": self.metrics_port, "pid": os.getpid()}
+        return {"node": self.node_id, "host": host, "port": port, "metrics_port": self.metrics_port,
+                "pid": os.getpid()}
 
     async def stop(self) -> None:
         """Graceful stop (end of run); a crash is a SIGKILL and runs none of this."""
@@ -617,6 +625,8 @@ class NodeActorImpl:
         spec = spec or self.spec
         if t0_ns is not None:
             spec = dataclasses.replace(spec, t0_ns=t0_ns)
+        if spec.host_from_ray:
+            spec = dataclasses.replace(spec, host=ray_node_address())
         self.spec = spec
         self.host = NodeHost(spec)
         return await self.host.start()
@@ -651,6 +661,17 @@ class NodeActorImpl:
 
     def ping(self) -> float:
         return time.time()
+
+
+def ray_node_address() -> str:
+    """The address of the Ray node this process runs on: what a spread node binds, so its
+    peers on other machines reach it, and nothing else (never the wildcard address)."""
+    import ray
+
+    ip = str(ray.util.get_node_ip_address())
+    if ip in ("", "0.0.0.0", "::"):
+        raise RuntimeError(f"the Ray node's address is {ip!r}; a spread node binds a concrete address only")
+    return ip
 
 
 def make_node_actor() -> Any:

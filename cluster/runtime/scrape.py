@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["NODE_UP", "SCRAPE_EVERY_S", "node_up_series", "rss_mb", "scrape_all", "scrape_periodically",
@@ -23,8 +23,13 @@ __all__ = ["NODE_UP", "SCRAPE_EVERY_S", "node_up_series", "rss_mb", "scrape_all"
 SCRAPE_EVERY_S = 2.0
 
 
-def _fetch(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2.0) as r:
+Target = int | str
+"""A metrics endpoint: a port on 127.0.0.1, or ``host:port`` (a node of a spread run)."""
+
+
+def _fetch(target: Target) -> str:
+    where = f"127.0.0.1:{target}" if isinstance(target, int) else target
+    with urllib.request.urlopen(f"http://{where}/metrics", timeout=2.0) as r:
         return str(r.read().decode())
 
 
@@ -41,10 +46,10 @@ def _parse(text: str) -> dict[str, float]:
     return out
 
 
-def scrape_all(ports: dict[str, int], client_port: int | None) -> dict[str, dict[str, float]]:
-    """``{target: {"series{labels}": value}}`` for every node port (and the clients')."""
+def scrape_all(ports: Mapping[str, Target], client_port: int | None) -> dict[str, dict[str, float]]:
+    """``{target: {"series{labels}": value}}`` for every node endpoint (and the clients')."""
     out: dict[str, dict[str, float]] = {}
-    targets = dict(ports)
+    targets: dict[str, Target] = dict(ports)
     if client_port:
         targets["clients"] = client_port
     for name, port in sorted(targets.items()):
@@ -53,7 +58,7 @@ def scrape_all(ports: dict[str, int], client_port: int | None) -> dict[str, dict
     return out
 
 
-async def scrape_periodically(ports: Callable[[], dict[str, int]], incarnation: Callable[[str], int],
+async def scrape_periodically(ports: Callable[[], Mapping[str, Target]], incarnation: Callable[[str], int],
                               into: dict[tuple[str, int], dict[str, float]]) -> None:
     """Keep each live node incarnation's latest metrics (what a crash would otherwise
     erase).  ``ports()`` gives the live nodes' metrics ports; runs until cancelled."""
@@ -79,7 +84,7 @@ def node_up_series(up: dict[str, bool]) -> dict[str, float]:
     return {f'{NODE_UP}{{node="{n}"}}': 1.0 if ok else 0.0 for n, ok in sorted(up.items())}
 
 
-def serve_aggregate(port: int, ports: Callable[[], dict[str, int]], client_port: int | None,
+def serve_aggregate(port: int, ports: Callable[[], Mapping[str, Target]], client_port: int | None,
                     up: Callable[[], dict[str, bool]] | None = None) -> Any:
     """One Prometheus endpoint for the whole cluster on 127.0.0.1:``port``: every node's
     series (they carry a ``node`` label) merged per metric family on each scrape, plus
@@ -98,7 +103,7 @@ def serve_aggregate(port: int, ports: Callable[[], dict[str, int]], client_port:
                 for node, ok in sorted(up().items()):
                     node_up.add_metric([node], 1.0 if ok else 0.0)
                 merged[NODE_UP] = node_up
-            targets = dict(ports())
+            targets: dict[str, Target] = dict(ports())
             if client_port:
                 targets["clients"] = client_port
             for _name, p in sorted(targets.items()):

@@ -21,7 +21,7 @@ def registry() -> list[Command]:
     from splitbrain.commands import check
 
     cmds = [check.COMMAND]
-    for mod in ("scenario_cmds", "run_cmd", "diff_cmd", "why_cmd", "learn_cmd", "explore_cmd", "report_cmd", "query_cmd", "new_cmd", "clean_cmd"):
+    for mod in ("scenario_cmds", "run_cmd", "sweep_cmd", "diff_cmd", "why_cmd", "learn_cmd", "explore_cmd", "report_cmd", "query_cmd", "new_cmd", "clean_cmd"):
         try:
             m = __import__(f"splitbrain.commands.{mod}", fromlist=["COMMANDS"])
         except ImportError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -44,6 +45,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-workload", action="store_true",
                    help="search seeds and faults over the scenario's own workload only (no drawn operations)")
     p.add_argument("--seed", type=int, default=0, help="seed for hypothesis's own search (default 0)")
+    p.add_argument("--workers", type=int, metavar="K",
+                   help="search with K hypothesis shards in parallel on Ray (seeds SEED..SEED+K-1); the first "
+                        "failure stops the others and is shrunk where it was found")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="run the shards on this Ray cluster (default with --workers: a private local Ray); "
+                        "without --workers, one shard per CPU the cluster offers")
     p.add_argument("--store", metavar="DIR", help="results store (default ./store)")
     p.add_argument("--json", action="store_true")
     add_plugin_argument(p)
@@ -111,6 +118,8 @@ def _explore(args: argparse.Namespace) -> int:
             raise UsageError(f"{flag} must be at least 1, got {n}")
     sc = with_plugins(load(args.name), load_plugin_args(args))
     check_store(Path(args.store) if args.store else None)  # before the search spends its budget
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: need at least 1 worker")
     flaws = flaw_flags(no_flaws=args.no_flaws, flaws=args.flaw)
     sc = effective(sc, seed=None, flaws=flaws, time_limit_s=None)
     for notice in inert_flaws(sc):
@@ -128,10 +137,15 @@ def _explore(args: argparse.Namespace) -> int:
             phase = f"shrinking (budget {shrink_budget:g}s)" if found[0] else f"searching (budget {budget:g}s)"
             status.update(f"{phase} {sc.name}: run {n}, {elapsed:.0f}s")
 
+    sharded = None
     try:
-        res = explore(sc, budget_s=budget, shrink_budget_s=shrink_budget, seed=args.seed, on_run=on_run,
-                      draw_workload=False if args.keep_workload else None, max_runs=args.max_runs,
-                      max_shrink_runs=args.max_shrink_runs)
+        if args.workers is not None or args.ray_address:
+            sharded = _explore_sharded(sc, args, budget, shrink_budget, status)
+            res = sharded.result
+        else:
+            res = explore(sc, budget_s=budget, shrink_budget_s=shrink_budget, seed=args.seed, on_run=on_run,
+                          draw_workload=False if args.keep_workload else None, max_runs=args.max_runs,
+                          max_shrink_runs=args.max_shrink_runs)
     finally:
         if status is not None:
             status.stop()
@@ -140,12 +154,15 @@ def _explore(args: argparse.Namespace) -> int:
                            "shrink_runs": res.shrink_runs, "shrink_s": round(res.shrink_s, 2),
                            "shrink_complete": res.shrink_complete, "drew_workload": res.drew_workload,
                            "found_by": res.found_by}
+    if sharded is not None:
+        out.update({"workers": sharded.workers, "found_by_shard": sharded.found_by, "cancelled": sharded.cancelled,
+                    "shards": [r.to_dict() for r in sharded.shards]})
     if not res.found or res.minimal is None or res.first_size is None or res.minimal_size is None:
         if args.json:
             print(json.dumps(out, indent=2))
         else:
             c.print(f"[bold green]no violation found[/bold green] in {res.runs} runs ({res.elapsed_s:.1f}s) of "
-                    f"{sc.name} with flaws: {', '.join(sc.flaws) or 'none'}.")
+                    f"{sc.name} with flaws: {', '.join(sc.flaws) or 'none'}" + _shard_words(sharded) + ".")
         return EXIT_VALID
     minimal = minimal_scenario(res)
     # Run it once more with every wire record, for the report: the same bytes as `splitbrain run` gives.
@@ -159,7 +176,7 @@ def _explore(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=json_default))
         return EXIT_INVALID
-    _print_found(c, res, minimal, run_dir, saved)
+    _print_found(c, res, minimal, run_dir, saved, sharded)
     print_results(outcome.results)
     c.print(f"saved: {saved}")
     c.print(f"replay: splitbrain run {saved}")
@@ -167,7 +184,7 @@ def _explore(args: argparse.Namespace) -> int:
     return EXIT_INVALID
 
 
-def _print_found(c: Any, res: Any, minimal: Any, run_dir: Path, saved: Path) -> None:
+def _print_found(c: Any, res: Any, minimal: Any, run_dir: Path, saved: Path, sharded: Any = None) -> None:
     from rich.table import Table
 
     from analysis.report.loading import load_run
@@ -176,7 +193,7 @@ def _print_found(c: Any, res: Any, minimal: Any, run_dir: Path, saved: Path) -> 
     shrunk = "shrunk" if res.shrink_complete else "shrunk until the shrink budget ran out"
     c.print(f"[bold red]violation found[/bold red] in {res.scenario.name} after {res.first_found_s:.1f}s "
             f"(checker {res.failing_checker}; {res.found_by}); {shrunk} in {res.shrink_s:.1f}s over "
-            f"{res.shrink_runs} more runs ({res.runs} runs in all).", highlight=False)
+            f"{res.shrink_runs} more runs ({res.runs} runs in all){_shard_words(sharded)}.", highlight=False)
     t = Table(box=None, pad_edge=False)
     t.add_column("size")
     t.add_column("found", justify="right")
@@ -195,10 +212,41 @@ def _print_found(c: Any, res: Any, minimal: Any, run_dir: Path, saved: Path) -> 
             c.print(f"  {line}", markup=False, highlight=False)
 
 
+def _explore_sharded(sc: Any, args: argparse.Namespace, budget: float, shrink_budget: float, status: Any) -> Any:
+    """``--workers`` / ``--ray-address``: hypothesis shards on Ray."""
+    from scenarios.explore_shards import explore_sharded
+
+    def on_status(runs: int, elapsed: float, found: bool, shards: int) -> None:
+        if status is not None:
+            phase = "shrinking" if found else "searching"
+            status.update(f"{phase} {sc.name}: {runs} runs on {shards} shards, {elapsed:.0f}s of {budget:g}s")
+
+    # Ray writes worker notices on stdout; keep stdout for the result (--json stays parseable).
+    # Without --workers (only --ray-address): one shard per CPU the cluster offers.
+    with contextlib.redirect_stdout(sys.stderr):
+        return explore_sharded(sc, workers=args.workers, budget_s=budget, shrink_budget_s=shrink_budget,
+                               seed=args.seed, address=args.ray_address, status=on_status,
+                               draw_workload=False if args.keep_workload else None)
+
+
+def _shard_words(sharded: Any) -> str:
+    if sharded is None:
+        return ""
+    from scenarios.explore_shards import finder
+
+    nodes = sorted({r.node for r in sharded.shards})
+    words = f"; {sharded.workers} shards on {len(nodes)} Ray node(s)"
+    hit = finder(sharded)
+    if hit is not None:
+        words += f", found by shard {hit.shard} (hypothesis seed {hit.seed}, on {hit.node})"
+    return words
+
+
 COMMANDS = [
     Command("explore", "let hypothesis draw runs (operations and faults) until a checker fails, then shrink it",
             "splitbrain explore raft-split-brain-reads --budget 60s\n"
             "splitbrain explore raft-leader-partition --flaw ack_before_commit --budget 2m --shrink-budget 2m\n"
-            "splitbrain explore quorum-partial-r1w1 --keep-workload   # faults only, the scenario's workload",
+            "splitbrain explore quorum-partial-r1w1 --keep-workload   # faults only, the scenario's workload\n"
+            "splitbrain explore raft-figure8 --workers 4 --budget 5m   # 4 hypothesis shards on Ray",
             _configure, _run),
 ]

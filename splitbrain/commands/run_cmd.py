@@ -27,6 +27,9 @@ def _run_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="sim", choices=("sim", "ray"),
                    help="sim: deterministic simulator (default); ray: Ray actors over gRPC, real processes and faults")
     p.add_argument("--ray-address", metavar="ADDR", help="with --engine ray: join this Ray cluster instead of starting one")
+    p.add_argument("--spread", action="store_true",
+                   help="with --engine ray --ray-address: place the node actors across the cluster's machines; "
+                        "their servers then listen on their Ray node's address, not 127.0.0.1 (docs/runtime.md)")
     p.add_argument("--metrics-port", type=int, metavar="P",
                    help="with --engine ray: serve aggregated Prometheus metrics on 127.0.0.1:P during the run")
     p.add_argument("--amqp-url", metavar="URL",
@@ -73,7 +76,8 @@ def launcher(args: argparse.Namespace) -> Launcher:
         from cluster.runtime.launch import RayLauncher, RayOptions
 
         return RayLauncher(RayOptions(address=args.ray_address, metrics_port=args.metrics_port,
-                                      amqp_url=args.amqp_url, kafka_bootstrap=args.kafka_bootstrap))
+                                      amqp_url=args.amqp_url, kafka_bootstrap=args.kafka_bootstrap,
+                                      spread=args.spread))
     from cluster.sim.session import SimLauncher
 
     return SimLauncher()
@@ -98,6 +102,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.engine == "sim" and (args.ray_address or args.metrics_port or args.amqp_url or args.kafka_bootstrap):
         raise UsageError("--ray-address, --metrics-port, --amqp-url and --kafka-bootstrap need --engine ray")
+    if args.spread and (args.engine != "ray" or not args.ray_address):
+        raise UsageError("--spread needs --engine ray and --ray-address (a cluster to spread over)")
     from scenarios.plugins import with_plugins
 
     cli_plugins = load_plugin_args(args)

@@ -77,6 +77,16 @@ def test_run_json_and_no_flaws(tmp_path: Path, capsys: pytest.CaptureFixture[str
         (["run", "kafka-rebalance-redelivery", "--engine", "ray", "--kafka-bootstrap", "127.0.0.1:1"],
          "cannot reach a Kafka-protocol broker at 127.0.0.1:1"),
         (["run", "outbox-relay-crash", "--amqp-url", "amqp://x"], "need --engine ray"),
+        (["run", "raft-leader-partition", "--engine", "ray", "--spread"], "--spread needs --engine ray and --ray-address"),
+        (["sweep", "raft-leader-partiton"], "unknown scenario"),
+        (["sweep", "raft-leader-partition", "--seeds", "0"], "--seeds 0: need at least 1 seed"),
+        (["sweep", "raft-leader-partition", "--seeds", "9..3"], "the range is empty"),
+        (["sweep", "raft-leader-partition", "--workers", "0"], "--workers 0: need at least 1 worker"),
+        (["sweep", "raft-leader-partition", "--extra-faults", "chaos"], "unknown fault mix"),
+        (["sweep", "raft-leader-partition", "--ray-address", "127.0.0.1:1"], "cannot reach the Ray cluster"),
+        (["explore", "raft-leader-partition", "--workers", "0"], "--workers 0: need at least 1 worker"),
+        (["explore", "raft-leader-partition", "--workers", "2", "--ray-address", "127.0.0.1:1"],
+         "cannot reach the Ray cluster"),
     ],
 )
 def test_bad_input_exit_3(argv: list[str], needle: str, tmp_path: Path) -> None:

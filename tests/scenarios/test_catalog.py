@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from analysis.records import dumps_record, history_records
+from scenarios.fault_mixes import with_fault_mix
 from scenarios.runner import run_scenario, simulate
 from scenarios.spec import catalog
 
@@ -98,17 +99,14 @@ def test_rare_flaws_say_so_and_point_to_explore(name: str) -> None:
 
 
 SWEEP = int(os.environ.get("SPLITBRAIN_SWEEP", "8"))
-# Random faults added on top of each correct scenario's own schedule.  Clock faults are left
-# out: a clock stepped backwards stretches a lease by design (see raft-lease-skew-correct).
-RANDOM_FAULTS = {"random": 0.5, "mean_duration": 600, "max_concurrent": 2, "start": 200,
-                 "kinds": ["partition:halves", "partition:isolate", "partition:majorities-ring", "crash", "pause", "link"]}
 
 
 @pytest.mark.parametrize("name", CORRECT)
 def test_correct_scenario_passes_seeded_sweep(name: str) -> None:
-    """A short sweep in every run; SPLITBRAIN_SWEEP=200 gives the full one."""
-    sc = CATALOG[name]
-    sc = sc.with_overrides(faults=(*sc.faults, {**RANDOM_FAULTS, "stop": sc.duration_ms - 500}))
+    """A short sweep in every run, with the ``random`` fault mix on top of the scenario's own
+    faults (what ``splitbrain sweep NAME --extra-faults random`` adds); SPLITBRAIN_SWEEP=200
+    gives the full one."""
+    sc = with_fault_mix(CATALOG[name], "random")
     for seed in range(100, 100 + SWEEP):
         out = run_scenario(sc.with_overrides(seed=seed), trace_messages=False)
         assert out.verdict == "valid", f"{name} seed {seed}: {[r['explanation'][:2] for r in out.results]}"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from analysis.records import history_jsonl
+from analysis.records import history_jsonl, open_text
 from scenarios.explore import explore, materialize, runs
 from scenarios.runner import run_scenario
 from scenarios.spec import from_dict, load
@@ -112,7 +112,8 @@ def test_cli_explore_saves_a_minimal_toml_that_replays_byte_for_byte(
     capsys.readouterr()
     first, again = Path(data["dir"]), (tmp_path / "b" / "latest").resolve()
     for f in ("history.jsonl", "trace.jsonl", "results.json"):
-        assert (first / f).read_bytes() == (again / f).read_bytes(), f
+        with open_text(first / f) as a, open_text(again / f) as b:
+            assert a.read() == b.read(), f
 
 
 def test_cli_explore_names_a_bad_run_budget(capsys: pytest.CaptureFixture[str]) -> None:
