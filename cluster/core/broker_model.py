@@ -91,7 +91,7 @@ class _BrokerBase:
         self._need_sync = False
         return self.out.take()
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
         self.now = now_ms
         for topic in sorted(self.sessions):
             s = self.sessions[topic]

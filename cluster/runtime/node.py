@@ -3,8 +3,9 @@
 :class:`NodeHost` runs one core in one asyncio loop (so the core is never touched by two
 coroutines at once):
 
-* every ``tick_ms`` of wall-clock time the core gets ``tick(local clock)``; the local clock
-  is a :class:`~cluster.runtime.clock.SkewClock` that the control service skews at run time;
+* every ``tick_ms`` of real time the core gets ``tick(monotonic, wall)``, both read from a
+  :class:`~cluster.runtime.clock.SkewClock` that the control service skews at run time (the
+  monotonic reading follows drift only; the wall reading takes offsets and steps too);
 * envelopes arriving on inbound ``NodeLink`` streams and client requests arriving on
   ``Client`` sessions are decoded and ``step``-ped into the core;
 * after every input the core's ``Ready`` batch goes through :func:`cluster.driver.drain`,
@@ -240,7 +241,7 @@ class NodeHost:
             core = self.core
             if core is None or self.frozen:
                 continue
-            core.tick(self.clock.read_ms())
+            core.tick(*self.clock.readings())
             self._drain()
             self._update_gauges()
 

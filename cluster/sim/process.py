@@ -12,6 +12,9 @@ with the process as the :class:`~cluster.driver.ReadySink`: persist (and sync) t
 disk, then send, then reply, then record -- the order crash safety rests on, shared with
 the real runtime.  A crash can therefore only lose what the core chose not to sync.
 
+Each tick hands the core both of the machine's clocks (``tick(monotonic, wall)``, see
+:mod:`cluster.clock`): timers run on the first, timestamps read the second.
+
 Ticks land on a per-node grid, ``phase + k * tick_ms``, so nodes are not in lockstep.  A
 crash or pause bumps ``gen``; pending ticks of the old life see a stale ``gen`` and stop.
 """
@@ -129,7 +132,8 @@ class NodeProcess:
         core = self.core
         assert core is not None
         now = self._scheduler.now
-        core.tick(self.clock.read_ms(now))
+        clock = self.clock
+        core.tick(clock.read_mono_ms(now), clock.read_ms(now))
         drain_ready(core.ready(), self)
         if gen == self.gen and self.state is UP:
             self._scheduler.at(now + self._tick_ms, self._on_tick, gen, None)
@@ -205,7 +209,8 @@ class NodeProcess:
         gen = self.gen
         core = self.core
         assert core is not None  # PAUSED keeps the core
-        core.tick(self.clock.read_ms(self._scheduler.now))
+        now = self._scheduler.now
+        core.tick(self.clock.read_mono_ms(now), self.clock.read_ms(now))
         drain_ready(core.ready(), self)
         inbox = self.inbox
         while inbox and self.state is UP and self.gen == gen:
@@ -227,7 +232,8 @@ class NodeProcess:
     def _emit_clock(self, **extra: Any) -> None:
         now = self._scheduler.now
         self._recorder.emit(
-            "clock", {"node": self.id, **self.clock.describe(), "local_ms": self.clock.read_ms(now), **extra}
+            "clock", {"node": self.id, **self.clock.describe(), "local_ms": self.clock.read_ms(now),
+                      "mono_ms": self.clock.read_mono_ms(now), **extra}
         )
 
     # --- observation ----------------------------------------------------------------------------

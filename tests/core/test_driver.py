@@ -31,7 +31,7 @@ class _Core:
     def __init__(self, batch: Ready) -> None:
         self.batch = batch
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
         pass
 
     def step(self, message: Message) -> None:
