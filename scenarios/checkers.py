@@ -24,6 +24,10 @@ The built-in ones, each a thin adapter over its analysis in :mod:`analysis`:
   log (lost or unseen writes, duplicates, poll-skips, non-monotonic offsets).  Histories
   recorded by splitbrain's own clients record every rebalance in ``rebalance_log``, so a
   subscribed consumer's skip is always judged.
+* ``liveness``        -- :mod:`analysis.liveness`: after the faults heal and a quiet period,
+  every event committed to a log was processed or dead-lettered; otherwise the partition
+  is named with where it is stuck.  Any system can use it: it reads ``broker-append`` or
+  ``produced`` records (committed) and ``handled`` records (done).
 """
 
 from __future__ import annotations
@@ -112,3 +116,10 @@ def _log_consumer(sc: Any, history: History, trace: list[dict[str, Any]], timeou
 
 for _name in ("kafka", "log-consumer"):
     register_checker(_name)(_log_consumer)
+
+
+@register_checker("liveness")
+def _liveness(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.liveness import check_trace
+
+    return check_trace(trace)

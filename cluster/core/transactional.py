@@ -48,6 +48,10 @@ class TransactionalNode:
     dedup = True
     """Whether this kind of node keeps an inbox (the orchestrator's state machine does not
     need one; ``consumer_without_dedup`` switches it off for services)."""
+    acks_on_next_tick = True
+    """Whether the consumer acks each delivery on the tick after :meth:`process` (the effect
+    was committed inside it); a node that finishes deliveries later calls
+    ``self.consumer.ack`` itself once each effect is durable."""
 
     def __init__(
         self,
@@ -59,10 +63,12 @@ class TransactionalNode:
         durable: Mapping[str, Any] | None = None,
         flaws: SagaFlaws | None = None,
         topic: str,
+        broker: str | None = None,
     ) -> None:
         self.node_id = node_id
         self.nodes = nodes
-        self.roles = role_map(nodes)
+        # A system that is not the five-node saga names its broker node itself.
+        self.roles = role_map(nodes) if broker is None else {BROKER: broker}
         self.config = config
         self.flaws = flaws or SagaFlaws()
         self.rng = rng
@@ -85,6 +91,7 @@ class TransactionalNode:
             out=self.out,
             handler=self,
             ack_early=self.flaws.ack_before_processing,
+            ack_after_processing=self.acks_on_next_tick,
         )
         self._deferred: list[Txn] = []  # dual write: transactions committed on the next tick
 
