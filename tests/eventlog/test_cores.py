@@ -136,6 +136,42 @@ def test_producer_commits_to_its_outbox_publishes_and_answers_with_the_offset() 
     assert "produced" in kinds(r)
 
 
+def test_idempotent_retries_are_appended_once_and_answered_with_the_first_offset() -> None:
+    from cluster.core.broker_model import LogBroker
+
+    disk = MemoryStorage()
+    b = LogBroker("n1", CFG.broker_config(), random.Random(1))
+    first = Publish("n2", "n1", "events", "p1", "m1", "r1", payload_of(value=1), 1, "n2-ab", 1)
+    b.step(first)
+    r = b.ready()
+    disk.write(r.persist, r.sync)
+    assert [(a.partition, a.offset) for a in r.messages if isinstance(a, PublishAck)] == [(1, 0)]
+    b.step(first)  # the retry after a lost acknowledgement
+    r = b.ready()
+    assert kinds(r) == ["broker-dedup"] and not r.persist
+    assert [(a.partition, a.offset) for a in r.messages if isinstance(a, PublishAck)] == [(1, 0)]
+    again = LogBroker("n1", CFG.broker_config(), random.Random(2), disk.load())  # dedup outlives a restart
+    again.step(first)
+    assert kinds(again.ready()) == ["broker-recover", "broker-dedup"]
+
+
+def test_a_producer_without_idempotence_retries_as_a_new_record() -> None:
+    from cluster.core.broker_model import LogBroker
+
+    p = producer(EventLogFlaws(producer_without_idempotence=True))
+    p.step(ClientRequest("c1", "n2", "c1", 1, "send", None, [0, 7]))
+    p.ready()
+    p.tick(30)
+    pub = [m for m in p.ready().messages if isinstance(m, Publish)][0]
+    assert pub.producer == "" and pub.producer_seq == -1
+    p.tick(30 + CFG.confirm_timeout_ms + 20)  # no confirm: published again
+    retry = [m for m in p.ready().messages if isinstance(m, Publish)][0]
+    b = LogBroker("n1", CFG.broker_config(), random.Random(1))
+    b.step(pub)
+    b.step(retry)
+    assert [a.offset for a in b.ready().messages if isinstance(a, PublishAck)] == [0, 1]  # twice in the log
+
+
 # --- dead letters and the client ---------------------------------------------------------------------
 
 

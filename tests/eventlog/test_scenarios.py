@@ -23,6 +23,8 @@ TWINS = sorted(n for n, s in EVENTLOG.items() if not s.flaws)
 EXPECTED = {
     "kafka-commit-before-process": {"kafka": "lost-write", "delivery": "ack-after-processing",
                                     "liveness": "no-skipped-event"},
+    "kafka-producer-retry-duplicates": {"kafka": "duplicate", "idempotency": "at-most-once",
+                                        "delivery": "exactly-once"},
 }
 
 
