@@ -99,6 +99,35 @@ def test_poll_reads_on_from_the_cursor_and_a_new_process_resumes_where_the_last_
     assert reads == ((0, ((1, 11), (2, 12))),)
 
 
+def test_a_poison_event_is_retried_with_backoff_then_dead_lettered_and_the_partition_moves_on() -> None:
+    c = consumer(config=EventLogConfig(max_attempts=3, retry_base_ms=100))
+    c.step(event(0, "poison-1"))
+    c.step(event(1, 2))
+    r = c.ready()
+    assert kinds(r).count("process-failed") == 1 and "effect" not in kinds(r)  # 2 waits behind it
+    c.tick(50)
+    assert "process-failed" not in kinds(c.ready())  # backing off (100 ms)
+    c.tick(100)
+    assert "process-failed" in kinds(c.ready())  # attempt 2, next wait 200 ms
+    c.tick(300)
+    r = c.ready()
+    handled = [(e.data["offset"], e.data["outcome"]) for e in r.events if e.kind == "handled"]
+    assert handled == [(0, "dead-lettered"), (1, "processed")]
+    dlq = [row for row in c.relay.pending.values() if row.topic == "events.dlq"]
+    assert [row.msg_id for row in dlq] == ["mpoison-1:dlq"]
+
+
+def test_without_a_budget_a_poison_event_blocks_its_partition_for_good() -> None:
+    c = consumer(EventLogFlaws(retry_poison_forever=True))
+    c.step(event(0, "poison-1"))
+    c.step(event(1, 2))
+    c.ready()
+    for t in range(100, 20_000, 100):
+        c.tick(t)
+        assert "handled" not in kinds(c.ready())
+    assert c.attempts[(0, 0)] > 20
+
+
 def test_a_stale_generation_delivery_neither_rewinds_nor_blocks_the_partition() -> None:
     """Found by explore: a record pushed before a rebalance arrived after it, rewound the
     consumer's expected offset to the old commit, and every later record was dropped as a gap."""

@@ -25,6 +25,7 @@ EXPECTED = {
                                     "liveness": "no-skipped-event"},
     "kafka-producer-retry-duplicates": {"kafka": "duplicate", "idempotency": "at-most-once",
                                         "delivery": "exactly-once"},
+    "poison-message-no-dlq": {"liveness": "no-stuck-partition", "delivery": "at-least-once"},
 }
 
 
@@ -51,6 +52,15 @@ def test_correct_event_log_scenario_is_valid_at_seeds_1_to_5(name: str) -> None:
     for seed in range(1, 6):
         out = run_scenario(EVENTLOG[name].with_overrides(seed=seed), trace_messages=False)
         assert out.verdict == "valid", (seed, [r["explanation"][:2] for r in out.results])
+
+
+def test_a_poison_event_is_reported_stuck_behind_its_offset_and_dead_lettered_in_the_twin() -> None:
+    bad = run_scenario(EVENTLOG["poison-message-no-dlq"], trace_messages=False)
+    live = next(r for r in bad.results if r["checker"] == "liveness")
+    assert "is stuck behind offset" in live["explanation"][1] and "failed processing" in live["explanation"][1]
+    good = run_scenario(EVENTLOG["poison-message-no-dlq-correct"], trace_messages=False)
+    outcomes = next(r for r in good.results if r["checker"] == "liveness")["stats"]["outcomes"]
+    assert outcomes["dead-lettered"] == outcomes["parked"] >= 1
 
 
 def test_the_written_history_carries_groups_and_rebalance_logs_and_rechecks_the_same(tmp_path: Path) -> None:
