@@ -28,6 +28,8 @@ The built-in ones, each a thin adapter over its analysis in :mod:`analysis`:
   every event committed to a log was processed or dead-lettered; otherwise the partition
   is named with where it is stuck.  Any system can use it: it reads ``broker-append`` or
   ``produced`` records (committed) and ``handled`` records (done).
+* ``lost-update``     -- :mod:`analysis.lost_update`: no acknowledged write to a leaderless
+  register vanishes unless a causally later write that includes it survives.
 """
 
 from __future__ import annotations
@@ -123,3 +125,10 @@ def _liveness(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s:
     from analysis.liveness import check_trace
 
     return check_trace(trace)
+
+
+@register_checker("lost-update")
+def _lost_update(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.lost_update import check_trace
+
+    return check_trace(trace, history)
