@@ -7,7 +7,13 @@ import random
 
 import pytest
 
-from cluster.core.replicated_register import Fetched, RegisterConfig, RegisterFlaws, RegisterNode, Replicate
+from cluster.core.replicated_register import (
+    Fetched,
+    RegisterConfig,
+    RegisterFlaws,
+    RegisterNode,
+    Replicate,
+)
 from cluster.core.siblings import Version, read_context, resolve, store
 from cluster.core.types import ClientReply, ClientRequest
 from scenarios.runner import run_scenario
