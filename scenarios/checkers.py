@@ -30,6 +30,8 @@ The built-in ones, each a thin adapter over its analysis in :mod:`analysis`:
   ``produced`` records (committed) and ``handled`` records (done).
 * ``lost-update``     -- :mod:`analysis.lost_update`: no acknowledged write to a leaderless
   register vanishes unless a causally later write that includes it survives.
+* ``fencing``         -- :mod:`analysis.fencing`: the writes a storage service accepted are
+  in lock-grant order (tokens never go down), each by the holder of its token.
 """
 
 from __future__ import annotations
@@ -132,3 +134,10 @@ def _lost_update(sc: Any, history: History, trace: list[dict[str, Any]], timeout
     from analysis.lost_update import check_trace
 
     return check_trace(trace, history)
+
+
+@register_checker("fencing")
+def _fencing(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.fencing import check_trace
+
+    return check_trace(trace)

@@ -142,7 +142,7 @@ def _load_builtin() -> None:
     import importlib
 
     for mod in ("scenarios.system_kv", "scenarios.system_saga", "scenarios.system_pipeline",
-                "scenarios.system_eventlog", "scenarios.system_register"):
+                "scenarios.system_eventlog", "scenarios.system_register", "scenarios.system_lock"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:
