@@ -49,7 +49,7 @@ import grpc.aio
 from analysis import trace_kinds as K
 from cluster.core.kv import jsonable
 from cluster.core.types import ClientReply, Core, CoreEvent, Message, PersistOp
-from cluster.driver import drain
+from cluster.driver import TwoClockTick, drain, two_clock_tick
 from cluster.runtime.broker_link import BrokerLinkSpec
 from cluster.runtime.clock import ClockChange, RunClock, SkewClock
 from cluster.runtime.codec_broker import register as _register_broker_messages
@@ -163,6 +163,7 @@ class NodeHost:
         self.storage = DiskStorage(spec.data_dir)
         self.metrics = NodeMetrics(spec.node_id) if spec.metrics else None
         self.core: Core | None = None
+        self._tick: TwoClockTick | None = None
         self.port = 0
         self.metrics_port = 0
         self._metrics_server: Any = None
@@ -191,6 +192,7 @@ class NodeHost:
         """Load the WAL, build the core, bind the gRPC server, start ticking."""
         image = self.storage.load()
         self.core = build_core(self.spec, image or None)
+        self._tick = two_clock_tick(self.core)
         server = grpc.aio.server(options=SERVER_OPTIONS)
         node_pb2_grpc.add_NodeLinkServicer_to_server(LinkService(self.node_id, self), server)
         node_pb2_grpc.add_ClientServicer_to_server(ClientService(self, self.sessions), server)
@@ -241,7 +243,8 @@ class NodeHost:
             core = self.core
             if core is None or self.frozen:
                 continue
-            core.tick(*self.clock.readings())
+            tick = self._tick or two_clock_tick(core)
+            tick(*self.clock.readings())
             self._drain()
             self._update_gauges()
 

@@ -29,7 +29,7 @@ from typing import Any
 from cluster.clock import ClockModel
 from cluster.core.storage import MemoryStorage
 from cluster.core.types import ClientReply, Core, CoreEvent, Message, PersistOp
-from cluster.driver import drain_ready
+from cluster.driver import TwoClockTick, drain_ready, two_clock_tick
 from cluster.sim.recorder import Recorder
 from cluster.sim.scheduler import Scheduler
 from cluster.sim.transport import Transport
@@ -42,6 +42,10 @@ CRASHED = "crashed"
 
 MakeCore = Callable[[str, Mapping[str, Any] | None, random.Random], Core]
 """``make_core(node_id, durable state or None, rng)``: a fresh core for one incarnation."""
+
+
+def _no_core(_mono_ms: int, _wall_ms: int) -> None:
+    """The tick of a process that has not started: nothing to tick."""
 
 
 class NodeProcess:
@@ -66,6 +70,7 @@ class NodeProcess:
         "_scheduler",
         "_recorder",
         "_tick_ms",
+        "_tick",
     )
 
     def __init__(
@@ -96,6 +101,7 @@ class NodeProcess:
         self._scheduler = scheduler
         self._recorder = recorder
         self._tick_ms = tick_ms
+        self._tick: TwoClockTick = _no_core
         # ReadySink: messages and replies both go to the network, events to the recorder.
         self.send: Callable[[Message], None] = transport.send
         self.reply: Callable[[ClientReply], None] = transport.send
@@ -133,7 +139,7 @@ class NodeProcess:
         assert core is not None
         now = self._scheduler.now
         clock = self.clock
-        core.tick(clock.read_mono_ms(now), clock.read_ms(now))
+        self._tick(clock.read_mono_ms(now), clock.read_ms(now))
         drain_ready(core.ready(), self)
         if gen == self.gen and self.state is UP:
             self._scheduler.at(now + self._tick_ms, self._on_tick, gen, None)
@@ -154,6 +160,7 @@ class NodeProcess:
         name = f"node:{self.id}" if self.incarnation == 0 else f"node:{self.id}:{self.incarnation}"
         core = self._make_core(self.id, durable, self._stream(name))
         self.core = core
+        self._tick = two_clock_tick(core)
         self.state = UP
         self.gen += 1
         drain_ready(core.ready(), self)
@@ -210,7 +217,7 @@ class NodeProcess:
         core = self.core
         assert core is not None  # PAUSED keeps the core
         now = self._scheduler.now
-        core.tick(self.clock.read_mono_ms(now), self.clock.read_ms(now))
+        self._tick(self.clock.read_mono_ms(now), self.clock.read_ms(now))
         drain_ready(core.ready(), self)
         inbox = self.inbox
         while inbox and self.state is UP and self.gen == gen:
