@@ -50,6 +50,8 @@ VOCABULARY: dict[str, str] = {
     "read-skew": "a transaction saw part of another's writes but not the rest (G-single)",
     "write-skew": "two transactions each read what the other then overwrote, and both committed (G2)",
     "garbage-read": "a read returned a value that nobody wrote",
+    "stuck-partition": "a partition stopped making progress: one event that never succeeds blocks every event behind it",
+    "unfenced-write": "a storage accepted a write from a client whose lock had passed to another (no fencing token check)",
     "not-linearizable": "no order of the operations respects real time (no simpler cause was identified)",
 }
 """Word -> one line saying what it means, shown by ``show``, ``learn`` and the report."""

@@ -68,6 +68,38 @@ def _note_landing(w: dict[str, Any], late: dict[str, tuple[int, dict[str, Any]]]
                             "ran on (no failpoint freeze)")
 
 
+def clock_steps_back(records: Iterable[dict[str, Any]]) -> list[tuple[int, str, int]]:
+    """``[(t, node, ms)]``: each moment a node's wall clock stepped back, and by how much.
+
+    Read from the engines' ``clock`` records (``local_ms`` is the wall reading just after the
+    change, ``rate`` the rate it ran at before): a heal of a clock that was ahead, or an NTP
+    step back.  Monotonic timers do not notice, but for ``ms`` after the step the node's wall
+    clock re-reads times it already passed, so timestamps it writes then sort before ones it
+    wrote earlier.  That is the after-effect a liveness judgement must wait out.
+    """
+    last: dict[str, tuple[int, float, float]] = {}  # node -> (t, local_ms, rate)
+    out: list[tuple[int, str, int]] = []
+    for r in records:
+        if r.get("kind") != "clock" or r.get("local_ms") is None:
+            continue
+        node, t, local = str(r.get("node")), int(r.get("t", 0)), float(r["local_ms"])
+        prev = last.get(node)
+        expected = float(t) if prev is None else prev[1] + (t - prev[0]) * prev[2]
+        if expected - local >= 1:
+            out.append((t, node, int(expected - local)))
+        last[node] = (t, local, float(r.get("rate", 1.0)))
+    return out
+
+
+def settled_from(records: list[dict[str, Any]], windows: list[dict[str, Any]]) -> int:
+    """When the faults' effects were over: the last fault's end, or the end of the last
+    wall-clock step back's after-effect (see :func:`clock_steps_back`), whichever is later."""
+    last = max((int(w["end"]) for w in windows), default=0)
+    for t, _, ms in clock_steps_back(records):
+        last = max(last, t + ms)
+    return last
+
+
 def active_at(windows: list[dict[str, Any]], t: int) -> list[dict[str, Any]]:
     return [w for w in windows if w["start"] <= t <= w["end"]]
 

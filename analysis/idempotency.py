@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from analysis.faultwindows import active_at, fault_clause, fault_windows
+from analysis.faultwindows import active_at, fault_clause, fault_windows, settled_from
 
 MAX_VIOLATIONS = 20
 SETTLE_MS = 4000
@@ -150,11 +150,13 @@ def settle_window(records: list[dict[str, Any]], settle_ms: int = SETTLE_MS) -> 
 
     ``quiet`` says the last ``settle_ms`` of the run had no fault (and no node left down),
     so an item older than ``cutoff`` that has not finished is really stuck or lost; when not
-    quiet it is only *unsettled*.
+    quiet it is only *unsettled*.  A healed fault can act after its window: a clock stepped
+    back by ``d`` ms re-reads ``d`` ms of wall time it already passed, so the quiet period
+    starts only once that is over (:func:`~analysis.faultwindows.settled_from`).
     """
     end = max((int(r.get("t", 0)) for r in records), default=0)
     windows = fault_windows(records, end_t=end)
-    last_fault = max((int(w["end"]) for w in windows), default=0)
+    last_fault = settled_from(records, windows)
     if any(r.get("kind") == "node-final" for r in records):
         last_fault = end
     return end - settle_ms, last_fault + settle_ms <= end

@@ -141,6 +141,8 @@ def history_records(events: Iterable[Any]) -> list[dict[str, Any]]:
             r["key"] = e.key
         if e.time is not None:
             r["time"] = e.time
+        for name, extra in getattr(e, "extra", ()):
+            r.setdefault(name, jsonable(extra))  # a client's extra fields (group, rebalance_log)
         out.append(r)
     return out
 

@@ -44,7 +44,7 @@ SATURATING = "raft-kv-saturating"
 DEFAULT_SCENARIOS = (SATURATING, "raft-healthy-random", "quorum-healthy-random",
                      "saga-healthy-queue", "pipeline-worker-crash-mid-batch-correct")
 
-Input = tuple[str, Any]  # ("tick", now_ms) | ("step", message) | ("ready", None)
+Input = tuple[str, Any]  # ("tick", (now_ms, wall_ms)) | ("step", message) | ("ready", None)
 
 
 @dataclass
@@ -65,9 +65,9 @@ class _Recorder:
         self._life = life
         self.node_id = core.node_id
 
-    def tick(self, now_ms: int) -> None:
-        self._life.calls.append(("tick", now_ms))
-        self._core.tick(now_ms)
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
+        self._life.calls.append(("tick", (now_ms, wall_ms)))
+        self._core.tick(now_ms, wall_ms)
 
     def step(self, message: Message) -> None:
         self._life.calls.append(("step", message))
@@ -132,7 +132,7 @@ def replay(make: Callable[..., Core], lives: list[Incarnation],
             if kind == "step":
                 step(arg)
             elif kind == "tick":
-                tick(arg)
+                tick(*arg)
             else:
                 r = ready()
                 if digest is not None and not r.is_empty():

@@ -19,6 +19,17 @@ The model, for true time ``t`` (ms)::
   clock-jump fault.)
 * ``jumps`` accumulate (``Engine.jump_clock``) and survive ``set``: a strobe that steps the
   clock forward and back nets out to zero on its own, independently of any skew.
+
+A machine has two clocks, and so does a node here.  The *wall* clock (:meth:`ClockModel.read_ms`)
+is the whole model above: what ``CLOCK_REALTIME`` says, timestamps, what NTP steps.  The
+*monotonic* clock (:meth:`ClockModel.read_mono_ms`) is ``CLOCK_MONOTONIC``: it counts the
+oscillator's ticks, so it follows the rate (drift) but never an offset or a jump::
+
+    mono(t) = t + drift + (rate - 1) * (t - t_set)
+
+Timers (election timeouts, heartbeats, retries, leases) run on the monotonic reading, as on
+a real machine, so a clock stepped back by a healed skew never silences them; timestamps
+that are stored or compared across nodes read the wall clock, where skew does its damage.
 """
 
 from __future__ import annotations
@@ -60,6 +71,15 @@ class ClockModel:
         if self.identity:
             return true_ms
         return math.floor(self.read(true_ms))
+
+    def read_mono_ms(self, true_ms: int) -> int:
+        """The monotonic reading at true time ``true_ms``: drift, never offset or jumps.
+
+        Never goes back, whatever faults do: ``rate`` is always > 0 and a rate change
+        keeps the drift so far (see :meth:`set`)."""
+        if self.identity:
+            return true_ms
+        return math.floor(true_ms + self.drift_ms + (self.rate - 1.0) * (true_ms - self._t_set))
 
     def set(self, true_ms: int, offset_ms: float = 0.0, rate: float = 1.0) -> None:
         """From ``true_ms`` on, run at ``rate`` with absolute ``offset_ms`` (jumps kept)."""

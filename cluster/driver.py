@@ -15,11 +15,38 @@ trace file); the order is not its choice.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Protocol
 
 from cluster.core.types import ClientReply, Core, CoreEvent, Message, PersistOp, Ready
 
-__all__ = ["ReadySink", "drain", "drain_ready"]
+__all__ = ["ReadySink", "TwoClockTick", "drain", "drain_ready", "two_clock_tick"]
+
+TwoClockTick = Callable[[int, int], None]
+"""``(monotonic ms, wall ms) -> None``: how an engine hands a core both clocks."""
+
+
+def two_clock_tick(core: Core) -> TwoClockTick:
+    """``core.tick`` as a function of both clock readings, looked up once per core.
+
+    A core written against the one-clock protocol (``tick(self, now_ms)``: a plugin, or
+    docs/extending.md's example) gets the monotonic reading only: the one its timers need,
+    and the one ``now_ms`` has always meant for a timer.  A core that takes ``wall_ms``
+    too gets both."""
+    tick = core.tick
+    try:
+        params = list(inspect.signature(tick).parameters.values())
+    except (TypeError, ValueError):  # no signature to read (a builtin): pass both
+        return tick
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params):
+        return tick
+
+    def monotonic_only(now_ms: int, _wall_ms: int) -> None:
+        tick(now_ms)
+
+    return monotonic_only
 
 
 class ReadySink(Protocol):

@@ -31,6 +31,7 @@ __all__ = [
     "TimedWorkload",
     "Workload",
     "due_fn",
+    "event_extra",
 ]
 
 CoreFactory = Callable[[str, Mapping[str, Any] | None, random.Random], Core]
@@ -57,6 +58,17 @@ class ClientCore(Protocol):
 
 
 ClientFactory = Callable[[str, random.Random], ClientCore]
+
+
+def event_extra(obj: Any, name: str) -> tuple[tuple[str, Any], ...]:
+    """``obj.<name>`` as extra fields of a history event, or ``()`` when it has none.
+
+    A client core may set ``invoke_extra`` (read right after ``invoke``) and give its
+    completions an ``extra``: ``(name, value)`` pairs that every engine writes into the
+    history next to the standard fields, as Jepsen's extra keys (a consumer's ``group``, a
+    poll's ``rebalance_log``)."""
+    extra = getattr(obj, name, None)
+    return tuple(extra) if extra else ()
 """``(client id, rng) -> client core``; a client slot makes a new one after an ``info``."""
 
 

@@ -31,7 +31,15 @@ The built-in ones, each a thin adapter over its analysis in :mod:`analysis`:
   (data model ``model``: list-append or rw-register) against the scenario's
   ``consistency_model``, with the smallest cycle of each anomaly as a story;
 * ``bank``            -- :mod:`analysis.bank`: every read of the balances adds up to the
-  bank's total, no account overdrawn.
+  bank's total, no account overdrawn;
+* ``liveness``        -- :mod:`analysis.liveness`: after the faults heal and a quiet period,
+  every event committed to a log was processed or dead-lettered; otherwise the partition
+  is named with where it is stuck.  Any system can use it: it reads ``broker-append`` or
+  ``produced`` records (committed) and ``handled`` records (done).
+* ``lost-update``     -- :mod:`analysis.lost_update`: no acknowledged write to a leaderless
+  register vanishes unless a causally later write that includes it survives.
+* ``fencing``         -- :mod:`analysis.fencing`: the writes a storage service accepted are
+  in lock-grant order (tokens never go down), each by the holder of its token.
 
 A checker that relies on scenario fields registers ``requires``: a function that says what
 is wrong with a scenario for it (or None), so a mistake is caught when the scenario loads.
@@ -226,3 +234,24 @@ def _bank(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: flo
     from analysis.bank import check, with_fault_context
 
     return with_fault_context(check(history), trace)
+
+
+@register_checker("liveness")
+def _liveness(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.liveness import check_trace
+
+    return check_trace(trace)
+
+
+@register_checker("lost-update")
+def _lost_update(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.lost_update import check_trace
+
+    return check_trace(trace, history)
+
+
+@register_checker("fencing")
+def _fencing(sc: Any, history: History, trace: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    from analysis.fencing import check_trace
+
+    return check_trace(trace)

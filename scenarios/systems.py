@@ -236,7 +236,8 @@ def _load_builtin() -> None:
     _BUILTIN_LOADED = True
     import importlib
 
-    for mod in ("scenarios.system_kv", "scenarios.system_saga", "scenarios.system_pipeline"):
+    for mod in ("scenarios.system_kv", "scenarios.system_saga", "scenarios.system_pipeline",
+                "scenarios.system_eventlog", "scenarios.system_register", "scenarios.system_lock"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:

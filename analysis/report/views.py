@@ -296,6 +296,9 @@ ROLE_OF_KIND: dict[str, str] = {
     "batch-start": "worker",
     "embed": "worker",
     "vs-write": "vector store",
+    "produced": "producer",
+    "lock-granted": "lock worker",
+    "storage-write": "storage",
 }
 """Trace kinds only one role emits: the node that emits one plays that role."""
 

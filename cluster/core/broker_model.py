@@ -18,8 +18,14 @@ they do not.  Both speak the small vocabulary of :mod:`cluster.core.saga_message
 
 **LogBroker** (Kafka: partitioned log, offsets, consumer-group commits, rebalances)
 
-* A topic has ``partitions`` partitions; a record goes to ``crc32(key) % partitions``, so
-  per-key order is per-partition order.  Records are appended and synced before the ack.
+* A topic has ``partitions`` partitions; a record goes to ``crc32(key) % partitions`` (or
+  to the partition the publisher names), so per-key order is per-partition order.  Records
+  are appended and synced before the ack, which says the partition and offset.
+* An idempotent producer's record carries ``(producer, producer_seq)``; the broker appends
+  each pair once and answers a retry with the first append's partition and offset
+  (``broker-dedup``), as Kafka does for an idempotent producer's retries.  The pairs are
+  rebuilt from the log at restart, so dedup outlives a broker crash with disk storage.
+  (Kafka also rejects out-of-order sequence numbers; this model only deduplicates.)
 * One consumer group per topic.  Each member session gets a *generation*; when the session
   dies or is replaced, the generation is bumped and every partition rewinds to its committed
   offset (a rebalance): records processed but not yet committed are delivered again.
@@ -28,7 +34,8 @@ they do not.  Both speak the small vocabulary of :mod:`cluster.core.saga_message
   broker restart loses every record and every committed offset.
 
 Trace events (``node`` is the broker): ``broker-append``, ``broker-deliver``, ``broker-ack``,
-``broker-requeue``, ``broker-rebalance``, ``broker-commit``, ``broker-recover``.
+``broker-requeue``, ``broker-rebalance``, ``broker-commit``, ``broker-recover``,
+``broker-dedup``.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ class Stored:
     key: str
     payload: Any
     publisher: str
+    producer: str = ""
+    producer_seq: int = -1
 
 
 @dataclass
@@ -91,7 +100,7 @@ class _BrokerBase:
         self._need_sync = False
         return self.out.take()
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
         self.now = now_ms
         for topic in sorted(self.sessions):
             s = self.sessions[topic]
@@ -232,6 +241,7 @@ class LogBroker(_BrokerBase):
         self.delivered_max: dict[tuple[str, int], int] = {}
         self.progress_at: dict[tuple[str, int], int] = {}
         self.generation = rng.randrange(1, 1000) * 1000
+        self.producers: dict[tuple[str, int], tuple[int, int]] = {}  # (producer, seq) -> (partition, offset)
         records = 0
         for k in sorted(durable or {}):
             kind, topic, p_s = k.split("/")
@@ -239,6 +249,9 @@ class LogBroker(_BrokerBase):
             if kind == "log":
                 self.logs[(topic, int(p_s))] = list(value)
                 records += len(value)
+                for off, rec in enumerate(value):
+                    if rec.producer:
+                        self.producers[(rec.producer, rec.producer_seq)] = (int(p_s), off)
             elif kind == "off":
                 self.committed[(topic, int(p_s))] = int(value)
         self.emit("broker-recover", broker="log", recovered=records, storage=config.log_storage)
@@ -247,15 +260,30 @@ class LogBroker(_BrokerBase):
         return zlib.crc32(key.encode()) % self.config.partitions
 
     def on_publish(self, m: Publish) -> None:
-        tp = (m.topic, self.partition_of(m.key))
+        if m.producer:
+            seen = self.producers.get((m.producer, m.producer_seq))
+            if seen is not None:
+                self.out.messages.append(PublishAck(self.node_id, m.src, m.row, True, seen[0], seen[1]))
+                self.emit("broker-dedup", topic=m.topic, partition=seen[0], offset=seen[1], msg_id=m.msg_id,
+                          row=m.row, producer=m.producer, producer_seq=m.producer_seq)
+                return
+        part = m.partition % self.config.partitions if m.partition >= 0 else self.partition_of(m.key)
+        tp = (m.topic, part)
         log = self.logs.setdefault(tp, [])
-        rec = Stored(m.msg_id, m.row, m.key, m.payload, m.src)
+        rec = Stored(m.msg_id, m.row, m.key, m.payload, m.src, m.producer, m.producer_seq)
         if self.disk:
             self.persist(Splice(f"log/{tp[0]}/{tp[1]}", len(log), (rec,)), sync=True)
         log.append(rec)
-        self.out.messages.append(PublishAck(self.node_id, m.src, m.row))
-        self.emit("broker-append", topic=m.topic, partition=tp[1], offset=len(log) - 1, msg_id=m.msg_id,
-                  row=m.row, publisher=m.src)
+        offset = len(log) - 1
+        if m.producer:
+            self.producers[(m.producer, m.producer_seq)] = (part, offset)
+        self.out.messages.append(PublishAck(self.node_id, m.src, m.row, True, part, offset))
+        if m.producer:
+            self.emit("broker-append", topic=m.topic, partition=part, offset=offset, msg_id=m.msg_id,
+                      row=m.row, publisher=m.src, producer=m.producer, producer_seq=m.producer_seq)
+        else:
+            self.emit("broker-append", topic=m.topic, partition=part, offset=offset, msg_id=m.msg_id,
+                      row=m.row, publisher=m.src)
 
     def on_ack(self, m: Ack) -> None:
         s = self.sessions.get(m.topic)

@@ -93,6 +93,7 @@ class Consumer:
         self._commit: dict[int, tuple[int, int, list[Deliver]]] = {}  # partition -> (next, gen, ds)
         self._last_commit = 0
         self._expect: dict[int, tuple[int, int]] = {}  # log: partition -> (generation, next offset)
+        self._retired: dict[int, set[int]] = {}  # log: partition -> generations a rebalance replaced
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -126,7 +127,7 @@ class Consumer:
                 },
             )
         )
-        if self.log_mode and self._gap(d):
+        if self.log_mode and (self._stale(d) or self._gap(d)):
             return
         if self._ack_early:
             self._ack(d, early=True)
@@ -153,6 +154,20 @@ class Consumer:
 
     # --- internals ----------------------------------------------------------------------------
 
+    def _stale(self, d: Deliver) -> bool:
+        """Log mode: a record of a generation a rebalance already replaced is dropped.
+
+        A real consumer fetches over its own connection and never sees records of a
+        generation it left; the simulated network may still deliver one that was pushed
+        before the rebalance.  Taking it as current would rewind the expected offset to an
+        old committed position and drop every later record as a gap, for good.
+        """
+        if d.generation in self._retired.get(d.partition, ()):
+            self.out.events.append(CoreEvent(self.node_id, "stale-delivery", {
+                "partition": d.partition, "offset": d.offset, "generation": d.generation}))
+            return True
+        return False
+
     def _gap(self, d: Deliver) -> bool:
         """Log mode: a record after a lost one is dropped, so no commit can skip the loss.
 
@@ -162,6 +177,7 @@ class Consumer:
         """
         gen, nxt = self._expect.get(d.partition, (d.generation, d.committed))
         if gen != d.generation:
+            self._retired.setdefault(d.partition, set()).add(gen)
             gen, nxt = d.generation, d.committed
         if d.offset > nxt:
             self._expect[d.partition] = (gen, nxt)

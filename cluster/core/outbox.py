@@ -37,6 +37,12 @@ class OutboxRow:
     msg_id: str
     payload: Payload
     txn: str
+    partition: int = -1
+    """The partition to publish to (``-1``: the broker routes by key)."""
+    producer: str = ""
+    """Idempotent publishing: the producer id and this row's sequence number, fixed when the
+    row is committed, so every republish of the row carries the same pair."""
+    producer_seq: int = -1
 
 
 class RelayTimings(Protocol):
@@ -92,7 +98,8 @@ class OutboxRelay:
         n = self._attempts.get(row.row, 0) + 1
         self._attempts[row.row] = n
         self.out.messages.append(
-            Publish(self.node_id, self.broker, row.topic, row.key, row.msg_id, row.row, row.payload)
+            Publish(self.node_id, self.broker, row.topic, row.key, row.msg_id, row.row, row.payload,
+                    row.partition, row.producer, row.producer_seq)
         )
         self.out.events.append(
             CoreEvent(

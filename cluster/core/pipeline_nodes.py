@@ -139,7 +139,8 @@ class EmbeddingWorker:
         self.epoch = f"{rng.getrandbits(32):08x}"
         self.out = ReadyBuilder()
         self.local = LocalStore(durable)
-        self.now = 0
+        self.now = 0  # monotonic: batch timers, store timeouts
+        self.wall = 0  # wall clock: the inbox's processed-at timestamps
         self._n = 0
         self.uses_inbox = not self.flaws.no_dedup
         # The ack waits for the vector store's confirm (``_ack_in_order``), not the next tick.
@@ -162,8 +163,9 @@ class EmbeddingWorker:
 
     # --- Core protocol ------------------------------------------------------------------------
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
         self.now = now_ms
+        self.wall = now_ms if wall_ms is None else wall_ms
         self.consumer.tick(now_ms)
         self._maybe_start_batch()
         if self.embedding is not None and now_ms >= self.embedding.ready_at:
@@ -264,7 +266,7 @@ class EmbeddingWorker:
             d = e.d
             doc, version = payload_get(d.payload, "doc"), payload_get(d.payload, "version")
             if self.uses_inbox:
-                self.out.persist.append(self.local.put("inbox", d.msg_id, self.now))
+                self.out.persist.append(self.local.put("inbox", d.msg_id, self.wall))
             self._emit("effect", service="embedder", action="embed", saga=f"{doc}@v{version}", doc=doc,
                        version=version, key=d.msg_id, row=d.row, redelivered=d.redelivered,
                        outcome=outcomes.get(d.msg_id, "unknown"), compensation=False)
@@ -308,7 +310,7 @@ class VectorStoreNode:
             elif kind == "head":
                 self.heads[key] = int(v)
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
         pass
 
     def step(self, message: Message) -> None:

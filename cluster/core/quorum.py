@@ -255,7 +255,7 @@ class QuorumNode:
 
     # --- Core protocol --------------------------------------------------------------------
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
         self._now = now_ms
         for req in list(self._requests.values()):
             if now_ms >= req.deadline_ms:

@@ -231,7 +231,7 @@ class RaftNode:
 
     # --- Core interface -------------------------------------------------------------
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
         if not self._started:
             self._started = True
             self._now = now_ms

@@ -6,7 +6,9 @@ adapter (see ``docs/sagas.md``, "Driving the cores against a real broker"):
 
 * :class:`Publish`    -- relay -> broker: ``publish(topic, key, payload, msg_id)``; ``row`` is
                          the outbox row id, so a republish after a crash is recognisable.
-* :class:`PublishAck` -- broker -> relay: the publisher confirm (message is durable).
+* :class:`PublishAck` -- broker -> relay: the publisher confirm (message is durable); a
+                         log broker says the partition and offset, as Kafka's produce
+                         response does.
 * :class:`Subscribe`  -- consumer -> broker, every heartbeat: "session ``session`` consumes
                          ``topic``".  A new session id (a restarted consumer) makes the
                          broker requeue (queue) or rewind (log) what the old one held.
@@ -51,6 +53,13 @@ class Publish(Message):
     msg_id: str
     row: str
     payload: Payload
+    partition: int = -1
+    """Log broker: the partition to append to; ``-1`` routes by ``crc32(key)``."""
+    producer: str = ""
+    """Idempotent producer: the producer id ('' for a plain producer)."""
+    producer_seq: int = -1
+    """Idempotent producer: the sequence number of this message for ``producer``.  A log
+    broker appends a ``(producer, producer_seq)`` once; a retry gets the first append's ack."""
 
 
 @fast_init
@@ -58,6 +67,9 @@ class Publish(Message):
 class PublishAck(Message):
     row: str
     ok: bool = True
+    partition: int = -1
+    """Log broker: where the message landed (``-1`` when the broker does not say)."""
+    offset: int = -1
 
 
 @fast_init

@@ -48,6 +48,10 @@ class TransactionalNode:
     dedup = True
     """Whether this kind of node keeps an inbox (the orchestrator's state machine does not
     need one; ``consumer_without_dedup`` switches it off for services)."""
+    acks_on_next_tick = True
+    """Whether the consumer acks each delivery on the tick after :meth:`process` (the effect
+    was committed inside it); a node that finishes deliveries later calls
+    ``self.consumer.ack`` itself once each effect is durable."""
 
     def __init__(
         self,
@@ -59,16 +63,19 @@ class TransactionalNode:
         durable: Mapping[str, Any] | None = None,
         flaws: SagaFlaws | None = None,
         topic: str,
+        broker: str | None = None,
     ) -> None:
         self.node_id = node_id
         self.nodes = nodes
-        self.roles = role_map(nodes)
+        # A system that is not the five-node saga names its broker node itself.
+        self.roles = role_map(nodes) if broker is None else {BROKER: broker}
         self.config = config
         self.flaws = flaws or SagaFlaws()
         self.rng = rng
         self.epoch = f"{rng.getrandbits(32):08x}"
         self._counter = 0
-        self.now = 0
+        self.now = 0  # monotonic: timers (relay, consumer heartbeats, saga step timeouts)
+        self.wall = 0  # wall clock: timestamps stored in the inbox
         self._started = False
         self.out = ReadyBuilder()
         self.store = LocalStore(durable)
@@ -84,6 +91,7 @@ class TransactionalNode:
             out=self.out,
             handler=self,
             ack_early=self.flaws.ack_before_processing,
+            ack_after_processing=self.acks_on_next_tick,
         )
         self._deferred: list[Txn] = []  # dual write: transactions committed on the next tick
 
@@ -151,24 +159,26 @@ class TransactionalNode:
         txn = self.begin()
         self.handle(d, txn)
         if self.uses_inbox:
-            txn.put("inbox", d.msg_id, now_ms)
+            txn.put("inbox", d.msg_id, self.wall)
         self.commit(txn)
 
     def inbox(self) -> Mapping[str, Any]:
-        """Message id -> local time it was processed."""
+        """Message id -> the local wall-clock time it was processed."""
         return self.store.table("inbox")
 
-    def _expire_inbox(self, now_ms: int) -> None:
-        """``dedup_window_ttl``: forget inbox rows older than ``dedup_ttl_ms`` (local clock)."""
-        old = [k for k, at in self.inbox().items() if now_ms - int(at) > self.config.dedup_ttl_ms]
+    def _expire_inbox(self, wall_ms: int) -> None:
+        """``dedup_window_ttl``: forget inbox rows older than ``dedup_ttl_ms``, by comparing
+        their stored wall-clock timestamps with the wall clock now (what a TTL column does)."""
+        old = [k for k, at in self.inbox().items() if wall_ms - int(at) > self.config.dedup_ttl_ms]
         self.out.persist.extend(self.store.delete("inbox", old))
         if old:
-            self.emit("inbox-expire", count=len(old), local_ms=now_ms)
+            self.emit("inbox-expire", count=len(old), local_ms=wall_ms)
 
     # --- Core protocol ------------------------------------------------------------------------
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
         self.now = now_ms
+        self.wall = now_ms if wall_ms is None else wall_ms
         if not self._started:
             self._started = True
             self.on_start()
@@ -177,7 +187,7 @@ class TransactionalNode:
             for txn in deferred:
                 self._commit_now(txn)
         if self.flaws.dedup_window_ttl and self.uses_inbox:
-            self._expire_inbox(now_ms)
+            self._expire_inbox(self.wall)
         self.consumer.tick(now_ms)
         self.on_tick()
         self.relay.poll(now_ms)

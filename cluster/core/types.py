@@ -4,8 +4,12 @@ A core never touches sockets, threads, clocks or global randomness.  The driver 
 deterministic simulator in ``cluster/sim`` or the real runtime in ``cluster/runtime``)
 feeds it inputs and drains a :class:`Ready` batch after each one:
 
-* ``tick(now_ms)``      -- time passes; ``now_ms`` is the node's *local* clock reading,
-                           so clock skew and drift are inputs like any other.
+* ``tick(now_ms, wall_ms)`` -- time passes.  Both are the node's *local* clocks, so clock
+                           faults are inputs like any other: ``now_ms`` is the monotonic
+                           clock (follows drift, never steps), for every timer and lease;
+                           ``wall_ms`` is the wall clock (offsets and NTP steps too), only
+                           for timestamps that are stored or compared across nodes.
+                           ``wall_ms=None`` (a test driving one clock) means ``now_ms``.
 * ``step(message)``     -- a protocol message (or client request) arrived.
 * ``ready()``           -- drain what the core wants done, in this order:
                            persist (and sync if asked), then send, then deliver replies.
@@ -147,7 +151,7 @@ class Core(Protocol):
 
     node_id: str
 
-    def tick(self, now_ms: int) -> None: ...
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None: ...
 
     def step(self, message: Message) -> None: ...
 

@@ -15,7 +15,9 @@ connections behind the same link vocabulary the gRPC peer links have:
   republishes after its confirm timeout.
 * **loss** on the node -> broker direction drops a publish or ack before it is sent; on
   the broker -> node direction a single delivery cannot vanish from a TCP stream, so a
-  "lost" delivery resets the connection instead (the broker redelivers it later).
+  "lost" delivery resets the connection instead (the broker redelivers it later), and a
+  lost publisher confirm is a publish that was stored but never answered: the relay
+  republishes after its confirm timeout, as after a connection reset.
 * **delay / jitter** hold a publish or a delivery for that long; **duplicate** sends a
   publish twice (two broker messages) or steps a delivery into the core twice.
 
@@ -37,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from cluster.core.saga_messages import Ack, Deliver, Publish, Subscribe
+from cluster.core.saga_messages import Ack, Deliver, Publish, PublishAck, Subscribe
 from cluster.core.types import Message
 from faults.engine import HEALTHY, LinkSettings
 
@@ -182,6 +184,9 @@ class BrokerLink:
             self.last_error = f"{type(exc).__name__}: {exc}"
             return
         answer = fut.result()
+        if isinstance(answer, PublishAck) and self.inbound.loss and self._rng.random() < self.inbound.loss:
+            self._drop("loss")  # stored by the broker, never confirmed to the node
+            return
         if isinstance(answer, Message) and not self.frozen:
             self._on_message(answer)
 

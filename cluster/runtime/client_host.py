@@ -35,7 +35,7 @@ from cluster.runtime.clock import RunClock
 from cluster.runtime.codec import decode_reply, encode_request
 from cluster.runtime.metrics import ClientMetrics, serve
 from cluster.runtime.transport import OutboundStream
-from cluster.spec import ClientFactory, Workload, due_fn
+from cluster.spec import ClientFactory, Workload, due_fn, event_extra
 from protos import messages_pb2, node_pb2, node_pb2_grpc
 
 __all__ = ["ClientHost", "ClientSpec", "make_client_actor"]
@@ -77,7 +77,7 @@ class ClientHost:
         self._make_client = spec.make_client
         self._workload = spec.make_workload()
         self._workload_rng = random.Random(f"{spec.seed}:workload")
-        self.history: list[tuple[Any, ...]] = []  # (process, type, f, value, key, time_ns)
+        self.history: list[tuple[Any, ...]] = []  # (process, type, f, value, key, time_ns, extra)
         self.trace: list[dict[str, Any]] = []
         self._slots: list[_Slot] = []
         self._by_client: dict[str, _Slot] = {}
@@ -192,11 +192,11 @@ class ClientHost:
                 return
             f, key, value = op
             t_ns = self.run.true_ns()
-            self.history.append((slot.process, "invoke", f, value, key, t_ns))
-            self.trace.append({"t": t_ns // 1_000_000, "kind": K.CLIENT_INVOKE, "process": slot.process,
-                               "client": slot.client_id, "f": f, "key": key, "value": value})
             client = slot.client
             client.invoke(f, key, value, self._now_ms())
+            self.history.append((slot.process, "invoke", f, value, key, t_ns, event_extra(client, "invoke_extra")))
+            self.trace.append({"t": t_ns // 1_000_000, "kind": K.CLIENT_INVOKE, "process": slot.process,
+                               "client": slot.client_id, "f": f, "key": key, "value": value})
             self._flush(slot)
             started = time.perf_counter()
             done = client.take_completion()
@@ -213,7 +213,7 @@ class ClientHost:
             status = str(done.status)
             out_value = done.value if status == "ok" else value
             t_ns = self.run.true_ns()
-            self.history.append((slot.process, status, f, out_value, key, t_ns))
+            self.history.append((slot.process, status, f, out_value, key, t_ns, event_extra(done, "extra")))
             self.trace.append({"t": t_ns // 1_000_000, "kind": K.CLIENT_COMPLETE, "process": slot.process,
                                "client": slot.client_id, "f": f, "key": key, "type": status,
                                "value": out_value, "attempts": done.attempts, "node": done.node})

@@ -83,8 +83,17 @@ class SkewClock:
         self.model = replay(history)
 
     def read_ms(self) -> int:
-        """The local reading handed to ``Core.tick``."""
+        """The local wall-clock reading handed to ``Core.tick`` (its ``wall_ms``)."""
         return self.model.read_ms(self.run.true_ms())
+
+    def read_mono_ms(self) -> int:
+        """The local monotonic reading handed to ``Core.tick`` (its ``now_ms``): drift, no steps."""
+        return self.model.read_mono_ms(self.run.true_ms())
+
+    def readings(self) -> tuple[int, int]:
+        """``(monotonic, wall)`` at one instant of true time, as ``Core.tick`` takes them."""
+        true_ms = self.run.true_ms()
+        return self.model.read_mono_ms(true_ms), self.model.read_ms(true_ms)
 
     def set(self, offset_ms: float, rate: float) -> None:
         self.model.set(self.run.true_ms(), offset_ms, rate)

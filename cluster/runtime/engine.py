@@ -396,7 +396,8 @@ class RayEngine:
 
     def _emit_clock(self, node: str, **extra: Any) -> None:
         clock = self.world.clock(node)
-        self._emit(K.CLOCK, {"node": node, **clock.describe(), "local_ms": clock.read_ms(self.now_ms()), **extra})
+        self._emit(K.CLOCK, {"node": node, **clock.describe(), "local_ms": clock.read_ms(self.now_ms()),
+                              "mono_ms": clock.read_mono_ms(self.now_ms()), **extra})
 
     # --- Engine: processes -------------------------------------------------------------------
 

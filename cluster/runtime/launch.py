@@ -466,8 +466,8 @@ class RaySession:
         stats["wall_s"] = round(time.perf_counter() - self._t_wall, 3)
         stats["speedup"] = 1.0
         stats["engine_errors"] = list(engine.errors[:20])
-        events = [Event(p, typ, f, value, key, t_ns, i)
-                  for i, (p, typ, f, value, key, t_ns) in enumerate(self._client_out["history"])]
+        events = [Event(p, typ, f, value, key, t_ns, i, extra=tuple(map(tuple, extra)))
+                  for i, (p, typ, f, value, key, t_ns, extra) in enumerate(self._client_out["history"])]
         merged, counts = await engine.merged_trace()
         trace = sorted(merged + list(self._client_out["trace"]), key=lambda r: r.get("t", 0))
         stats["trace_records"] = len(trace)

@@ -3,8 +3,9 @@
 :class:`NodeHost` runs one core in one asyncio loop (so the core is never touched by two
 coroutines at once):
 
-* every ``tick_ms`` of wall-clock time the core gets ``tick(local clock)``; the local clock
-  is a :class:`~cluster.runtime.clock.SkewClock` that the control service skews at run time;
+* every ``tick_ms`` of real time the core gets ``tick(monotonic, wall)``, both read from a
+  :class:`~cluster.runtime.clock.SkewClock` that the control service skews at run time (the
+  monotonic reading follows drift only; the wall reading takes offsets and steps too);
 * envelopes arriving on inbound ``NodeLink`` streams and client requests arriving on
   ``Client`` sessions are decoded and ``step``-ped into the core;
 * after every input the core's ``Ready`` batch is first *journaled* -- its events are
@@ -68,7 +69,7 @@ import grpc.aio
 from analysis import trace_kinds as K
 from cluster.core.kv import jsonable
 from cluster.core.types import ClientReply, Core, CoreEvent, Message, PersistOp
-from cluster.driver import drain_ready
+from cluster.driver import TwoClockTick, drain_ready, two_clock_tick
 from cluster.runtime.broker_link import BrokerLinkSpec
 from cluster.runtime.clock import ClockChange, RunClock, SkewClock
 from cluster.runtime.codec_broker import register as _register_broker_messages
@@ -211,6 +212,7 @@ class NodeHost:
         self.trace_log = NodeTraceLog(spec.data_dir)
         self.metrics = NodeMetrics(spec.node_id) if spec.metrics else None
         self.core: Core | None = None
+        self._tick: TwoClockTick | None = None
         self.port = 0
         self.metrics_port = 0
         self._metrics_server: Any = None
@@ -249,6 +251,7 @@ class NodeHost:
         """Load the WAL, build the core, bind the gRPC server, start ticking."""
         image = self.storage.load()
         self.core = build_core(self.spec, image or None)
+        self._tick = two_clock_tick(self.core)
         server = grpc.aio.server(options=SERVER_OPTIONS)
         node_pb2_grpc.add_NodeLinkServicer_to_server(LinkService(self.node_id, self), server)
         node_pb2_grpc.add_ClientServicer_to_server(ClientService(self, self.sessions), server)
@@ -305,7 +308,8 @@ class NodeHost:
             core = self.core
             if core is None or self.frozen or self._syncing is not None:
                 continue
-            core.tick(self.clock.read_ms())
+            tick = self._tick or two_clock_tick(core)
+            tick(*self.clock.readings())
             self._drain()
             self._update_gauges()
 

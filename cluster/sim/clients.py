@@ -29,7 +29,7 @@ from cluster.sim.recorder import Recorder
 from cluster.sim.scheduler import Scheduler
 from cluster.sim.transport import Transport
 from cluster.sim.workload import Workload
-from cluster.spec import due_fn
+from cluster.spec import due_fn, event_extra
 
 __all__ = ["ClientSlots", "MakeClient", "SimClient"]
 
@@ -37,7 +37,13 @@ _NS_PER_MS = 1_000_000
 
 
 class SimClient(Protocol):
-    """What the simulator needs of a client core (``cluster.core.client.ClientCore`` fits)."""
+    """What the simulator needs of a client core (``cluster.core.client.ClientCore`` fits).
+
+    Two optional attributes let a client add fields to its history events (Jepsen's extra
+    keys, such as a consumer's ``group`` or a poll's ``rebalance_log``): ``invoke_extra``
+    on the core, read right after :meth:`invoke`, and ``extra`` on a completion; each is a
+    tuple of ``(name, value)`` pairs (see :func:`cluster.spec.event_extra`).
+    """
 
     busy: bool
 
@@ -182,8 +188,12 @@ class ClientSlots:
         f, key, value = op
         slot.f, slot.key, slot.value = f, key, value
         now = self._scheduler.now
+        client = slot.client
+        assert client is not None
+        client.invoke(f, key, value, now)
         history = self.history
-        history.append(Event(slot.process, "invoke", f, value, key, now * _NS_PER_MS, len(history)))
+        history.append(Event(slot.process, "invoke", f, value, key, now * _NS_PER_MS, len(history),
+                             extra=event_extra(client, "invoke_extra")))
         self._recorder.append(
             {
                 "t": now,
@@ -195,9 +205,6 @@ class ClientSlots:
                 "value": value,
             }
         )
-        client = slot.client
-        assert client is not None
-        client.invoke(f, key, value, now)
         self._drain(slot, client)
         if client.busy:
             self._scheduler.at(now + self._tick_ms, self._on_tick, slot, slot.gen)
@@ -218,7 +225,8 @@ class ClientSlots:
         value = done.value if status == "ok" else slot.value
         now = self._scheduler.now
         history = self.history
-        history.append(Event(slot.process, status, slot.f, value, slot.key, now * _NS_PER_MS, len(history)))
+        history.append(Event(slot.process, status, slot.f, value, slot.key, now * _NS_PER_MS, len(history),
+                             extra=event_extra(done, "extra")))
         self._recorder.emit(
             "client-complete",
             {

@@ -12,6 +12,9 @@ with the process as the :class:`~cluster.driver.ReadySink`: persist (and sync) t
 disk, then send, then reply, then record -- the order crash safety rests on, shared with
 the real runtime.  A crash can therefore only lose what the core chose not to sync.
 
+Each tick hands the core both of the machine's clocks (``tick(monotonic, wall)``, see
+:mod:`cluster.clock`): timers run on the first, timestamps read the second.
+
 Ticks land on a per-node grid, ``phase + k * tick_ms``, so nodes are not in lockstep.  A
 crash or pause bumps ``gen``; pending ticks of the old life see a stale ``gen`` and stop.
 """
@@ -26,7 +29,7 @@ from typing import Any
 from cluster.clock import ClockModel
 from cluster.core.storage import MemoryStorage
 from cluster.core.types import ClientReply, Core, CoreEvent, Message, PersistOp
-from cluster.driver import drain_ready
+from cluster.driver import TwoClockTick, drain_ready, two_clock_tick
 from cluster.sim.recorder import Recorder
 from cluster.sim.scheduler import Scheduler
 from cluster.sim.transport import Transport
@@ -39,6 +42,10 @@ CRASHED = "crashed"
 
 MakeCore = Callable[[str, Mapping[str, Any] | None, random.Random], Core]
 """``make_core(node_id, durable state or None, rng)``: a fresh core for one incarnation."""
+
+
+def _no_core(_mono_ms: int, _wall_ms: int) -> None:
+    """The tick of a process that has not started: nothing to tick."""
 
 
 class NodeProcess:
@@ -63,6 +70,7 @@ class NodeProcess:
         "_scheduler",
         "_recorder",
         "_tick_ms",
+        "_tick",
     )
 
     def __init__(
@@ -93,6 +101,7 @@ class NodeProcess:
         self._scheduler = scheduler
         self._recorder = recorder
         self._tick_ms = tick_ms
+        self._tick: TwoClockTick = _no_core
         # ReadySink: messages and replies both go to the network, events to the recorder.
         self.send: Callable[[Message], None] = transport.send
         self.reply: Callable[[ClientReply], None] = transport.send
@@ -129,7 +138,8 @@ class NodeProcess:
         core = self.core
         assert core is not None
         now = self._scheduler.now
-        core.tick(self.clock.read_ms(now))
+        clock = self.clock
+        self._tick(clock.read_mono_ms(now), clock.read_ms(now))
         drain_ready(core.ready(), self)
         if gen == self.gen and self.state is UP:
             self._scheduler.at(now + self._tick_ms, self._on_tick, gen, None)
@@ -150,6 +160,7 @@ class NodeProcess:
         name = f"node:{self.id}" if self.incarnation == 0 else f"node:{self.id}:{self.incarnation}"
         core = self._make_core(self.id, durable, self._stream(name))
         self.core = core
+        self._tick = two_clock_tick(core)
         self.state = UP
         self.gen += 1
         drain_ready(core.ready(), self)
@@ -205,7 +216,8 @@ class NodeProcess:
         gen = self.gen
         core = self.core
         assert core is not None  # PAUSED keeps the core
-        core.tick(self.clock.read_ms(self._scheduler.now))
+        now = self._scheduler.now
+        self._tick(self.clock.read_mono_ms(now), self.clock.read_ms(now))
         drain_ready(core.ready(), self)
         inbox = self.inbox
         while inbox and self.state is UP and self.gen == gen:
@@ -227,7 +239,8 @@ class NodeProcess:
     def _emit_clock(self, **extra: Any) -> None:
         now = self._scheduler.now
         self._recorder.emit(
-            "clock", {"node": self.id, **self.clock.describe(), "local_ms": self.clock.read_ms(now), **extra}
+            "clock", {"node": self.id, **self.clock.describe(), "local_ms": self.clock.read_ms(now),
+                      "mono_ms": self.clock.read_mono_ms(now), **extra}
         )
 
     # --- observation ----------------------------------------------------------------------------

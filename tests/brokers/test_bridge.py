@@ -17,6 +17,33 @@ def test_payload_round_trip_keeps_tuples() -> None:
     assert decode_payload(b"") == ()
 
 
+class _Landing:
+    """A publisher that appends to one partition and says where each message landed."""
+
+    topic = "t"
+
+    def __init__(self) -> None:
+        self.log: list[bytes] = []
+
+    def publish(self, key: str, payload: bytes, headers: object = None, *, idempotency_key: str | None = None,
+                partition: int | None = None) -> tuple[int, int]:
+        self.log.append(payload)
+        return (partition or 0, len(self.log) - 1)
+
+
+def test_a_retried_idempotent_pair_is_answered_from_its_delivery_report_not_produced_again() -> None:
+    pub = _Landing()
+    bridge = BrokerBridge("log", pub)  # type: ignore[arg-type]
+    first = Publish("n2", "log", "events", "p1", "m1", "r1", payload_of(value=1), 1, "n2-ab", 7)
+    assert bridge.on_publish(first) == PublishAck("log", "n2", "r1", True, 1, 0)
+    assert bridge.on_publish(first) == PublishAck("log", "n2", "r1", True, 1, 0)  # the retry
+    assert len(pub.log) == 1
+    plain = Publish("n2", "log", "events", "p1", "m2", "r2", payload_of(value=2), 1)
+    bridge.on_publish(plain)
+    assert bridge.on_publish(plain) == PublishAck("log", "n2", "r2", True, 1, 2)  # a second record
+    assert len(pub.log) == 3
+
+
 def collect(bridge: BrokerBridge, node: str, want: int, timeout: float = 20.0) -> list[Deliver]:
     got: list[Deliver] = []
     deadline = time.monotonic() + timeout

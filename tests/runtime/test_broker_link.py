@@ -64,7 +64,7 @@ async def _drain(link: BrokerLink) -> None:
 
 def test_publishes_are_confirmed_in_order_and_a_cut_drops_them() -> None:
     async def go() -> None:
-        bridge, answers = _Bridge(), []
+        bridge, answers = _Bridge(), list[Any]()
         link = _link(bridge, answers)
         link._loop = asyncio.get_running_loop()
         for i in range(3):
@@ -85,9 +85,27 @@ def test_publishes_are_confirmed_in_order_and_a_cut_drops_them() -> None:
     asyncio.run(go())
 
 
+def test_loss_towards_the_node_drops_a_confirm_after_the_broker_stored_the_message() -> None:
+    async def go() -> None:
+        bridge, answers = _Bridge(), list[Any]()
+        link = _link(bridge, answers)
+        link._loop = asyncio.get_running_loop()
+        link.configure(LinkSettings(loss=1.0), inbound=True)
+        link.send(_publish(0))
+        await _drain(link)
+        assert bridge.published == ["r0"] and answers == []  # stored, never confirmed
+        link.configure(LinkSettings(), inbound=True)
+        link.send(_publish(0))  # the relay's republish
+        await _drain(link)
+        assert [a.row for a in answers] == ["r0"]
+        await link.close()
+
+    asyncio.run(go())
+
+
 def test_duplicate_publishes_twice_and_a_frozen_node_sends_nothing() -> None:
     async def go() -> None:
-        bridge, answers = _Bridge(), []
+        bridge, answers = _Bridge(), list[Any]()
         link = _link(bridge, answers)
         link._loop = asyncio.get_running_loop()
         link.configure(LinkSettings(duplicate=1.0), inbound=False)
@@ -105,7 +123,7 @@ def test_duplicate_publishes_twice_and_a_frozen_node_sends_nothing() -> None:
 
 def test_a_subscription_is_remembered_across_a_cut_for_the_reconnect() -> None:
     async def go() -> None:
-        bridge, answers = _Bridge(), []
+        bridge, answers = _Bridge(), list[Any]()
         link = _link(bridge, answers)
         link._loop = asyncio.get_running_loop()
         link.configure(LinkSettings(cut=True), inbound=True)

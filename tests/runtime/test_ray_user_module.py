@@ -47,7 +47,7 @@ class TinyRegister:
         self.values = dict(durable or {})
         self.out = ReadyBuilder()
 
-    def tick(self, now_ms):
+    def tick(self, now_ms, wall_ms=None):
         pass
 
     def step(self, m):

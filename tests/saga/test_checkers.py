@@ -65,6 +65,20 @@ def test_delivery_liveness_needs_a_quiet_period() -> None:
     assert delivery.check_trace(young)["verdict"] == "valid"
 
 
+def test_a_healed_clock_step_back_delays_the_quiet_period_by_its_size() -> None:
+    """A clock healed from 10 s ahead re-reads 10 s of wall time: a liveness claim waits that out."""
+    clock = [{"t": 1000, "kind": "clock", "node": "n3", "local_ms": 11_000, "rate": 1.0},
+             {"t": 4900, "kind": "fault-start", "id": 1, "description": "skew"},
+             {"t": 4900, "kind": "clock", "node": "n3", "local_ms": 4900, "rate": 1.0},
+             {"t": 4900, "kind": "fault-end", "id": 1}]
+    assert idempotency.settle_window([*clock, {"t": 12_000, "kind": "x"}]) == (8000, False)
+    assert idempotency.settle_window([*clock, {"t": 19_000, "kind": "x"}]) == (15_000, True)
+    # A rate change is continuous: no step back, nothing to wait out beyond the usual settle.
+    drift = [{"t": 1000, "kind": "clock", "node": "n3", "local_ms": 1000, "rate": 2.0},
+             {"t": 2000, "kind": "clock", "node": "n3", "local_ms": 3000, "rate": 1.0}]
+    assert idempotency.settle_window([*drift, {"t": 7000, "kind": "x"}]) == (3000, True)
+
+
 def test_delivery_valid_for_a_processed_row() -> None:
     trace = [
         txn(100, "n2", "tx1", ["r1"]),

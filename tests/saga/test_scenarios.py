@@ -41,3 +41,17 @@ def test_same_seed_same_trace() -> None:
     a, _ = simulate(sc)
     b, _ = simulate(sc)
     assert a.trace_jsonl() == b.trace_jsonl() and a.history_jsonl() == b.history_jsonl()
+
+
+def test_a_saga_service_keeps_working_after_its_clock_is_stepped_back() -> None:
+    """Issue 19: ``explore outbox-relay-crash-correct --no-flaws`` found this run.  A +10 s skew
+    on the flight service healed, its clock stepped back 10 s, and every timer it ran on that
+    clock (consumer heartbeats, relay polls) stopped for 10 s: a saga never ended.  Timers run
+    on the monotonic clock now, so the correct design stays valid."""
+    sc = SAGA["outbox-relay-crash-correct"]
+    skew = {"at": 900, "duration": 4000,
+            "fault": {"fault": "clock-skew", "node": "n3", "offset_ms": 10000}}
+    out = run_scenario(sc.with_overrides(seed=0, faults=(*sc.faults, skew)), trace_messages=False)
+    assert out.verdict == "valid", [r["explanation"][:2] for r in out.results]
+    steps = [r for r in out.trace if r["kind"] == "clock" and r["node"] == "n3"]
+    assert [r["local_ms"] - r["mono_ms"] for r in steps] == [10_000, 0]

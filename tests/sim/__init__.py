@@ -62,7 +62,8 @@ class RegCore:
         self.ping = ping
         self.silent = silent
         self.announce_put = announce_put
-        self.ticks: list[int] = []
+        self.ticks: list[int] = []  # monotonic readings
+        self.walls: list[int] = []  # wall-clock readings, same ticks
         self.got: list[tuple[str, int]] = []
         self.inputs: list[str] = []  # "tick" or "step", in the order the driver gave them
         self.n = 0
@@ -71,8 +72,9 @@ class RegCore:
         self._out = ReadyBuilder()
         self._out.events.append(CoreEvent(node_id, "role", {"role": "follower", "term": 0}))
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
         self.ticks.append(now_ms)
+        self.walls.append(now_ms if wall_ms is None else wall_ms)
         self.inputs.append("tick")
         if self.ping:
             self.n += 1
@@ -144,7 +146,7 @@ class TinyClient:
             self.busy = False
             self._done = Done(reply.status, reply.value, 1, reply.src)
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> None:
         if self.busy and now_ms >= self._deadline:
             self.busy = False
             self._done = Done("info", None)

@@ -51,6 +51,19 @@ def test_jumps_accumulate_and_survive_set() -> None:
     assert c.identity
 
 
+def test_the_monotonic_reading_follows_drift_but_never_an_offset_or_a_jump() -> None:
+    c = ClockModel()
+    c.set(100, offset_ms=10_000)
+    assert c.read_ms(200) == 10_200 and c.read_mono_ms(200) == 200
+    c.set(300, offset_ms=0, rate=2.0)  # the heal steps the wall clock back 10 s ...
+    assert c.read_ms(300) == 300 and c.read_mono_ms(300) == 300  # ... and the monotonic one not at all
+    assert c.read_mono_ms(400) == 500  # but it runs at the oscillator's rate
+    c.jump(-5000)
+    assert c.read_ms(400) == -4500 and c.read_mono_ms(400) == 500
+    readings = [c.read_mono_ms(t) for t in range(0, 2000, 7)]
+    assert readings == sorted(readings)
+
+
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="rate"):
         ClockModel().set(0, rate=0)

@@ -258,27 +258,45 @@ def test_persist_happens_before_send_and_events_after() -> None:
 # --- clocks -------------------------------------------------------------------------------------
 
 
-def test_clock_offset_drift_and_jump_reach_tick() -> None:
+def test_clock_offset_drift_and_jump_reach_the_wall_reading_and_only_drift_the_monotonic_one() -> None:
     sim = make_sim()
     sim.run(100)
-    n = len(core(sim, "n1").ticks)
+    n1 = core(sim, "n1")
+    n = len(n1.ticks)
     sim.set_clock("n1", offset_ms=1000)
     sim.run(100)
-    t = core(sim, "n1").ticks[n:]
-    assert all(b - a == 10 for a, b in zip(t, t[1:], strict=False)) and t[0] >= 1100
+    wall, mono = n1.walls[n:], n1.ticks[n:]
+    assert all(b - a == 10 for a, b in zip(wall, wall[1:], strict=False)) and wall[0] >= 1100
+    assert all(w - m == 1000 for w, m in zip(wall, mono, strict=True))  # the offset is wall-only
     assert sim.local_ms("n1") == 1200
     sim.set_clock("n1", rate=2.0)
-    n = len(core(sim, "n1").ticks)
+    n = len(n1.ticks)
     sim.run(100)
-    t = core(sim, "n1").ticks[n:]
-    assert all(b - a == 20 for a, b in zip(t, t[1:], strict=False))
+    assert all(b - a == 20 for a, b in zip(n1.ticks[n:], n1.ticks[n + 1:], strict=False))  # drift: both
+    assert all(b - a == 20 for a, b in zip(n1.walls[n:], n1.walls[n + 1:], strict=False))
     sim.jump_clock("n1", -500)
-    n = len(core(sim, "n1").ticks)
+    n = len(n1.ticks)
     sim.run(30)
-    assert core(sim, "n1").ticks[n] < core(sim, "n1").ticks[n - 1]
+    assert n1.walls[n] < n1.walls[n - 1]  # an NTP step back reaches the wall clock
+    assert n1.ticks[n] > n1.ticks[n - 1]  # never the monotonic one
     other = core(sim, "n2").ticks
     assert other[-1] < 330  # other nodes keep true time
     assert [r["kind"] for r in sim.trace if r["kind"] == "clock"] == ["clock"] * 3
+
+
+def test_healing_a_clock_that_was_ahead_steps_the_wall_clock_back_but_timers_keep_running() -> None:
+    """Issue 19: a +10 s skew healed stepped the clock every timer ran on back by 10 s, and the
+    node went silent for 10 s.  The monotonic reading handed to ``tick`` never goes back."""
+    sim = make_sim()
+    sim.run(100)
+    sim.set_clock("n1", offset_ms=10_000)
+    sim.run(200)
+    sim.set_clock("n1", offset_ms=0, rate=1.0)
+    sim.run(200)
+    n1 = core(sim, "n1")
+    assert all(b > a for a, b in zip(n1.ticks, n1.ticks[1:], strict=False))
+    assert min(b - a for a, b in zip(n1.walls, n1.walls[1:], strict=False)) < -9_000
+    assert n1.ticks[-1] - n1.ticks[0] == pytest.approx(480, abs=10)
 
 
 # --- clients ------------------------------------------------------------------------------------

@@ -92,9 +92,12 @@ class Publisher(Protocol):
         headers: Mapping[str, str] | None = None,
         *,
         idempotency_key: str | None = None,
-    ) -> None:
+        partition: int | None = None,
+    ) -> tuple[int, int] | None:
         """Return once the broker confirmed the message is stored (durably on RabbitMQ,
-        acks=all on Kafka); raise :class:`PublishFailed` otherwise."""
+        acks=all on Kafka), with where it landed when the broker says (Kafka:
+        ``(partition, offset)``; ``partition`` picks it instead of the key); raise
+        :class:`PublishFailed` otherwise."""
         ...
 
     def publish_many(self, messages: Sequence[OutMessage]) -> None:

@@ -89,6 +89,7 @@ class BrokerBridge:
         self.consumer_options = dict(consumer_options or {})
         self.publisher = publisher
         self._publishers: dict[str, Publisher] = {}
+        self._produced: dict[tuple[str, int], tuple[int, int]] = {}  # (producer, seq) -> where it landed
         self.consumers: dict[str, RabbitConsumer | KafkaConsumer] = dict(consumers or {})
         self._sessions: dict[str, str] = {}
         self._retired: dict[str, set[str]] = {}  # node -> sessions of dead incarnations
@@ -165,18 +166,38 @@ class BrokerBridge:
         self.consumers.clear()
 
     def on_publish(self, m: Publish) -> PublishAck | None:
-        """Publish with a confirm.  Confirmed -> ``PublishAck(ok=True)``; definitely
-        refused -> ``ok=False``; unknown outcome -> ``None`` (no answer at all, as when a
-        confirm is lost: the relay republishes after its confirm timeout)."""
+        """Publish with a confirm.  Confirmed -> ``PublishAck(ok=True)`` with the partition
+        and offset when the broker says; definitely refused -> ``ok=False``; unknown
+        outcome -> ``None`` (no answer at all, as when a confirm is lost: the relay
+        republishes after its confirm timeout).
+
+        A message of an idempotent producer (``producer``/``producer_seq`` set) is produced
+        once: a republish of a pair already delivered is answered from that delivery
+        report, not produced again.  That is librdkafka's idempotent producer: it retries
+        one message under one sequence number, and the broker appends it once; a core's
+        republish of the same pair is that retry.  A message without a pair is produced
+        again on every publish, so a republish after a lost confirm is a second record,
+        as an application that calls ``produce()`` again gets.  The pairs live in this
+        process: after the producer process restarts, a republish is a new record (real
+        Kafka needs a transactional id for that)."""
+        if m.producer:
+            seen = self._produced.get((m.producer, m.producer_seq))
+            if seen is not None:
+                return PublishAck(self.broker, m.src, m.row, True, seen[0], seen[1])
         try:
-            self._publisher(m.topic).publish(
-                m.key, encode_payload(m.payload), {ROW_HEADER: m.row}, idempotency_key=m.msg_id
+            landed = self._publisher(m.topic).publish(
+                m.key, encode_payload(m.payload), {ROW_HEADER: m.row}, idempotency_key=m.msg_id,
+                partition=m.partition if m.partition >= 0 else None,
             )
         except PublishFailed as exc:
             if not exc.definite:
                 return None
             return PublishAck(self.broker, m.src, m.row, ok=False)
-        return PublishAck(self.broker, m.src, m.row)
+        if landed is None:
+            return PublishAck(self.broker, m.src, m.row)
+        if m.producer:
+            self._produced[(m.producer, m.producer_seq)] = landed
+        return PublishAck(self.broker, m.src, m.row, True, landed[0], landed[1])
 
     def poll(self, node: str, timeout: float, max_messages: int = 100) -> list[Deliver]:
         """Deliveries for ``node``'s consumer as ``Deliver`` messages (may be empty)."""

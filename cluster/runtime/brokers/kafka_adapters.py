@@ -105,8 +105,10 @@ def ensure_topic(
 class KafkaPublisher:
     """Idempotent producer (``enable.idempotence``, ``acks=all``), keyed by aggregate id.
 
-    ``publish`` waits for the delivery report of that one message; ``publish_many``
-    produces a batch and waits once, which is how a relay should drain an outbox.
+    ``publish`` waits for the delivery report of that one message and returns where it
+    landed, ``(partition, offset)``; ``publish_many`` produces a batch and waits once, which
+    is how a relay should drain an outbox.  ``idempotent=False`` opens a plain producer,
+    whose retries may append a message twice.
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class KafkaPublisher:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         delivery_timeout: float = 30.0,
         linger_ms: int = 1,
+        idempotent: bool = True,
     ) -> None:
         from confluent_kafka import Producer
 
@@ -132,24 +135,28 @@ class KafkaPublisher:
         self._producer: Any = Producer(
             {
                 "bootstrap.servers": bootstrap,
-                "enable.idempotence": True,
+                "enable.idempotence": idempotent,
                 "acks": "all",
                 "linger.ms": linger_ms,
                 "message.timeout.ms": int(delivery_timeout * 1000),
             }
         )
 
-    def _produce(self, m: OutMessage, errors: list[str]) -> None:
+    def _produce(self, m: OutMessage, errors: list[str], landed: list[tuple[int, int]] | None = None,
+                 partition: int | None = None) -> None:
         if self._producer is None:
             raise PublishFailed("Kafka publisher is closed", definite=True)
         hdrs = dict(m.headers)
         if m.idempotency_key is not None:
             hdrs[IDEMPOTENCY_HEADER] = m.idempotency_key
 
-        def report(err: Any, _msg: Any) -> None:
+        def report(err: Any, msg: Any) -> None:
             if err is not None:
                 errors.append(f"{m.key}: {err}")
+            elif landed is not None:
+                landed.append((int(msg.partition()), int(msg.offset())))
 
+        where = {} if partition is None else {"partition": partition}
         while True:
             try:
                 self._producer.produce(
@@ -158,6 +165,7 @@ class KafkaPublisher:
                     value=m.payload,
                     headers=list(hdrs.items()),
                     on_delivery=report,
+                    **where,
                 )
                 return
             except BufferError:  # local queue full: let deliveries drain
@@ -182,10 +190,15 @@ class KafkaPublisher:
         headers: Mapping[str, str] | None = None,
         *,
         idempotency_key: str | None = None,
-    ) -> None:
+        partition: int | None = None,
+    ) -> tuple[int, int] | None:
+        """Produce one message (to ``partition``, or by key) and wait for its delivery
+        report; returns ``(partition, offset)``."""
         errors: list[str] = []
-        self._produce(OutMessage(key, payload, headers or {}, idempotency_key), errors)
+        landed: list[tuple[int, int]] = []
+        self._produce(OutMessage(key, payload, headers or {}, idempotency_key), errors, landed, partition)
         self._wait(errors, repr(key))
+        return landed[0] if landed else None
 
     def publish_many(self, messages: Sequence[OutMessage]) -> None:
         errors: list[str] = []

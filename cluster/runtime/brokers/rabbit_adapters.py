@@ -135,7 +135,10 @@ class RabbitPublisher:
         headers: Mapping[str, str] | None = None,
         *,
         idempotency_key: str | None = None,
-    ) -> None:
+        partition: int | None = None,
+    ) -> tuple[int, int] | None:
+        """Publish with a confirm; RabbitMQ has no offsets, so nothing to return.
+        (``partition`` is ignored: a message's queue follows its key.)"""
         import pika.exceptions as px
 
         queue, props = self._message(key, payload, headers, idempotency_key)
@@ -152,6 +155,7 @@ class RabbitPublisher:
                 f"RabbitMQ publish of {key!r} has unknown outcome: {type(exc).__name__}",
                 definite=False,
             ) from exc
+        return None
 
     def publish_many(self, messages: Sequence[OutMessage]) -> None:
         """Publish a batch in one AMQP transaction: ``tx.commit`` returns once every

@@ -1,0 +1,144 @@
+"""The ``dynamo`` system: a leaderless replicated register of sets (carts), siblings or LWW.
+
+Every node is a replica and a coordinator (:mod:`cluster.core.replicated_register`).
+Clients grow one set per key by read-modify-write (:mod:`cluster.core.register_client`):
+client slot ``i`` works on key ``k<i>``, so one key's writes come one at a time, each
+causally after the one before it -- unless a client gave up on a write (``info``) that
+still lands.  The checker ``lost-update`` (:mod:`analysis.lost_update`) asks whether every
+acknowledged item survives in the replicas' final state.
+
+Workload fields: ``kind = "cart"``, ``ops_per_client``, ``read_ratio``, ``think_ms``, and
+``keys``: when set, every operation picks one of that many shared carts at random, so
+clients write the same key concurrently and siblings appear.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cluster.core.register_client import CartClient
+from cluster.core.replicated_register import RegisterConfig, RegisterFlaws, RegisterNode
+from cluster.core.types import Core
+from cluster.session import FinalView
+from cluster.spec import ClientCore, ClientFactory
+from scenarios.systems import CoreFactory, System, register_system
+
+REGISTER_FAULTS: tuple[dict[str, Any], ...] = (
+    {"fault": "clock-skew", "node": "random", "offset_ms": -1500},
+    {"fault": "clock-skew", "node": "random", "offset_ms": 1500},
+    {"fault": "clock-strobe", "node": "random", "delta_ms": 800, "period_ms": 300},
+    {"fault": "partition", "kind": "isolate", "target": "random"},
+    {"fault": "partition", "kind": "halves"},
+    {"fault": "crash", "node": "random"},
+    {"fault": "pause", "node": "random"},
+    {"fault": "link", "src": "*", "dst": "*", "loss": 0.1, "delay_ms": 40, "jitter_ms": 60, "reorder": 0.5},
+)
+
+_WL_ALLOWED = {"kind", "ops_per_client", "read_ratio", "think_ms", "keys"}
+
+
+def check_workload(spec: dict[str, Any]) -> None:
+    bad = sorted(set(spec) - _WL_ALLOWED)
+    if bad:
+        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
+    if spec.get("kind", "cart") != "cart":
+        raise ValueError(f"workload: the dynamo system's only kind is 'cart', got {spec.get('kind')!r}")
+    for name in ("ops_per_client", "keys"):
+        n = spec.get(name)
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+            raise ValueError(f"workload: {name} must be a positive integer, got {n!r}")
+    r = spec.get("read_ratio", 0.2)
+    if not isinstance(r, (int, float)) or not 0 <= r <= 1:
+        raise ValueError(f"workload: read_ratio must be between 0 and 1, got {r!r}")
+    think = spec.get("think_ms", [0, 20])
+    if (not isinstance(think, (list, tuple)) or len(think) != 2
+            or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
+        raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
+
+
+@dataclass
+class CartWorkload:
+    """Slot ``i`` adds unique items to key ``k<i>`` (reads now and then); with ``keys``, to
+    one of ``keys`` shared keys picked at random."""
+
+    clients: int = 1
+    read_ratio: float = 0.2
+    ops_per_client: int | None = None
+    keys: int | None = None
+    _issued: dict[int, int] = field(default_factory=dict)
+    _items: int = 0
+
+    def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
+        slot = process % max(1, self.clients)
+        n = self._issued.get(slot, 0)
+        if self.ops_per_client is not None and n >= self.ops_per_client:
+            return None
+        self._issued[slot] = n + 1
+        key = f"k{slot}" if self.keys is None else f"k{rng.randrange(self.keys)}"
+        if rng.random() < self.read_ratio:
+            return ("read", key, None)
+        self._items += 1
+        return ("add", key, self._items)
+
+
+def build_workload(spec: dict[str, Any], clients: int) -> CartWorkload:
+    check_workload(spec)
+    return CartWorkload(clients, float(spec.get("read_ratio", 0.2)), spec.get("ops_per_client"), spec.get("keys"))
+
+
+def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
+    def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
+        return RegisterNode(node_id, nodes, config, rng, durable=durable, flaws=flaws)
+
+    return make
+
+
+class _Clients:
+    """Cart clients over every node (a class, so it pickles for the real engine)."""
+
+    def __init__(self, nodes: tuple[str, ...], timeout_ms: int) -> None:
+        self.nodes = nodes
+        self.timeout_ms = timeout_ms
+
+    def __call__(self, client_id: str, rng: random.Random) -> ClientCore:
+        return CartClient(client_id, self.nodes, rng, timeout_ms=self.timeout_ms)
+
+
+def build_client(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> ClientFactory:
+    bad = sorted(set(spec) - {"timeout_ms"})
+    if bad:
+        raise ValueError(f"client: unknown field {bad[0]!r}; allowed: timeout_ms")
+    timeout = spec.get("timeout_ms", 2000)
+    if not isinstance(timeout, int) or timeout < 1:
+        raise ValueError(f"client: timeout_ms must be a positive integer, got {timeout!r}")
+    return _Clients(nodes, timeout)
+
+
+def final_state(view: FinalView) -> None:
+    """Every replica's versions at the end, from durable state (down nodes included)."""
+    for nid in view.node_ids():
+        versions = RegisterNode.versions_from(view.durable(nid))
+        view.record("register-final", {"node": nid, "state": view.node_state(nid), "versions": {
+            key: [{"value": list(v.value), "node": v.node, "counter": v.counter, "ts": v.ts} for v in vs]
+            for key, vs in sorted(versions.items())}})
+
+
+register_system(
+    System(
+        name="dynamo",
+        summary="a Dynamo-style leaderless register of sets: any replica coordinates, R/W quorums, "
+                "siblings with dotted version vectors (or, as a flaw, last-write-wins)",
+        flaws=RegisterFlaws,
+        config=RegisterConfig,
+        build_core=build_core,
+        build_workload=build_workload,
+        check_workload=check_workload,
+        checkers=("lost-update",),
+        fault_menu=REGISTER_FAULTS,
+        build_client=build_client,
+        final_records=final_state,
+    )
+)

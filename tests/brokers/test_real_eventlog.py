@@ -1,0 +1,55 @@
+"""The event-log lessons on the real engine: Ray actors and a private Tansu broker (marked
+``ray`` and ``broker``; about a minute per run).
+
+Each flawed scenario must be judged invalid for the reason its lesson names, and its
+correct twin valid, under the same faults (the scenarios' ``[ray]`` tables stretch their
+timings to real time).  Each pair runs at its catalog seed; ``SPLITBRAIN_RAY_SEEDS=1,2,3``
+runs it at those seeds instead (docs/eventlog.md, "On the real engine", gives the verdicts
+measured that way).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from scenarios.spec import load
+
+pytestmark = [pytest.mark.ray, pytest.mark.broker, pytest.mark.usefixtures("ray_local")]
+
+
+SEEDS: list[int | None] = [int(s) for s in os.environ.get("SPLITBRAIN_RAY_SEEDS", "").split(",") if s.strip()] or [None]
+"""Seeds to run each pair at (``None``: the scenario's own)."""
+
+
+def _run(name: str, tansu: Any, seed: int | None) -> Any:
+    from cluster.runtime.launch import RayLauncher, RayOptions
+    from scenarios.runner import run_scenario
+
+    sc = load(name) if seed is None else load(name).with_overrides(seed=seed)
+    return run_scenario(sc, RayLauncher(RayOptions(kafka_bootstrap=tansu.bootstrap)))
+
+
+def _by(out: Any) -> dict[str, dict[str, Any]]:
+    return {r["checker"]: r for r in out.results}
+
+
+def _found(result: dict[str, Any]) -> set[str]:
+    return set(result.get("anomalies", {})) | set(result.get("violation_counts", {}))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("name", "checker", "anomaly"), [
+    ("kafka-commit-before-process", "kafka", "lost-write"),
+    ("kafka-producer-retry-duplicates", "kafka", "duplicate"),
+    ("poison-message-no-dlq", "liveness", "no-stuck-partition"),
+])
+def test_event_log_pair_on_tansu(tansu: Any, name: str, checker: str, anomaly: str, seed: int | None) -> None:
+    flawed = _run(name, tansu, seed)
+    assert flawed.verdict == "invalid", [(r["checker"], r["explanation"][:2]) for r in flawed.results]
+    assert anomaly in _found(_by(flawed)[checker]), _by(flawed)[checker]["explanation"][:3]
+    correct = _run(f"{name}-correct", tansu, seed)
+    assert correct.verdict == "valid", [(r["checker"], r["explanation"][:2]) for r in correct.results]
+    assert correct.stats["broker"]["kind"] == "kafka"
