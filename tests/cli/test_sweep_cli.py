@@ -66,7 +66,7 @@ def test_explore_workers_finds_shrinks_and_saves_the_minimal_run(tmp_path: Path,
     # every shard either reported or was stopped once another had found the failure
     assert data["workers"] == 2
     assert sorted([r["shard"] for r in data["shards"]] + data["cancelled"]) == [0, 1]
-    finder = next(r for r in data["shards"] if r["shard"] == data["found_by"])
+    finder = next(r for r in data["shards"] if r["shard"] == data["found_by_shard"])
     assert finder["found"] and finder["runs"] >= 1
     saved = Path(data["scenario_file"])
     assert saved.is_file()
