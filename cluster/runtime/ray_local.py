@@ -135,12 +135,20 @@ def _ray_sigterm_handler_held_off() -> Iterator[None]:
         ray_utils.set_sigterm_handler = original
 
 
-def _loopback_only() -> None:
-    """Make Ray keep ``127.0.0.1`` as the node address (see the module doc)."""
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+@contextmanager
+def _loopback_only() -> Iterator[None]:
+    """Make Ray keep ``127.0.0.1`` as the node address (see the module doc) while a local
+    Ray starts, and no longer: left set, the switch would also stop a later ``ray start``
+    this process spawns (a user's or a test's multi-node cluster) from joining its head."""
     import ray._private.ray_constants as ray_constants
 
+    before = ray_constants.ENABLE_RAY_CLUSTER
     ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        with _environ({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}):
+            yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
 
 
 def _no_driver_failure_handlers() -> None:
@@ -198,11 +206,10 @@ def start_local(tmp: str | Path, *, tag: str, num_cpus: int = 2,
 
     tmp = Path(tmp)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    _loopback_only()
     _no_driver_failure_handlers()
     env = {RUN_TAG_ENV: tag, **_auth_env(tmp)}
     try:
-        with _environ(env):
+        with _loopback_only(), _environ(env):
             _reset_token_cache()
             with keep_sigterm():
                 ray.init(
