@@ -378,6 +378,17 @@ def _best(search: _Search) -> Scenario:
     return search.best[1]
 
 
+def scriptable(sc: Scenario) -> bool:
+    """Whether ``sc``'s operations can be written as a script its system's vocabulary knows:
+    the system has one and the workload is the system's own default kind (a Raft KV's
+    transactions or bank transfers, say, are not get/put/cas operations)."""
+    system = get_system(sc.system)
+    if system.script is None:
+        return False
+    kind = sc.workload.get("kind")
+    return kind is None or not system.workload_kinds or kind == system.workload_kinds[0]
+
+
 def _script(sc: Scenario) -> list[dict[str, Any]]:
     return list(sc.workload["script"]) if has_script(sc.workload) else []
 
@@ -388,7 +399,7 @@ def _as_script(search: _Search) -> None:
     operations the next pass can delete one by one."""
     assert search.best is not None
     _, sc, out, _ = search.best
-    if has_script(sc.workload) or get_system(sc.system).script is None:
+    if has_script(sc.workload) or not scriptable(sc):
         return
     search.try_run(sc.with_overrides(workload={"script": script_entries(script_from_history(out.events, sc.clients))}))
 
@@ -505,9 +516,8 @@ def explore(
     before every run: True ends the search as if the budget were spent (a parallel search
     stops its other shards this way once one has found a failure; see
     :mod:`scenarios.explore_shards`)."""
-    system = get_system(sc.system)
     if draw_workload is None:
-        draw_workload = system.script is not None and not has_script(sc.workload)
+        draw_workload = scriptable(sc) and not has_script(sc.workload)
     search = _Search(sc, Budget(budget_s, shrink_budget_s, max_runs, max_shrink_runs), on_run, should_stop)
     res = search.res
 
