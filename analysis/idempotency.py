@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from analysis import trace_kinds as K
 from analysis.faultwindows import active_at, fault_clause, fault_windows, settled_from
 
 MAX_VIOLATIONS = 20
@@ -38,6 +39,8 @@ class Findings:
         self.windows = fault_windows(records)
         self.violations: list[dict[str, Any]] = []
         self.unsettled: list[str] = []
+        self.unfinished = settle_unfinished(records)
+        """Why the run's end was not quiet after all (the system was still working), or None."""
         self.total = 0
         self.counts: dict[str, int] = {}
         self.tags: set[str] = set()
@@ -73,6 +76,16 @@ class Findings:
                     more = "" if rest <= len(mine[1:7]) else f" and {rest - len(mine[1:7])} more"
                     words.append(f"{rest} more {inv} violation(s) like it: at {shown}{more}.")
             verdict = "invalid"
+        elif self.unsettled and self.unfinished:
+            # Safety held, but the system was still working when the run ended: what had not
+            # arrived may be lost or only late, and a checker must not guess which.
+            verdict = "unknown"
+            words = [
+                f"No safety violation, but {len(self.unsettled)} item(s) had not finished when the run "
+                f"ended ({', '.join(self.unsettled[:5])}), and {self.unfinished}, so whether they are "
+                "lost or only late cannot be told (liveness not judged). Give the run more time "
+                "(--time-limit) or a less loaded machine."
+            ]
         else:
             verdict = "valid"
             words = [ok_text]
@@ -143,6 +156,20 @@ class Copies:
         """The last delivery of ``row`` to ``node`` at or before ``t``."""
         got = [c for c in self.consumes.get((node, row), []) if int(c.get("t", 0)) <= t]
         return got[-1] if got else None
+
+
+def settle_unfinished(records: list[dict[str, Any]]) -> str | None:
+    """Why the end of the run was not quiet although no fault was active, or None.
+
+    The real engine's settle phase waits for the nodes to stop reporting work, up to a limit;
+    when the limit comes first it leaves a ``settle-unfinished`` record.  A consumer working
+    through a backlog on a loaded machine is then only slow: an item it has not reached is
+    not lost, so the liveness claims ("never delivered", "never ended") are not made."""
+    for r in records:
+        if r.get("kind") == K.SETTLE_UNFINISHED:
+            return (f"the nodes were still working when the settle phase ended after "
+                    f"{float(r.get('settle_s', 0)):g} s of real time")
+    return None
 
 
 def settle_window(records: list[dict[str, Any]], settle_ms: int = SETTLE_MS) -> tuple[int, bool]:

@@ -232,7 +232,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
         else:
             what = f"holds {len(by_index)} of the {n_chunks} chunks of version {version}"
             problem = "incomplete"
-        if t0 > cutoff or not quiet:
+        if t0 > cutoff or not quiet or f.unfinished:
             f.unsettled.append(f"{doc} ({what})")
             continue
         f.add(

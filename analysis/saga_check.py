@@ -116,7 +116,7 @@ def check_trace(records: Iterable[dict[str, Any]], history: Any = None,
             continue
         if t0 > cutoff:
             continue
-        if quiet:
+        if quiet and not f.unfinished:
             stuck += 1
             f.add("saga-ends", t0,
                   f"saga {saga} started at {t0} ms never ended (applied: {', '.join(applied_now) or 'nothing'}), "

@@ -49,6 +49,10 @@ FINAL_LOG: Final = "final-log"
 SAGA_FINAL: Final = "saga-final"
 OUTBOX_FINAL: Final = "outbox-final"
 NODE_FINAL: Final = "node-final"
+SETTLE_UNFINISHED: Final = "settle-unfinished"
+"""Real engine: the settle phase ran out of time while nodes were still reporting work (a
+loaded machine works through a backlog slowly), so "never arrived" cannot be told from "still
+on its way" (``settle_s``, ``window_s``)."""
 PIPELINE_FINAL: Final = "pipeline-final"
 
 # --- protocol events the engines, faults and runner match on (emitted by the cores) -------------

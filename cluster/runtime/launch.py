@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from analysis import trace_kinds as K
 from analysis.history import Event
 from cluster.core.types import Core
 from cluster.runtime.engine import RayEngine
@@ -421,6 +422,10 @@ class RaySession:
             seen = engine.streamed
         self.stats["settle_s"] = round(time.monotonic() - t0, 2)
         self.stats["settle_calm"] = engine.streamed == seen
+        if not self.stats["settle_calm"]:
+            # Evidence for the checkers (and for a later ``splitbrain check``): the end of
+            # this run was not quiet, whatever the fault schedule says.
+            engine.record(K.SETTLE_UNFINISHED, {"settle_s": self.stats["settle_s"], "window_s": round(window, 2)})
 
     # --- the end ------------------------------------------------------------------------------
 

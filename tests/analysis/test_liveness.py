@@ -58,3 +58,17 @@ def test_no_quiet_period_means_not_judged_and_young_events_are_not_due() -> None
     # a node left down at the end: no quiet period either
     down = [append(100, 0), {"t": 12_000, "kind": "node-final", "node": "n3", "state": "crashed"}]
     assert liveness.check_trace(down)["unsettled"]
+
+
+def test_an_unfinished_settle_tells_a_backlog_from_a_stuck_partition() -> None:
+    """The real engine's settle phase ran out while the nodes still worked: a partition whose
+    head never failed is a consumer behind on its backlog (not judged); one whose head kept
+    failing is stuck, and says so."""
+    unfinished = {"t": 11_990, "kind": "settle-unfinished", "settle_s": 30.0, "window_s": 4.5}
+    behind = [append(100 + i, i) for i in range(5)] + [handled(200, 0), unfinished, END]
+    r = liveness.check_trace(behind)
+    assert r["verdict"] == "unknown" and r["unsettled"] == [f"events/0@{o}" for o in range(1, 5)]
+    failing = [*behind[:-2], {"t": 300, "kind": "process-failed", "node": "n3", "topic": "events",
+                              "partition": 0, "offset": 1, "attempt": 1}, unfinished, END]
+    r = liveness.check_trace(failing)
+    assert r["verdict"] == "invalid" and r["violation_counts"] == {"no-stuck-partition": 1}

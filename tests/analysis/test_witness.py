@@ -309,9 +309,9 @@ def test_memory_budget_counts_what_the_check_adds_not_what_the_process_already_h
     budget must get the same verdict as a fresh ``splitbrain check``."""
     ballast = bytearray(256 << 20)  # already resident before the check starts
     ballast[:: 1 << 12] = b"x" * len(ballast[:: 1 << 12])
-    h = History.from_events(hard_keys(1))
+    h = History.from_events(hard_keys(1, width=11))
     fresh = check(h, get_model("kv-register"), max_states=10**9)
-    # more than this search adds (~100 MiB), less than the process holds (pytest + ballast)
+    # more than this search adds (~15 MiB), less than the process holds (pytest + ballast)
     v = check(h, get_model("kv-register"), max_states=10**9, max_memory=200 << 20)
     assert v.verdict == fresh.verdict != "unknown", v.reason
     del ballast

@@ -62,7 +62,13 @@ def test_bridge_reconnects_once_per_worker_restart() -> None:
 @pytest.mark.ray
 @pytest.mark.broker
 @pytest.mark.usefixtures("ray_local")
-@pytest.mark.parametrize("kind", ["rabbitmq", "kafka"])
+@pytest.mark.parametrize("kind", [
+    # RabbitMQ with a worker crash and the real model is the catalog pair
+    # pipeline-worker-crash-mid-batch (tests/brokers/test_real_engine_scenarios.py); ``pytest -m
+    # slow`` runs this one on RabbitMQ too.
+    pytest.param("rabbitmq", marks=pytest.mark.slow),
+    "kafka",
+])
 def test_ingest_through_a_real_broker_with_a_worker_crash(kind: str, tmp_path: Path) -> None:
     from cluster.runtime.brokers import broker_endpoint
     from cluster.runtime.launch import RayLauncher, RayOptions

@@ -65,6 +65,28 @@ def test_delivery_liveness_needs_a_quiet_period() -> None:
     assert delivery.check_trace(young)["verdict"] == "valid"
 
 
+UNFINISHED = {"t": 19_990, "kind": "settle-unfinished", "settle_s": 34.5, "window_s": 4.5}
+
+
+def test_a_settle_phase_that_ran_out_while_the_system_worked_judges_no_liveness() -> None:
+    """On a loaded machine a consumer may still be working through its backlog when the real
+    engine's settle phase runs out: an item it has not reached is late, not lost, so the
+    liveness claims become "not judged" and the verdict ``unknown`` -- never ``invalid``."""
+    lost = [txn(100, "n2", "tx1", ["r1"]), UNFINISHED, END]
+    r = delivery.check_trace(lost)
+    assert r["verdict"] == "unknown" and r["violation_count"] == 0, r
+    assert "still working" in r["explanation"][0] and "m-r1 (never delivered)" in r["explanation"][0]
+    stranded = [eff(100, "t1", "reserve-flight"), {"t": 50, "kind": "saga-start", "node": "n2", "saga": "t1"},
+                UNFINISHED, END]
+    assert saga_check.check_trace(stranded)["verdict"] == "unknown"
+    # Safety findings stand whatever the end looked like: an ack without processing lost it.
+    acked = [txn(100, "n2", "tx1", ["r1"]),
+             {"t": 102, "kind": "consume", "node": "n3", "row": "r1", "msg_id": "m-r1"},
+             {"t": 103, "kind": "msg-ack", "node": "n3", "row": "r1", "msg_id": "m-r1", "tag": "x"},
+             UNFINISHED, END]
+    assert delivery.check_trace(acked)["verdict"] == "invalid"
+
+
 def test_a_healed_clock_step_back_delays_the_quiet_period_by_its_size() -> None:
     """A clock healed from 10 s ahead re-reads 10 s of wall time: a liveness claim waits that out."""
     clock = [{"t": 1000, "kind": "clock", "node": "n3", "local_ms": 11_000, "rate": 1.0},
