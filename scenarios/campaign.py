@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analysis.records import dumps_document
-from scenarios.results import RunFolderError, store_root, write_run
+from scenarios.results import RunFolderError, point_latest, store_root, write_run
 
 if TYPE_CHECKING:
     from scenarios.runner import RunOutcome
@@ -122,23 +122,11 @@ class CampaignFolder:
         (self.path / "campaign.json").write_text(dumps_document(plan))
         (self.path / "summary.json").write_text(dumps_document(summary))
         (self.path / "index.html").write_text(render_campaign(plan, summary, runs), encoding="utf-8")
-        _point_latest(self.path.parent, self.path)
+        point_latest(self.path.parent, self.path)
 
     def close(self) -> None:
         if not self._runs.closed:
             self._runs.close()
-
-
-def _point_latest(root: Path, target: Path) -> None:
-    link = root / "latest"
-    tmp = root / ".latest.tmp"
-    try:
-        if tmp.is_symlink() or tmp.exists():
-            tmp.unlink()
-        tmp.symlink_to(target.resolve())
-        os.replace(tmp, link)
-    except OSError:  # filesystems without symlinks: a pointer file instead
-        (root / "LATEST").write_text(str(target.resolve()) + "\n")
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def _write_run(outcome: RunOutcome, root: Path, render: bool, extra: Mapping[str
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _point_latest(root, final)
+    point_latest(root, final)
     return final
 
 
@@ -151,7 +151,9 @@ def _maybe_render(folder: Path) -> None:
     render_folder(folder)
 
 
-def _point_latest(root: Path, target: Path) -> None:
+def point_latest(root: Path, target: Path) -> None:
+    """Make ``root/latest`` point at ``target`` atomically (a symlink swapped in by rename),
+    or write ``root/LATEST`` holding its path where the filesystem has no symlinks."""
     link = root / "latest"
     tmp = root / ".latest.tmp"
     try:
