@@ -25,7 +25,7 @@ from cluster.core.raft import RaftConfig, RaftNode
 from cluster.core.types import Core
 from cluster.spec import ClientFactory
 from faults.schedule import EventTrigger, register_triggers
-from scenarios.systems import CoreFactory, System, register_system
+from scenarios.systems import CoreFactory, RoutedClients, System, client_timeout_ms, register_system
 
 LOCK_TRIGGERS: dict[str, EventTrigger] = {
     "lock-granted": EventTrigger("lock-granted", {}, bind_leader="node"),
@@ -110,28 +110,17 @@ def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
     return make
 
 
-class _Clients:
-    """Client slot ``i`` talks to worker ``i mod workers`` only (a class: it pickles)."""
-
-    def __init__(self, workers: tuple[str, ...], timeout_ms: int) -> None:
-        self.workers = workers
-        self.timeout_ms = timeout_ms
-
-    def __call__(self, client_id: str, rng: random.Random) -> ClientCore:
-        slot = int(client_id.lstrip("c") or 0)
-        worker = self.workers[slot % len(self.workers)]
-        return ClientCore(client_id, (worker,), ClientConfig(timeout_ms=self.timeout_ms,
-                                                             retry_after_ambiguous=False), rng)
+def _job_client(client_id: str, workers: tuple[str, ...], rng: random.Random, *, timeout_ms: int) -> ClientCore:
+    """Client slot ``i`` talks to worker ``i mod workers`` only, and never retries a job
+    whose outcome it does not know (a second write would be a second job)."""
+    slot = int(client_id.lstrip("c") or 0)
+    worker = workers[slot % len(workers)]
+    return ClientCore(client_id, (worker,), ClientConfig(timeout_ms=timeout_ms, retry_after_ambiguous=False), rng)
 
 
 def build_client(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> ClientFactory:
-    bad = sorted(set(spec) - {"timeout_ms"})
-    if bad:
-        raise ValueError(f"client: unknown field {bad[0]!r}; allowed: timeout_ms")
-    timeout = spec.get("timeout_ms", 8000)
-    if not isinstance(timeout, int) or timeout < 1:
-        raise ValueError(f"client: timeout_ms must be a positive integer, got {timeout!r}")
-    return _Clients(roles(nodes)[1], timeout)
+    timeout = client_timeout_ms(spec, 8000)
+    return RoutedClients(_job_client, roles(nodes)[1], timeout)
 
 
 register_system(

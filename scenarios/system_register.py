@@ -21,10 +21,16 @@ from typing import Any
 
 from cluster.core.register_client import CartClient
 from cluster.core.replicated_register import RegisterConfig, RegisterFlaws, RegisterNode
-from cluster.core.types import Core
 from cluster.session import FinalView
-from cluster.spec import ClientCore, ClientFactory
-from scenarios.systems import CoreFactory, System, register_system
+from cluster.spec import ClientFactory
+from scenarios.systems import (
+    CoreFactory,
+    PeerCores,
+    RoutedClients,
+    System,
+    client_timeout_ms,
+    register_system,
+)
 
 REGISTER_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "clock-skew", "node": "random", "offset_ms": -1500},
@@ -90,31 +96,12 @@ def build_workload(spec: dict[str, Any], clients: int) -> CartWorkload:
 
 
 def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
-    def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
-        return RegisterNode(node_id, nodes, config, rng, durable=durable, flaws=flaws)
-
-    return make
-
-
-class _Clients:
-    """Cart clients over every node (a class, so it pickles for the real engine)."""
-
-    def __init__(self, nodes: tuple[str, ...], timeout_ms: int) -> None:
-        self.nodes = nodes
-        self.timeout_ms = timeout_ms
-
-    def __call__(self, client_id: str, rng: random.Random) -> ClientCore:
-        return CartClient(client_id, self.nodes, rng, timeout_ms=self.timeout_ms)
+    return PeerCores(RegisterNode, nodes, config, flaws)
 
 
 def build_client(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> ClientFactory:
-    bad = sorted(set(spec) - {"timeout_ms"})
-    if bad:
-        raise ValueError(f"client: unknown field {bad[0]!r}; allowed: timeout_ms")
-    timeout = spec.get("timeout_ms", 2000)
-    if not isinstance(timeout, int) or timeout < 1:
-        raise ValueError(f"client: timeout_ms must be a positive integer, got {timeout!r}")
-    return _Clients(nodes, timeout)
+    """Cart clients over every node."""
+    return RoutedClients(CartClient, nodes, client_timeout_ms(spec, 2000))
 
 
 def final_state(view: FinalView) -> None:

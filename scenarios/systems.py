@@ -22,8 +22,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cluster.core.types import Core
 from cluster.session import FinalView
-from cluster.spec import BrokerPlan, ClientFactory, CoreFactory, EventRecords, Workload
+from cluster.spec import BrokerPlan, ClientCore, ClientFactory, CoreFactory, EventRecords, Workload
 from faults.registry import RegistrationError, origin
 from scenarios.script import OpVocabulary
 
@@ -34,12 +35,15 @@ __all__ = [
     "ClientFactory",
     "CoreFactory",
     "Export",
+    "PeerCores",
+    "RoutedClients",
     "RunInfo",
     "System",
     "build_config",
     "check_flaws",
     "check_workload",
     "client_factory",
+    "client_timeout_ms",
     "core_factory",
     "default_client_factory",
     "describe_flaw",
@@ -345,3 +349,46 @@ class _DefaultClients:
         from cluster.core.client import ClientCore
 
         return ClientCore(client_id, self.nodes, self.config, rng)
+
+
+@dataclass(frozen=True, eq=False)
+class PeerCores:
+    """A core factory for a system whose every node runs the same core over all the nodes
+    (a Raft group, a quorum register): ``core(node, nodes, config, rng, durable=, flaws=)``.
+    A class, not a closure, so it pickles small for the real engine's node actors."""
+
+    core: Callable[..., Core]
+    nodes: tuple[str, ...]
+    config: Any
+    flaws: Any
+
+    def __call__(self, node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
+        return self.core(node_id, self.nodes, self.config, rng, durable=durable, flaws=self.flaws)
+
+
+def client_timeout_ms(spec: Mapping[str, Any], default_ms: int) -> int:
+    """The ``client`` table of a system with its own client core, whose one field is
+    ``timeout_ms``: the timeout (``default_ms`` when unset); ``ValueError`` names a bad field."""
+    bad = sorted(set(spec) - {"timeout_ms"})
+    if bad:
+        raise ValueError(f"client: unknown field {bad[0]!r}; allowed: timeout_ms")
+    timeout = spec.get("timeout_ms", default_ms)
+    if not isinstance(timeout, int) or timeout < 1:
+        raise ValueError(f"client: timeout_ms must be a positive integer, got {timeout!r}")
+    return timeout
+
+
+@dataclass(frozen=True, eq=False)
+class RoutedClients:
+    """A client factory for a system with its own client core: every client is
+    ``make(client_id, route, rng, timeout_ms=...)``, where ``route`` is what the system
+    routes by (the replicas, the workers, which node takes which operation).  A class, not a
+    closure, so it pickles for the real engine's client process; ``make`` is a class or a
+    module-level function (or a ``functools.partial`` of one) for the same reason."""
+
+    make: Callable[..., ClientCore]
+    route: Any
+    timeout_ms: int
+
+    def __call__(self, client_id: str, rng: random.Random) -> ClientCore:
+        return self.make(client_id, self.route, rng, timeout_ms=self.timeout_ms)
