@@ -26,6 +26,7 @@ from cluster.core.types import Core
 from cluster.spec import ClientFactory
 from faults.schedule import EventTrigger, register_triggers
 from scenarios.systems import CoreFactory, RoutedClients, System, client_timeout_ms, register_system
+from scenarios.workload_fields import check_fields, check_kind, check_positive_int, check_think_ms
 
 LOCK_TRIGGERS: dict[str, EventTrigger] = {
     "lock-granted": EventTrigger("lock-granted", {}, bind_leader="node"),
@@ -58,18 +59,10 @@ _WL_ALLOWED = {"kind", "ops_per_client", "think_ms"}
 
 
 def check_workload(spec: dict[str, Any]) -> None:
-    bad = sorted(set(spec) - _WL_ALLOWED)
-    if bad:
-        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
-    if spec.get("kind", "jobs") != "jobs":
-        raise ValueError(f"workload: the lock-service system's only kind is 'jobs', got {spec.get('kind')!r}")
-    n = spec.get("ops_per_client")
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-        raise ValueError(f"workload: ops_per_client must be a positive integer, got {n!r}")
-    think = spec.get("think_ms", [0, 20])
-    if (not isinstance(think, (list, tuple)) or len(think) != 2
-            or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
-        raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
+    check_fields(spec, _WL_ALLOWED)
+    check_kind(spec, "lock-service", "jobs")
+    check_positive_int(spec, "ops_per_client")
+    check_think_ms(spec)
 
 
 @dataclass

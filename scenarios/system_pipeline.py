@@ -47,6 +47,7 @@ from scenarios.corpus import CorpusWorkload
 from scenarios.script import ScriptOp
 from scenarios.system_saga import BROKER_REAL_TIME, broker_plan
 from scenarios.systems import CoreFactory, RunInfo, System, default_client_factory, register_system
+from scenarios.workload_fields import check_fields
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -95,9 +96,7 @@ _WL_KINDS = ("ingest", "corpus")
 
 
 def check_pipeline_workload(spec: dict[str, Any]) -> None:
-    bad = sorted(set(spec) - _WL_ALLOWED)
-    if bad:
-        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
+    check_fields(spec, _WL_ALLOWED)
     if spec.get("kind", "ingest") not in _WL_KINDS:
         raise ValueError(f"workload: the pipeline system's kinds are {', '.join(_WL_KINDS)}, got {spec.get('kind')!r}")
     docs = spec.get("docs", 6)

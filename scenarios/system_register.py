@@ -31,6 +31,13 @@ from scenarios.systems import (
     client_timeout_ms,
     register_system,
 )
+from scenarios.workload_fields import (
+    check_fields,
+    check_kind,
+    check_positive_int,
+    check_ratio,
+    check_think_ms,
+)
 
 REGISTER_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "clock-skew", "node": "random", "offset_ms": -1500},
@@ -47,22 +54,12 @@ _WL_ALLOWED = {"kind", "ops_per_client", "read_ratio", "think_ms", "keys"}
 
 
 def check_workload(spec: dict[str, Any]) -> None:
-    bad = sorted(set(spec) - _WL_ALLOWED)
-    if bad:
-        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
-    if spec.get("kind", "cart") != "cart":
-        raise ValueError(f"workload: the dynamo system's only kind is 'cart', got {spec.get('kind')!r}")
+    check_fields(spec, _WL_ALLOWED)
+    check_kind(spec, "dynamo", "cart")
     for name in ("ops_per_client", "keys"):
-        n = spec.get(name)
-        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-            raise ValueError(f"workload: {name} must be a positive integer, got {n!r}")
-    r = spec.get("read_ratio", 0.2)
-    if not isinstance(r, (int, float)) or not 0 <= r <= 1:
-        raise ValueError(f"workload: read_ratio must be between 0 and 1, got {r!r}")
-    think = spec.get("think_ms", [0, 20])
-    if (not isinstance(think, (list, tuple)) or len(think) != 2
-            or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
-        raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
+        check_positive_int(spec, name)
+    check_ratio(spec, "read_ratio", 0.2)
+    check_think_ms(spec)
 
 
 @dataclass

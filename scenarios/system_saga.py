@@ -34,6 +34,7 @@ from cluster.spec import BrokerPlan
 from faults.schedule import EventTrigger, register_triggers
 from scenarios.script import ScriptOp, due_order
 from scenarios.systems import CoreFactory, System, default_client_factory, register_system
+from scenarios.workload_fields import check_fields, check_kind, check_ratio, check_think_ms
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -97,21 +98,13 @@ _WL_ALLOWED = {"kind", "ops_per_client", "think_ms", "reject_ratio"}
 
 
 def check_saga_workload(spec: dict[str, Any]) -> None:
-    bad = sorted(set(spec) - _WL_ALLOWED)
-    if bad:
-        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
-    if spec.get("kind", "book") != "book":
-        raise ValueError(f"workload: the saga system's only kind is 'book', got {spec.get('kind')!r}")
-    r = spec.get("reject_ratio", 0.3)
-    if not isinstance(r, (int, float)) or not 0 <= r <= 1:
-        raise ValueError(f"workload: reject_ratio must be between 0 and 1, got {r!r}")
+    check_fields(spec, _WL_ALLOWED)
+    check_kind(spec, "saga", "book")
+    check_ratio(spec, "reject_ratio", 0.3)
     n = spec.get("ops_per_client")
     if n is not None and (not isinstance(n, int) or n < 1):
         raise ValueError(f"workload: ops_per_client must be a positive integer, got {n!r}")
-    think = spec.get("think_ms", [0, 20])
-    if (not isinstance(think, (list, tuple)) or len(think) != 2
-            or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
-        raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
+    check_think_ms(spec)
 
 
 @dataclass
