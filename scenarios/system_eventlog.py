@@ -27,7 +27,6 @@ from cluster.core.broker_model import LogBroker
 from cluster.core.eventlog_config import (
     BROKER,
     CONSUMER,
-    DEAD_LETTERS,
     PRODUCER,
     EventLogConfig,
     EventLogFlaws,
@@ -41,7 +40,14 @@ from cluster.session import FinalView
 from cluster.spec import BrokerPlan, ClientFactory
 from faults.schedule import EventTrigger, register_triggers
 from scenarios.system_saga import BROKER_REAL_TIME
-from scenarios.systems import CoreFactory, RoutedClients, System, client_timeout_ms, register_system
+from scenarios.systems import (
+    CoreFactory,
+    RoutedClients,
+    System,
+    client_timeout_ms,
+    node_role,
+    register_system,
+)
 
 EVENTLOG_TRIGGERS: dict[str, EventTrigger] = {
     "offset-committed": EventTrigger(K.MSG_ACK, {"topic": "events"}, bind_leader="node"),
@@ -132,19 +138,16 @@ def build_workload(spec: dict[str, Any], clients: int) -> LogWorkload:
 
 def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
     roles = role_map(nodes)
-    by_node = {n: r for r, n in roles.items()}
 
     def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
-        role = by_node.get(node_id)
+        role = node_role("event-log", roles, node_id)
         if role == BROKER:
             return LogBroker(node_id, config.broker_config(), rng, durable)
         if role == PRODUCER:
             return ProducerService(node_id, nodes, config, rng, durable=durable, flaws=flaws)
         if role == CONSUMER:
             return ConsumerService(node_id, nodes, config, rng, durable=durable, flaws=flaws)
-        if role == DEAD_LETTERS:
-            return DeadLetterStore(node_id, nodes, config, rng, durable=durable)
-        raise ValueError(f"node {node_id} has no role in the event-log system (it uses {len(roles)} nodes)")
+        return DeadLetterStore(node_id, nodes, config, rng, durable=durable)  # DEAD_LETTERS
 
     return make
 

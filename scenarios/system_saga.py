@@ -22,7 +22,6 @@ from cluster.core.saga import PLANS, Orchestrator
 from cluster.core.saga_config import (
     BROKER,
     ORCHESTRATOR,
-    SERVICES,
     SagaConfig,
     SagaFlaws,
     role_map,
@@ -33,7 +32,13 @@ from cluster.session import FinalView
 from cluster.spec import BrokerPlan
 from faults.schedule import EventTrigger, register_triggers
 from scenarios.script import ScriptOp, due_order
-from scenarios.systems import CoreFactory, System, default_client_factory, register_system
+from scenarios.systems import (
+    CoreFactory,
+    System,
+    default_client_factory,
+    node_role,
+    register_system,
+)
 from scenarios.workload_fields import check_fields, check_kind, check_ratio, check_think_ms
 
 if TYPE_CHECKING:
@@ -180,17 +185,14 @@ def build_workload(spec: dict[str, Any], clients: int) -> BookingWorkload:
 
 def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
     roles = role_map(nodes)
-    by_node = {n: r for r, n in roles.items()}
 
     def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
-        role = by_node.get(node_id)
+        role = node_role("saga", roles, node_id)
         if role == BROKER:
             return make_broker(node_id, config, rng, durable)
         if role == ORCHESTRATOR:
             return Orchestrator(node_id, nodes, config, rng, durable=durable, flaws=flaws)
-        if role in SERVICES:
-            return ServiceNode(node_id, nodes, config, rng, service=role, durable=durable, flaws=flaws)
-        raise ValueError(f"node {node_id} has no role in the saga system (it uses {len(roles)} nodes)")
+        return ServiceNode(node_id, nodes, config, rng, service=role, durable=durable, flaws=flaws)  # SERVICES
 
     return make
 

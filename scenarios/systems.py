@@ -50,6 +50,7 @@ __all__ = [
     "flaw_names",
     "get_system",
     "node_ids",
+    "node_role",
     "register_system",
     "system_names",
     "unregister_system",
@@ -314,6 +315,15 @@ def workload_factory(system: str, spec: dict[str, Any], clients: int) -> Callabl
 
 def node_ids(n: int) -> tuple[str, ...]:
     return tuple(f"n{i + 1}" for i in range(n))
+
+
+def node_role(system: str, roles: Mapping[str, str], node_id: str) -> str:
+    """The role ``node_id`` plays in a system whose ``roles`` maps each role to its node;
+    ``ValueError`` naming the system when it plays none (the scenario has more nodes)."""
+    for role, node in roles.items():
+        if node == node_id:
+            return role
+    raise ValueError(f"node {node_id} has no role in the {system} system (it uses {len(roles)} nodes)")
 
 
 def core_factory(system: str, nodes: tuple[str, ...], config: Any, flaws: tuple[str, ...]) -> CoreFactory:
