@@ -26,7 +26,13 @@ from cluster.core.types import Core
 from cluster.spec import ClientFactory
 from faults.schedule import EventTrigger, register_triggers
 from scenarios.systems import CoreFactory, RoutedClients, System, client_timeout_ms, register_system
-from scenarios.workload_fields import check_fields, check_kind, check_positive_int, check_think_ms
+from scenarios.workload_parts import (
+    check_fields,
+    check_kind,
+    check_positive_int,
+    check_think_ms,
+    take_turn,
+)
 
 LOCK_TRIGGERS: dict[str, EventTrigger] = {
     "lock-granted": EventTrigger("lock-granted", {}, bind_leader="node"),
@@ -76,10 +82,9 @@ class JobWorkload:
 
     def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
         slot = process % max(1, self.clients)
-        n = self._issued.get(slot, 0)
-        if self.ops_per_client is not None and n >= self.ops_per_client:
+        n = take_turn(self._issued, slot, self.ops_per_client)
+        if n is None:
             return None
-        self._issued[slot] = n + 1
         self._values += 1
         return ("job", None, self._values)
 

@@ -47,7 +47,7 @@ from scenarios.corpus import CorpusWorkload
 from scenarios.script import ScriptOp
 from scenarios.system_saga import BROKER_REAL_TIME, broker_plan
 from scenarios.systems import CoreFactory, RunInfo, System, default_client_factory, register_system
-from scenarios.workload_fields import check_fields
+from scenarios.workload_parts import check_fields, take_turn
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -126,10 +126,9 @@ class IngestWorkload:
 
     def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
         slot = process % max(1, self.clients)
-        n = self._issued.get(slot, 0)
-        if self.ops_per_client is not None and n >= self.ops_per_client:
+        n = take_turn(self._issued, slot, self.ops_per_client)
+        if n is None:
             return None
-        self._issued[slot] = n + 1
         doc = f"d{rng.randrange(self.docs)}"
         count = rng.randint(self.words[0], self.words[1])
         text = " ".join(VOCAB[rng.randrange(len(VOCAB))] for _ in range(count))

@@ -31,12 +31,13 @@ from scenarios.systems import (
     client_timeout_ms,
     register_system,
 )
-from scenarios.workload_fields import (
+from scenarios.workload_parts import (
     check_fields,
     check_kind,
     check_positive_int,
     check_ratio,
     check_think_ms,
+    take_turn,
 )
 
 REGISTER_FAULTS: tuple[dict[str, Any], ...] = (
@@ -76,10 +77,9 @@ class CartWorkload:
 
     def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
         slot = process % max(1, self.clients)
-        n = self._issued.get(slot, 0)
-        if self.ops_per_client is not None and n >= self.ops_per_client:
+        n = take_turn(self._issued, slot, self.ops_per_client)
+        if n is None:
             return None
-        self._issued[slot] = n + 1
         key = f"k{slot}" if self.keys is None else f"k{rng.randrange(self.keys)}"
         if rng.random() < self.read_ratio:
             return ("read", key, None)

@@ -39,7 +39,13 @@ from scenarios.systems import (
     node_role,
     register_system,
 )
-from scenarios.workload_fields import check_fields, check_kind, check_ratio, check_think_ms
+from scenarios.workload_parts import (
+    check_fields,
+    check_kind,
+    check_ratio,
+    check_think_ms,
+    take_turn,
+)
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -123,10 +129,9 @@ class BookingWorkload:
 
     def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
         slot = process % max(1, self.clients)
-        n = self._issued.get(slot, 0)
-        if self.ops_per_client is not None and n >= self.ops_per_client:
+        n = take_turn(self._issued, slot, self.ops_per_client)
+        if n is None:
             return None
-        self._issued[slot] = n + 1
         plan = "ok"
         if rng.random() < self.reject_ratio:
             plan = PLANS[1 + rng.randrange(len(PLANS) - 1)]

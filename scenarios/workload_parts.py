@@ -1,4 +1,5 @@
-"""Checks of the ``workload`` table fields that several systems' own workloads share.
+"""What several systems' own workloads share: checks of the ``workload`` table's common
+fields, and each client slot's operation budget.
 
 Each system's ``check_workload`` says which fields and kind it accepts; the fields that mean
 the same thing everywhere (an operation budget, a ratio, ``think_ms``) are checked here, so
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from typing import Any
 
-__all__ = ["check_fields", "check_kind", "check_positive_int", "check_ratio", "check_think_ms"]
+__all__ = ["check_fields", "check_kind", "check_positive_int", "check_ratio", "check_think_ms", "take_turn"]
 
 
 def check_fields(spec: Mapping[str, Any], allowed: Set[str]) -> None:
@@ -48,3 +49,15 @@ def check_think_ms(spec: Mapping[str, Any]) -> None:
     if (not isinstance(think, (list, tuple)) or len(think) != 2
             or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
         raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
+
+
+def take_turn(issued: dict[int, int], slot: int, ops_per_client: int | None) -> int | None:
+    """Count one more operation for client ``slot`` in ``issued`` and return how many it had
+    issued before; ``None`` (nothing counted) once it has issued ``ops_per_client`` (``None``:
+    no limit).  Budgets are per slot, not per process, so a client that replaces a crashed
+    one goes on with its slot's budget."""
+    n = issued.get(slot, 0)
+    if ops_per_client is not None and n >= ops_per_client:
+        return None
+    issued[slot] = n + 1
+    return n
