@@ -7,6 +7,11 @@ a system's name.  Adding a system (sagas, a pipeline, a user's own) is one modul
 builds a ``System`` and calls :func:`register_system` -- a built-in one in this package, a
 user's one as a plugin (``docs/extending.md``), which may not take a built-in's name.
 
+A system's factories are often one of a few shapes, kept here so that each is written
+once: :class:`PeerCores` (every node runs the same core), :func:`node_role` (the role a
+node plays, for a system of roles), :class:`RoutedClients` with :func:`client_timeout_ms`
+(the system's own client core, routed its way).  Both classes pickle for the real engine.
+
 Lookups (:func:`get_system`, :func:`system_names`) load the built-in systems and the
 installed packages' entry points once, on first use, so a command that never asks for a
 system never imports one.
