@@ -102,10 +102,40 @@ _READ_MODES = {
 }
 
 
+_SENTENCES: dict[str, str] = {
+    "role": "{node} becomes {role} of term {term}",
+    "vote": "{node} votes for {candidate} in term {term}",
+    "commit": "{node} commits up to index {index} (term {term})",
+    "ack": "{node} tells client {client_id} its {op} (seq {seq}) is done",
+    "truncate": "{node} truncates its log from index {index} ({removed} entries removed)",
+    "crash": "{node} crashes",
+    "restart": "{node} restarts",
+    "restarted": "{node} serves again",
+    "pause": "{node} freezes",
+    "resume": "{node} wakes up",
+    "clock": "{node}'s clock now runs at {rate}x (offset {offset_ms} ms)",
+    "link": "the link {src} -> {dst}: {op}",
+}
+"""Record kinds told by one fixed sentence over the record's fields (a missing field reads
+``None``, as the record's reader would see it)."""
+
+_FAULT_VERBS = {"fault-start": "starts", "fault-end": "ends", "fault-skipped": "finds nothing to hit"}
+
+
+class _Fields(dict[str, Any]):
+    """A record's fields for :meth:`str.format_map`: a field it lacks is ``None``."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
 def describe_record(r: dict[str, Any]) -> str:
     """One trace record as a sentence about the protocol (``n3 votes for n1 in term 2``)."""
     k = str(r.get("kind", "?"))
     n = r.get("node")
+    sentence = _SENTENCES.get(k)
+    if sentence is not None:
+        return sentence.format_map(_Fields(r))
     if k in ("send", "deliver", "drop", "dup"):
         what = _message(r)
         src, dst = r.get("src"), r.get("dst")
@@ -116,14 +146,8 @@ def describe_record(r: dict[str, Any]) -> str:
         if k == "dup":
             return f"the network duplicates {what} from {src} to {dst}"
         return f"{what} from {src} to {dst} is dropped ({r.get('reason', 'lost')})"
-    if k == "role":
-        return f"{n} becomes {r.get('role')} of term {r.get('term')}"
     if k == "election":
         return f"{n} starts {'a pre-vote' if r.get('prevote') else 'an election'} for term {r.get('term')}"
-    if k == "vote":
-        return f"{n} votes for {r.get('candidate')} in term {r.get('term')}"
-    if k == "commit":
-        return f"{n} commits up to index {r.get('index')} (term {r.get('term')})"
     if k == "apply":
         cmd = r.get("command")
         if isinstance(cmd, dict):
@@ -132,15 +156,11 @@ def describe_record(r: dict[str, Any]) -> str:
         else:
             body = "a no-op"
         return f"{n} applies entry {r.get('index')} of term {r.get('term')}: {body}"
-    if k == "ack":
-        return f"{n} tells client {r.get('client_id')} its {r.get('op')} (seq {r.get('seq')}) is done"
     if k == "read":
         mode = r.get("mode")
         how = "" if mode is None else " " + _READ_MODES.get(str(mode), f"({mode} read)")
         value = f" with {r['value']}" if "value" in r and mode is None else ""
         return f"{n} answers a read of {r.get('key')}{value}{how}"
-    if k == "truncate":
-        return f"{n} truncates its log from index {r.get('index')} ({r.get('removed')} entries removed)"
     if k == "client-invoke":
         v = r.get("value")
         return f"client {r.get('client')} invokes {r.get('f')} {r.get('key')}" + (f" {v}" if v is not None else "")
@@ -149,19 +169,10 @@ def describe_record(r: dict[str, Any]) -> str:
         out = f"{r.get('type')}" + (f", value {v}" if v is not None and r.get("type") == "ok" else "")
         by = f" from {r['node']}" if r.get("node") else ""
         return f"client {r.get('client')}'s {r.get('f')} {r.get('key')} ends {out}{by} after {r.get('attempts')} attempt(s)"
-    if k in ("fault-start", "fault-end", "fault-skipped"):
-        verb = {"fault-start": "starts", "fault-end": "ends", "fault-skipped": "finds nothing to hit"}[k]
-        return f"fault {verb}: {r.get('description', r.get('fault'))}"
-    if k in ("crash", "restart", "restarted", "pause", "resume"):
-        verb = {"crash": "crashes", "restart": "restarts", "restarted": "serves again", "pause": "freezes",
-                "resume": "wakes up"}[k]
-        return f"{n} {verb}"
-    if k == "clock":
-        return f"{n}'s clock now runs at {r.get('rate')}x (offset {r.get('offset_ms')} ms)"
+    if k in _FAULT_VERBS:
+        return f"fault {_FAULT_VERBS[k]}: {r.get('description', r.get('fault'))}"
     if k == "store":
         return f"{n} writes {r.get('ops')} record(s) to disk{' and syncs' if r.get('sync') else ' (not synced)'}"
-    if k == "link":
-        return f"the link {r.get('src')} -> {r.get('dst')}: {r.get('op')}"
     skip = {"kind", "t", "node"}
     facts = ", ".join(f"{key} {r[key]}" for key in sorted(r) if key not in skip and _small(r[key]))[:160]
     return f"{n + ': ' if n else ''}{k}" + (f" ({facts})" if facts else "")

@@ -15,6 +15,7 @@ Workload fields: ``kind = "log"``, ``ops_per_client`` (sends per producer), ``th
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,6 @@ from cluster.core.broker_model import LogBroker
 from cluster.core.eventlog_config import (
     BROKER,
     CONSUMER,
-    DEAD_LETTERS,
     PRODUCER,
     EventLogConfig,
     EventLogFlaws,
@@ -37,10 +37,17 @@ from cluster.core.eventlog_producer import ProducerService
 from cluster.core.log_client import LogClient
 from cluster.core.types import Core
 from cluster.session import FinalView
-from cluster.spec import BrokerPlan, ClientCore, ClientFactory
+from cluster.spec import BrokerPlan, ClientFactory
 from faults.schedule import EventTrigger, register_triggers
 from scenarios.system_saga import BROKER_REAL_TIME
-from scenarios.systems import CoreFactory, System, register_system
+from scenarios.systems import (
+    CoreFactory,
+    RoutedClients,
+    System,
+    client_timeout_ms,
+    node_role,
+    register_system,
+)
 
 EVENTLOG_TRIGGERS: dict[str, EventTrigger] = {
     "offset-committed": EventTrigger(K.MSG_ACK, {"topic": "events"}, bind_leader="node"),
@@ -131,45 +138,27 @@ def build_workload(spec: dict[str, Any], clients: int) -> LogWorkload:
 
 def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
     roles = role_map(nodes)
-    by_node = {n: r for r, n in roles.items()}
 
     def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
-        role = by_node.get(node_id)
+        role = node_role("event-log", roles, node_id)
         if role == BROKER:
             return LogBroker(node_id, config.broker_config(), rng, durable)
         if role == PRODUCER:
             return ProducerService(node_id, nodes, config, rng, durable=durable, flaws=flaws)
         if role == CONSUMER:
             return ConsumerService(node_id, nodes, config, rng, durable=durable, flaws=flaws)
-        if role == DEAD_LETTERS:
-            return DeadLetterStore(node_id, nodes, config, rng, durable=durable)
-        raise ValueError(f"node {node_id} has no role in the event-log system (it uses {len(roles)} nodes)")
+        return DeadLetterStore(node_id, nodes, config, rng, durable=durable)  # DEAD_LETTERS
 
     return make
 
 
-class _Clients:
-    """Log clients: ``send`` to the producer, ``subscribe``/``poll`` to the consumer (a
-    class, so it pickles for the real engine's client process)."""
-
-    def __init__(self, nodes: tuple[str, ...], timeout_ms: int) -> None:
-        roles = role_map(nodes)
-        self.routes = {"send": roles[PRODUCER], "subscribe": roles[CONSUMER], "poll": roles[CONSUMER]}
-        self.group = roles[CONSUMER]
-        self.timeout_ms = timeout_ms
-
-    def __call__(self, client_id: str, rng: random.Random) -> ClientCore:
-        return LogClient(client_id, self.routes, rng, timeout_ms=self.timeout_ms, group=self.group)
-
-
 def build_client(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> ClientFactory:
-    bad = sorted(set(spec) - {"timeout_ms"})
-    if bad:
-        raise ValueError(f"client: unknown field {bad[0]!r}; allowed: timeout_ms")
-    timeout = spec.get("timeout_ms", 3000)
-    if not isinstance(timeout, int) or timeout < 1:
-        raise ValueError(f"client: timeout_ms must be a positive integer, got {timeout!r}")
-    return _Clients(nodes, timeout)
+    """Log clients: ``send`` to the producer, ``subscribe``/``poll`` to the consumer, which
+    is also the consumer group's name."""
+    timeout = client_timeout_ms(spec, 3000)
+    roles = role_map(nodes)
+    routes = {"send": roles[PRODUCER], "subscribe": roles[CONSUMER], "poll": roles[CONSUMER]}
+    return RoutedClients(functools.partial(LogClient, group=roles[CONSUMER]), routes, timeout)
 
 
 def final_state(view: FinalView) -> None:

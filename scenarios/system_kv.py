@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from analysis import trace_kinds as K
@@ -12,7 +11,7 @@ from cluster.core.quorum import QuorumConfig, QuorumFlaws, QuorumNode
 from cluster.core.raft import RaftConfig, RaftFlaws, RaftNode
 from cluster.core.types import Core, CoreEvent
 from cluster.session import FinalView
-from scenarios.systems import CoreFactory, System, register_system
+from scenarios.systems import CoreFactory, PeerCores, System, register_system
 from scenarios.txn_workloads import TXN_KINDS, check_txn_workload, make_txn_workload
 from scenarios.workloads import (
     KINDS,
@@ -96,17 +95,11 @@ def quorum_inert_flaw(flaw: str, config: QuorumConfig, flaws: tuple[str, ...]) -
 
 
 def _raft_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
-    def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
-        return RaftNode(node_id, nodes, config, rng, durable=durable, flaws=flaws)
-
-    return make
+    return PeerCores(RaftNode, nodes, config, flaws)
 
 
 def _quorum_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
-    def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
-        return QuorumNode(node_id, nodes, config, rng, durable=durable, flaws=flaws)
-
-    return make
+    return PeerCores(QuorumNode, nodes, config, flaws)
 
 
 def _leader_log(core: Core, event: CoreEvent) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -25,7 +25,14 @@ from cluster.core.raft import RaftConfig, RaftNode
 from cluster.core.types import Core
 from cluster.spec import ClientFactory
 from faults.schedule import EventTrigger, register_triggers
-from scenarios.systems import CoreFactory, System, register_system
+from scenarios.systems import CoreFactory, RoutedClients, System, client_timeout_ms, register_system
+from scenarios.workload_parts import (
+    check_fields,
+    check_kind,
+    check_positive_int,
+    check_think_ms,
+    take_turn,
+)
 
 LOCK_TRIGGERS: dict[str, EventTrigger] = {
     "lock-granted": EventTrigger("lock-granted", {}, bind_leader="node"),
@@ -58,18 +65,10 @@ _WL_ALLOWED = {"kind", "ops_per_client", "think_ms"}
 
 
 def check_workload(spec: dict[str, Any]) -> None:
-    bad = sorted(set(spec) - _WL_ALLOWED)
-    if bad:
-        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
-    if spec.get("kind", "jobs") != "jobs":
-        raise ValueError(f"workload: the lock-service system's only kind is 'jobs', got {spec.get('kind')!r}")
-    n = spec.get("ops_per_client")
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-        raise ValueError(f"workload: ops_per_client must be a positive integer, got {n!r}")
-    think = spec.get("think_ms", [0, 20])
-    if (not isinstance(think, (list, tuple)) or len(think) != 2
-            or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
-        raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
+    check_fields(spec, _WL_ALLOWED)
+    check_kind(spec, "lock-service", "jobs")
+    check_positive_int(spec, "ops_per_client")
+    check_think_ms(spec)
 
 
 @dataclass
@@ -83,10 +82,9 @@ class JobWorkload:
 
     def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
         slot = process % max(1, self.clients)
-        n = self._issued.get(slot, 0)
-        if self.ops_per_client is not None and n >= self.ops_per_client:
+        n = take_turn(self._issued, slot, self.ops_per_client)
+        if n is None:
             return None
-        self._issued[slot] = n + 1
         self._values += 1
         return ("job", None, self._values)
 
@@ -110,28 +108,17 @@ def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
     return make
 
 
-class _Clients:
-    """Client slot ``i`` talks to worker ``i mod workers`` only (a class: it pickles)."""
-
-    def __init__(self, workers: tuple[str, ...], timeout_ms: int) -> None:
-        self.workers = workers
-        self.timeout_ms = timeout_ms
-
-    def __call__(self, client_id: str, rng: random.Random) -> ClientCore:
-        slot = int(client_id.lstrip("c") or 0)
-        worker = self.workers[slot % len(self.workers)]
-        return ClientCore(client_id, (worker,), ClientConfig(timeout_ms=self.timeout_ms,
-                                                             retry_after_ambiguous=False), rng)
+def _job_client(client_id: str, workers: tuple[str, ...], rng: random.Random, *, timeout_ms: int) -> ClientCore:
+    """Client slot ``i`` talks to worker ``i mod workers`` only, and never retries a job
+    whose outcome it does not know (a second write would be a second job)."""
+    slot = int(client_id.lstrip("c") or 0)
+    worker = workers[slot % len(workers)]
+    return ClientCore(client_id, (worker,), ClientConfig(timeout_ms=timeout_ms, retry_after_ambiguous=False), rng)
 
 
 def build_client(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> ClientFactory:
-    bad = sorted(set(spec) - {"timeout_ms"})
-    if bad:
-        raise ValueError(f"client: unknown field {bad[0]!r}; allowed: timeout_ms")
-    timeout = spec.get("timeout_ms", 8000)
-    if not isinstance(timeout, int) or timeout < 1:
-        raise ValueError(f"client: timeout_ms must be a positive integer, got {timeout!r}")
-    return _Clients(roles(nodes)[1], timeout)
+    timeout = client_timeout_ms(spec, 8000)
+    return RoutedClients(_job_client, roles(nodes)[1], timeout)
 
 
 register_system(

@@ -47,6 +47,7 @@ from scenarios.corpus import CorpusWorkload
 from scenarios.script import ScriptOp
 from scenarios.system_saga import BROKER_REAL_TIME, broker_plan
 from scenarios.systems import CoreFactory, RunInfo, System, default_client_factory, register_system
+from scenarios.workload_parts import check_fields, take_turn
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -95,9 +96,7 @@ _WL_KINDS = ("ingest", "corpus")
 
 
 def check_pipeline_workload(spec: dict[str, Any]) -> None:
-    bad = sorted(set(spec) - _WL_ALLOWED)
-    if bad:
-        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
+    check_fields(spec, _WL_ALLOWED)
     if spec.get("kind", "ingest") not in _WL_KINDS:
         raise ValueError(f"workload: the pipeline system's kinds are {', '.join(_WL_KINDS)}, got {spec.get('kind')!r}")
     docs = spec.get("docs", 6)
@@ -127,10 +126,9 @@ class IngestWorkload:
 
     def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
         slot = process % max(1, self.clients)
-        n = self._issued.get(slot, 0)
-        if self.ops_per_client is not None and n >= self.ops_per_client:
+        n = take_turn(self._issued, slot, self.ops_per_client)
+        if n is None:
             return None
-        self._issued[slot] = n + 1
         doc = f"d{rng.randrange(self.docs)}"
         count = rng.randint(self.words[0], self.words[1])
         text = " ".join(VOCAB[rng.randrange(len(VOCAB))] for _ in range(count))

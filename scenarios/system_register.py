@@ -21,10 +21,24 @@ from typing import Any
 
 from cluster.core.register_client import CartClient
 from cluster.core.replicated_register import RegisterConfig, RegisterFlaws, RegisterNode
-from cluster.core.types import Core
 from cluster.session import FinalView
-from cluster.spec import ClientCore, ClientFactory
-from scenarios.systems import CoreFactory, System, register_system
+from cluster.spec import ClientFactory
+from scenarios.systems import (
+    CoreFactory,
+    PeerCores,
+    RoutedClients,
+    System,
+    client_timeout_ms,
+    register_system,
+)
+from scenarios.workload_parts import (
+    check_fields,
+    check_kind,
+    check_positive_int,
+    check_ratio,
+    check_think_ms,
+    take_turn,
+)
 
 REGISTER_FAULTS: tuple[dict[str, Any], ...] = (
     {"fault": "clock-skew", "node": "random", "offset_ms": -1500},
@@ -41,22 +55,12 @@ _WL_ALLOWED = {"kind", "ops_per_client", "read_ratio", "think_ms", "keys"}
 
 
 def check_workload(spec: dict[str, Any]) -> None:
-    bad = sorted(set(spec) - _WL_ALLOWED)
-    if bad:
-        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
-    if spec.get("kind", "cart") != "cart":
-        raise ValueError(f"workload: the dynamo system's only kind is 'cart', got {spec.get('kind')!r}")
+    check_fields(spec, _WL_ALLOWED)
+    check_kind(spec, "dynamo", "cart")
     for name in ("ops_per_client", "keys"):
-        n = spec.get(name)
-        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-            raise ValueError(f"workload: {name} must be a positive integer, got {n!r}")
-    r = spec.get("read_ratio", 0.2)
-    if not isinstance(r, (int, float)) or not 0 <= r <= 1:
-        raise ValueError(f"workload: read_ratio must be between 0 and 1, got {r!r}")
-    think = spec.get("think_ms", [0, 20])
-    if (not isinstance(think, (list, tuple)) or len(think) != 2
-            or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
-        raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
+        check_positive_int(spec, name)
+    check_ratio(spec, "read_ratio", 0.2)
+    check_think_ms(spec)
 
 
 @dataclass
@@ -73,10 +77,9 @@ class CartWorkload:
 
     def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
         slot = process % max(1, self.clients)
-        n = self._issued.get(slot, 0)
-        if self.ops_per_client is not None and n >= self.ops_per_client:
+        n = take_turn(self._issued, slot, self.ops_per_client)
+        if n is None:
             return None
-        self._issued[slot] = n + 1
         key = f"k{slot}" if self.keys is None else f"k{rng.randrange(self.keys)}"
         if rng.random() < self.read_ratio:
             return ("read", key, None)
@@ -90,31 +93,12 @@ def build_workload(spec: dict[str, Any], clients: int) -> CartWorkload:
 
 
 def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
-    def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
-        return RegisterNode(node_id, nodes, config, rng, durable=durable, flaws=flaws)
-
-    return make
-
-
-class _Clients:
-    """Cart clients over every node (a class, so it pickles for the real engine)."""
-
-    def __init__(self, nodes: tuple[str, ...], timeout_ms: int) -> None:
-        self.nodes = nodes
-        self.timeout_ms = timeout_ms
-
-    def __call__(self, client_id: str, rng: random.Random) -> ClientCore:
-        return CartClient(client_id, self.nodes, rng, timeout_ms=self.timeout_ms)
+    return PeerCores(RegisterNode, nodes, config, flaws)
 
 
 def build_client(nodes: tuple[str, ...], spec: Mapping[str, Any]) -> ClientFactory:
-    bad = sorted(set(spec) - {"timeout_ms"})
-    if bad:
-        raise ValueError(f"client: unknown field {bad[0]!r}; allowed: timeout_ms")
-    timeout = spec.get("timeout_ms", 2000)
-    if not isinstance(timeout, int) or timeout < 1:
-        raise ValueError(f"client: timeout_ms must be a positive integer, got {timeout!r}")
-    return _Clients(nodes, timeout)
+    """Cart clients over every node."""
+    return RoutedClients(CartClient, nodes, client_timeout_ms(spec, 2000))
 
 
 def final_state(view: FinalView) -> None:

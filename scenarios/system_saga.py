@@ -22,7 +22,6 @@ from cluster.core.saga import PLANS, Orchestrator
 from cluster.core.saga_config import (
     BROKER,
     ORCHESTRATOR,
-    SERVICES,
     SagaConfig,
     SagaFlaws,
     role_map,
@@ -33,7 +32,20 @@ from cluster.session import FinalView
 from cluster.spec import BrokerPlan
 from faults.schedule import EventTrigger, register_triggers
 from scenarios.script import ScriptOp, due_order
-from scenarios.systems import CoreFactory, System, default_client_factory, register_system
+from scenarios.systems import (
+    CoreFactory,
+    System,
+    default_client_factory,
+    node_role,
+    register_system,
+)
+from scenarios.workload_parts import (
+    check_fields,
+    check_kind,
+    check_ratio,
+    check_think_ms,
+    take_turn,
+)
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -97,21 +109,13 @@ _WL_ALLOWED = {"kind", "ops_per_client", "think_ms", "reject_ratio"}
 
 
 def check_saga_workload(spec: dict[str, Any]) -> None:
-    bad = sorted(set(spec) - _WL_ALLOWED)
-    if bad:
-        raise ValueError(f"workload: unknown field {bad[0]!r}; allowed: {', '.join(sorted(_WL_ALLOWED))}")
-    if spec.get("kind", "book") != "book":
-        raise ValueError(f"workload: the saga system's only kind is 'book', got {spec.get('kind')!r}")
-    r = spec.get("reject_ratio", 0.3)
-    if not isinstance(r, (int, float)) or not 0 <= r <= 1:
-        raise ValueError(f"workload: reject_ratio must be between 0 and 1, got {r!r}")
+    check_fields(spec, _WL_ALLOWED)
+    check_kind(spec, "saga", "book")
+    check_ratio(spec, "reject_ratio", 0.3)
     n = spec.get("ops_per_client")
     if n is not None and (not isinstance(n, int) or n < 1):
         raise ValueError(f"workload: ops_per_client must be a positive integer, got {n!r}")
-    think = spec.get("think_ms", [0, 20])
-    if (not isinstance(think, (list, tuple)) or len(think) != 2
-            or not all(isinstance(x, int) and x >= 0 for x in think) or think[0] > think[1]):
-        raise ValueError(f"workload: think_ms must be [min, max] milliseconds, got {think!r}")
+    check_think_ms(spec)
 
 
 @dataclass
@@ -125,10 +129,9 @@ class BookingWorkload:
 
     def next_op(self, process: int, rng: random.Random) -> tuple[str, str | None, Any] | None:
         slot = process % max(1, self.clients)
-        n = self._issued.get(slot, 0)
-        if self.ops_per_client is not None and n >= self.ops_per_client:
+        n = take_turn(self._issued, slot, self.ops_per_client)
+        if n is None:
             return None
-        self._issued[slot] = n + 1
         plan = "ok"
         if rng.random() < self.reject_ratio:
             plan = PLANS[1 + rng.randrange(len(PLANS) - 1)]
@@ -187,17 +190,14 @@ def build_workload(spec: dict[str, Any], clients: int) -> BookingWorkload:
 
 def build_core(nodes: tuple[str, ...], config: Any, flaws: Any) -> CoreFactory:
     roles = role_map(nodes)
-    by_node = {n: r for r, n in roles.items()}
 
     def make(node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
-        role = by_node.get(node_id)
+        role = node_role("saga", roles, node_id)
         if role == BROKER:
             return make_broker(node_id, config, rng, durable)
         if role == ORCHESTRATOR:
             return Orchestrator(node_id, nodes, config, rng, durable=durable, flaws=flaws)
-        if role in SERVICES:
-            return ServiceNode(node_id, nodes, config, rng, service=role, durable=durable, flaws=flaws)
-        raise ValueError(f"node {node_id} has no role in the saga system (it uses {len(roles)} nodes)")
+        return ServiceNode(node_id, nodes, config, rng, service=role, durable=durable, flaws=flaws)  # SERVICES
 
     return make
 

@@ -7,6 +7,11 @@ a system's name.  Adding a system (sagas, a pipeline, a user's own) is one modul
 builds a ``System`` and calls :func:`register_system` -- a built-in one in this package, a
 user's one as a plugin (``docs/extending.md``), which may not take a built-in's name.
 
+A system's factories are often one of a few shapes, kept here so that each is written
+once: :class:`PeerCores` (every node runs the same core), :func:`node_role` (the role a
+node plays, for a system of roles), :class:`RoutedClients` with :func:`client_timeout_ms`
+(the system's own client core, routed its way).  Both classes pickle for the real engine.
+
 Lookups (:func:`get_system`, :func:`system_names`) load the built-in systems and the
 installed packages' entry points once, on first use, so a command that never asks for a
 system never imports one.
@@ -22,8 +27,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cluster.core.types import Core
 from cluster.session import FinalView
-from cluster.spec import BrokerPlan, ClientFactory, CoreFactory, EventRecords, Workload
+from cluster.spec import BrokerPlan, ClientCore, ClientFactory, CoreFactory, EventRecords, Workload
 from faults.registry import RegistrationError, origin
 from scenarios.script import OpVocabulary
 
@@ -34,18 +40,22 @@ __all__ = [
     "ClientFactory",
     "CoreFactory",
     "Export",
+    "PeerCores",
+    "RoutedClients",
     "RunInfo",
     "System",
     "build_config",
     "check_flaws",
     "check_workload",
     "client_factory",
+    "client_timeout_ms",
     "core_factory",
     "default_client_factory",
     "describe_flaw",
     "flaw_names",
     "get_system",
     "node_ids",
+    "node_role",
     "register_system",
     "system_names",
     "unregister_system",
@@ -312,6 +322,15 @@ def node_ids(n: int) -> tuple[str, ...]:
     return tuple(f"n{i + 1}" for i in range(n))
 
 
+def node_role(system: str, roles: Mapping[str, str], node_id: str) -> str:
+    """The role ``node_id`` plays in a system whose ``roles`` maps each role to its node;
+    ``ValueError`` naming the system when it plays none (the scenario has more nodes)."""
+    for role, node in roles.items():
+        if node == node_id:
+            return role
+    raise ValueError(f"node {node_id} has no role in the {system} system (it uses {len(roles)} nodes)")
+
+
 def core_factory(system: str, nodes: tuple[str, ...], config: Any, flaws: tuple[str, ...]) -> CoreFactory:
     s = get_system(system)
     return s.build_core(nodes, config, s.flaws.from_names(flaws))
@@ -345,3 +364,46 @@ class _DefaultClients:
         from cluster.core.client import ClientCore
 
         return ClientCore(client_id, self.nodes, self.config, rng)
+
+
+@dataclass(frozen=True, eq=False)
+class PeerCores:
+    """A core factory for a system whose every node runs the same core over all the nodes
+    (a Raft group, a quorum register): ``core(node, nodes, config, rng, durable=, flaws=)``.
+    A class, not a closure, so it pickles small for the real engine's node actors."""
+
+    core: Callable[..., Core]
+    nodes: tuple[str, ...]
+    config: Any
+    flaws: Any
+
+    def __call__(self, node_id: str, durable: Mapping[str, Any] | None, rng: random.Random) -> Core:
+        return self.core(node_id, self.nodes, self.config, rng, durable=durable, flaws=self.flaws)
+
+
+def client_timeout_ms(spec: Mapping[str, Any], default_ms: int) -> int:
+    """The ``client`` table of a system with its own client core, whose one field is
+    ``timeout_ms``: the timeout (``default_ms`` when unset); ``ValueError`` names a bad field."""
+    bad = sorted(set(spec) - {"timeout_ms"})
+    if bad:
+        raise ValueError(f"client: unknown field {bad[0]!r}; allowed: timeout_ms")
+    timeout = spec.get("timeout_ms", default_ms)
+    if not isinstance(timeout, int) or timeout < 1:
+        raise ValueError(f"client: timeout_ms must be a positive integer, got {timeout!r}")
+    return timeout
+
+
+@dataclass(frozen=True, eq=False)
+class RoutedClients:
+    """A client factory for a system with its own client core: every client is
+    ``make(client_id, route, rng, timeout_ms=...)``, where ``route`` is what the system
+    routes by (the replicas, the workers, which node takes which operation).  A class, not a
+    closure, so it pickles for the real engine's client process; ``make`` is a class or a
+    module-level function (or a ``functools.partial`` of one) for the same reason."""
+
+    make: Callable[..., ClientCore]
+    route: Any
+    timeout_ms: int
+
+    def __call__(self, client_id: str, rng: random.Random) -> ClientCore:
+        return self.make(client_id, self.route, rng, timeout_ms=self.timeout_ms)

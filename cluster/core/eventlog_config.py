@@ -19,10 +19,10 @@ Roles, by node position (the first four nodes):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from cluster.core.flaws import Flaws
-from cluster.core.saga_config import SagaConfig
+from cluster.core.saga_config import BrokerTimings, SagaConfig, roles_by_position
 
 __all__ = [
     "BROKER",
@@ -55,9 +55,7 @@ def is_poison(value: object) -> bool:
 
 def role_map(nodes: tuple[str, ...]) -> dict[str, str]:
     """role -> node id (the first four nodes, in order)."""
-    if len(nodes) < len(ROLES):
-        raise ValueError(f"the event-log system needs {len(ROLES)} nodes ({', '.join(ROLES)}), got {len(nodes)}")
-    return {role: nodes[i] for i, role in enumerate(ROLES)}
+    return roles_by_position("event-log", ROLES, nodes)
 
 
 @dataclass(frozen=True)
@@ -92,22 +90,11 @@ EventLogFlaws.DOCS = {
 
 
 @dataclass(frozen=True)
-class EventLogConfig:
-    """Options of the event-log system (times in ms of each node's monotonic clock)."""
+class EventLogConfig(BrokerTimings):
+    """Options of the event-log system: its broker side (:class:`BrokerTimings`: the log,
+    the producer's outbox relay, the consumer's group session) and the consumer service's
+    own (times in ms of each node's monotonic clock)."""
 
-    partitions: int = 2
-    log_storage: str = "disk"
-    """``"disk"`` or ``"memory"`` (Tansu's memory storage: a broker restart wipes the log)."""
-    prefetch: int = 8
-    """How many uncommitted events of a partition the broker hands the consumer at once."""
-    heartbeat_ms: int = 100
-    session_timeout_ms: int = 400
-    ack_timeout_ms: int = 2000
-    """The broker rewinds a partition whose commits stalled this long (redelivers)."""
-    confirm_timeout_ms: int = 300
-    """The producer republishes an unconfirmed event after this long."""
-    relay_interval_ms: int = 20
-    commit_interval_ms: int = 100
     dedup: str = "message-id"
     """What the consumer's inbox is keyed by: ``"message-id"`` (the producer's id for the
     event: catches every copy) or ``"offset"`` (partition and offset, stored with the
@@ -121,31 +108,17 @@ class EventLogConfig:
     """Records one ``poll`` returns at most."""
 
     def __post_init__(self) -> None:
-        if self.log_storage not in ("disk", "memory"):
-            raise ValueError(f"config: log_storage must be 'disk' or 'memory', got {self.log_storage!r}")
+        super().__post_init__()
         if self.dedup not in ("message-id", "offset"):
             raise ValueError(f"config: dedup must be 'message-id' or 'offset', got {self.dedup!r}")
-        if self.partitions < 1:
-            raise ValueError("config: partitions must be >= 1")
         if self.max_attempts < 1:
             raise ValueError("config: max_attempts must be >= 1")
         if self.poll_max < 1:
             raise ValueError("config: poll_max must be >= 1")
 
     def broker_config(self) -> SagaConfig:
-        """The timings the shared broker, relay and consumer parts read, as they name them."""
-        return SagaConfig(
-            broker="log",
-            partitions=self.partitions,
-            log_storage=self.log_storage,
-            prefetch=self.prefetch,
-            heartbeat_ms=self.heartbeat_ms,
-            session_timeout_ms=self.session_timeout_ms,
-            ack_timeout_ms=self.ack_timeout_ms,
-            confirm_timeout_ms=self.confirm_timeout_ms,
-            relay_interval_ms=self.relay_interval_ms,
-            commit_interval_ms=self.commit_interval_ms,
-        )
+        """The broker side as the shared broker, relay and consumer parts read it: a log."""
+        return SagaConfig(broker="log", **{f.name: getattr(self, f.name) for f in fields(BrokerTimings)})
 
     def backoff_ms(self, attempt: int) -> int:
         """Wait after failed attempt number ``attempt`` (1-based): exponential, capped."""

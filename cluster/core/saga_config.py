@@ -4,6 +4,8 @@ Every saga core (the orchestrator, the three services, their outbox relays and c
 the simulated brokers) and the RAG pipeline's broker side read these, so they sit below
 all of them and import none of them.  :class:`SagaFlaws` holds each flaw's one-line
 explanation, so the catalogue, ``splitbrain show`` and the reports word it the same way.
+:class:`BrokerTimings` (the broker side's fields) and :func:`roles_by_position` serve the
+event-log system's config too, which reuses the same broker, relay and consumer parts.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from cluster.core.flaws import Flaws
 
 __all__ = [
     "BROKER",
+    "BrokerTimings",
     "ORCHESTRATOR",
     "REPLY_TOPIC",
     "ROLES",
@@ -21,6 +24,7 @@ __all__ = [
     "SagaConfig",
     "SagaFlaws",
     "role_map",
+    "roles_by_position",
 ]
 
 
@@ -79,25 +83,46 @@ SagaFlaws.DOCS = _FLAW_DOCS
 
 
 @dataclass(frozen=True)
-class SagaConfig:
-    """Options of the saga system (all times in milliseconds of the node's local clock)."""
+class BrokerTimings:
+    """The broker side of a system built on the shared broker models, outbox relays and
+    consumers (sagas, the pipeline, the event log): those parts read these fields by these
+    names, so every such system's config has them, with the same defaults (all times in
+    milliseconds of the node's local clock)."""
 
-    broker: str = "queue"
-    """``"queue"`` (RabbitMQ-like) or ``"log"`` (Kafka-like, partitioned with offsets)."""
     partitions: int = 2
     """Partitions per topic (log broker)."""
     log_storage: str = "disk"
     """``"disk"`` or ``"memory"``: memory mimics Tansu's in-memory storage, which a broker
     restart wipes (topics, records and committed offsets)."""
-    queue_durable: bool = True
-    """Durable queue + persistent messages (synced before the publisher confirm)."""
     prefetch: int = 8
+    """How many unacknowledged messages of a queue or partition the broker hands a consumer
+    at once."""
     heartbeat_ms: int = 100
     session_timeout_ms: int = 400
     ack_timeout_ms: int = 2000
+    """The broker redelivers what a consumer left unacknowledged this long (a log broker
+    rewinds the partition)."""
     confirm_timeout_ms: int = 300
+    """A relay republishes a message the broker has not confirmed after this long."""
     relay_interval_ms: int = 20
     commit_interval_ms: int = 100
+
+    def __post_init__(self) -> None:
+        if self.log_storage not in ("disk", "memory"):
+            raise ValueError(f"config: log_storage must be 'disk' or 'memory', got {self.log_storage!r}")
+        if self.partitions < 1:
+            raise ValueError("config: partitions must be >= 1")
+
+
+@dataclass(frozen=True)
+class SagaConfig(BrokerTimings):
+    """Options of the saga system: its broker side (:class:`BrokerTimings`) and the
+    orchestrator's and services' own (all times in milliseconds of the node's local clock)."""
+
+    broker: str = "queue"
+    """``"queue"`` (RabbitMQ-like) or ``"log"`` (Kafka-like, partitioned with offsets)."""
+    queue_durable: bool = True
+    """Durable queue + persistent messages (synced before the publisher confirm)."""
     step_timeout_ms: int = 800
     retry_base_ms: int = 100
     retry_max_ms: int = 2000
@@ -106,10 +131,7 @@ class SagaConfig:
     def __post_init__(self) -> None:
         if self.broker not in ("queue", "log"):
             raise ValueError(f"config: broker must be 'queue' or 'log', got {self.broker!r}")
-        if self.log_storage not in ("disk", "memory"):
-            raise ValueError(f"config: log_storage must be 'disk' or 'memory', got {self.log_storage!r}")
-        if self.partitions < 1:
-            raise ValueError("config: partitions must be >= 1")
+        super().__post_init__()
 
 
 BROKER, ORCHESTRATOR = "broker", "orchestrator"
@@ -122,6 +144,12 @@ REPLY_TOPIC = "orchestrator"
 
 def role_map(nodes: tuple[str, ...]) -> dict[str, str]:
     """role -> node id (the first five nodes, in order)."""
-    if len(nodes) < len(ROLES):
-        raise ValueError(f"the saga system needs {len(ROLES)} nodes ({', '.join(ROLES)}), got {len(nodes)}")
-    return {role: nodes[i] for i, role in enumerate(ROLES)}
+    return roles_by_position("saga", ROLES, nodes)
+
+
+def roles_by_position(system: str, roles: tuple[str, ...], nodes: tuple[str, ...]) -> dict[str, str]:
+    """role -> node id for a system whose first ``len(roles)`` nodes play ``roles`` in
+    order; ``ValueError`` (naming ``system`` and its roles) when there are fewer nodes."""
+    if len(nodes) < len(roles):
+        raise ValueError(f"the {system} system needs {len(roles)} nodes ({', '.join(roles)}), got {len(nodes)}")
+    return {role: nodes[i] for i, role in enumerate(roles)}
