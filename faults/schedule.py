@@ -6,11 +6,15 @@ Dict forms of the schedule items (scenario files hold these)::
     {"on": "leader-elected", "duration": 2000, "delay": 0, "times": 1,      # OnEvent
      "fault": {...}}
     {"on": {"kind": "role", "where": {"role": "leader"}, "bind_leader": "node"}, ...}
+    {"on": "node-restarted", "until": {"kind": "election", "where": {"node": "n2"}},   # healed
+     "duration": null, "fault": {...}}                                       # by an event
     {"random": 0.5, "mean_duration": 2000, "kinds": ["crash", "partition:halves"],
      "start": 0, "stop": 30000, "max_concurrent": 1}                       # RandomFaults
 
 Times are milliseconds; ``"duration": null`` means "until the run ends"; ``"times": null``
-means "every time".  A fault inside an item is built by :mod:`faults.registry`.
+means "every time".  ``"until"`` (on ``at`` and ``on`` items) names a trigger whose first
+match after the fault started heals it (``duration``, if given, still bounds it).  A fault
+inside an item is built by :mod:`faults.registry`.
 
 Schedules are data too (so a scenario file can hold them) and :func:`install` wires them to a
 :class:`SchedulingEngine` -- an :class:`~faults.engine.Engine` that can also run a callback
@@ -19,14 +23,18 @@ the engine's trace as ``fault-start`` / ``fault-end`` with the same ``id``, so r
 fault windows; a fault that finds nothing to hit is written as ``fault-skipped``.
 
 Why triggers matter: the interesting bugs live at precise moments ("right after a new leader
-is elected", "just after a write was acknowledged"), which random schedules hit rarely.
+is elected", "just after a write was acknowledged"), which random schedules hit rarely.  And
+why ``until``: a window that must close after something happened ("hold this link until the
+other candidate has asked") is only as good as its worst-case timing when it is written in
+milliseconds; on real processes, where a restart or an RPC can take seconds on a busy
+machine, only an event bounds it.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from analysis import trace_kinds as K
@@ -55,17 +63,26 @@ class SchedulingEngine(Engine, Protocol):
 
 @dataclass(frozen=True)
 class At:
-    """Apply ``fault`` at ``start_ms`` and heal it ``duration_ms`` later (None: never)."""
+    """Apply ``fault`` at ``start_ms`` and heal it ``duration_ms`` later (None: never), or
+    at the first event matching ``until`` after that, whichever comes first."""
 
     start_ms: int
     duration_ms: int | None
     fault: Fault
+    until: str | EventTrigger | None = None
 
     def __post_init__(self) -> None:
         _check_times("'at' item", start=self.start_ms, duration=self.duration_ms)
+        _check_trigger("'at' item", self.until, "until")
+
+    def resolved_until(self) -> EventTrigger | None:
+        return _resolve(self.until)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"at": self.start_ms, "duration": self.duration_ms, "fault": self.fault.to_dict()}
+        out: dict[str, Any] = {"at": self.start_ms, "duration": self.duration_ms, "fault": self.fault.to_dict()}
+        if self.until is not None:
+            out["until"] = _trigger_dict(self.until)
+        return out
 
 
 @dataclass(frozen=True)
@@ -154,8 +171,41 @@ TRIGGERS: dict[str, EventTrigger] = {
     "lease-read": EventTrigger(K.READ, {"mode": "lease"}, bind_leader="node"),
     "election-started": EventTrigger(K.ELECTION, {}),
     "node-crashed": EventTrigger(K.CRASH, {}),
+    "node-restarted": EventTrigger(K.RESTARTED, {}, bind_leader="node"),
 }
 """Named triggers and the simulator event each one matches."""
+
+
+def on_engine(trigger: EventTrigger, engine: object) -> EventTrigger:
+    """``trigger`` as it matches on ``engine``.
+
+    ``restarted`` means "the restarted node serves again".  The real engine records it when
+    the new process is up and wired (seconds after its ``restart`` record on a busy machine);
+    the simulator restarts a node in no time and records no ``restarted``: there the node
+    serves again at its ``restart`` record, so that is what the trigger matches.  A trigger
+    timed from ``restarted`` thus fires at the same point of the story on both engines.
+    """
+    if trigger.kind == K.RESTARTED and not getattr(engine, "records_restarted", False):
+        return replace(trigger, kind=K.RESTART)
+    return trigger
+
+
+def _resolve(trigger: str | EventTrigger | None) -> EventTrigger | None:
+    if trigger is None or isinstance(trigger, EventTrigger):
+        return trigger
+    return TRIGGERS[trigger]
+
+
+def _trigger_dict(trigger: str | EventTrigger) -> str | dict[str, Any]:
+    return trigger if isinstance(trigger, str) else trigger.to_dict()
+
+
+def _check_trigger(where: str, trigger: str | EventTrigger | None, name: str) -> None:
+    if isinstance(trigger, str) and trigger not in TRIGGERS:
+        raise FaultSpecError(
+            f"{where}: unknown trigger {trigger!r} in {name!r}; known: {', '.join(sorted(TRIGGERS))}"
+            " (or an object with 'kind' and 'where')"
+        )
 
 
 def register_triggers(triggers: Mapping[str, EventTrigger]) -> None:
@@ -179,7 +229,8 @@ class OnEvent:
     further matching events are ignored, so one trigger never stacks copies of its own fault.
     A fault that finds nothing to hit does not count against ``times``.  ``skip`` lets the
     first ``skip`` matching events pass ("crash the worker after its third batch":
-    ``skip = 2``).
+    ``skip = 2``).  ``until`` heals the fault at the first matching event after it started
+    (``duration_ms``, if not None, still bounds it).
     """
 
     trigger: str | EventTrigger
@@ -188,6 +239,7 @@ class OnEvent:
     delay_ms: int = 0
     times: int | None = 1
     skip: int = 0
+    until: str | EventTrigger | None = None
 
     def __post_init__(self) -> None:
         where = "'on' item"
@@ -196,6 +248,7 @@ class OnEvent:
                 f"{where}: unknown trigger {self.trigger!r}; known: {', '.join(sorted(TRIGGERS))}"
                 " (or an object with 'kind' and 'where')"
             )
+        _check_trigger(where, self.until, "until")
         _check_times(where, start=self.delay_ms, duration=self.duration_ms, start_name="delay")
         if self.times is not None and self.times < 1:
             raise FaultSpecError(f"{where}: field 'times' must be >= 1 or null (unlimited)")
@@ -205,10 +258,12 @@ class OnEvent:
     def resolved_trigger(self) -> EventTrigger:
         return TRIGGERS[self.trigger] if isinstance(self.trigger, str) else self.trigger
 
+    def resolved_until(self) -> EventTrigger | None:
+        return _resolve(self.until)
+
     def to_dict(self) -> dict[str, Any]:
-        trigger = self.trigger if isinstance(self.trigger, str) else self.trigger.to_dict()
         out = {
-            "on": trigger,
+            "on": _trigger_dict(self.trigger),
             "duration": self.duration_ms,
             "delay": self.delay_ms,
             "times": self.times,
@@ -216,6 +271,8 @@ class OnEvent:
         }
         if self.skip:
             out["skip"] = self.skip
+        if self.until is not None:
+            out["until"] = _trigger_dict(self.until)
         return out
 
 
@@ -324,15 +381,70 @@ def _heal_later(inst: Installation, active: ActiveFault, at_ms: int) -> None:
     inst.engine.schedule(at_ms, lambda: inst.heal(active))
 
 
+class _Until:
+    """Heals an item's active faults at the first event matching its ``until`` trigger.
+
+    One hook per item, installed with it (hooks are never removed); a fault is watched from
+    the moment it started, so an event before that, or while it was still pending after its
+    trigger's delay, does not heal it.  Like every trigger it acts as a separate engine step,
+    never inside the event dispatch.
+    """
+
+    def __init__(self, inst: Installation, trigger: EventTrigger) -> None:
+        self.inst = inst
+        self.trigger = on_engine(trigger, inst.engine)
+        self.watching: list[Callable[[], None]] = []
+        inst.engine.add_event_hook(self.hook)
+
+    def watch(self, end: Callable[[], None]) -> None:
+        self.watching.append(end)
+
+    def hook(self, kind: str, data: Mapping[str, Any]) -> None:
+        if not self.watching or self.inst.stopped or not self.trigger.matches(kind, data):
+            return
+        ends, self.watching = self.watching, []
+        engine = self.inst.engine
+        for end in ends:
+            engine.schedule(engine.now_ms(), end)
+
+
+def _ending(inst: Installation, active: ActiveFault, after: Callable[[], None] | None = None,
+            ) -> Callable[[], None]:
+    """Heal ``active`` and then run ``after``, once, whichever of its ends (its duration, its
+    ``until`` event) comes first."""
+    done = False
+
+    def end() -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
+        inst.heal(active)
+        if after is not None:
+            after()
+
+    return end
+
+
+def _schedule_end(inst: Installation, end: Callable[[], None], duration_ms: int | None,
+                  until: _Until | None) -> None:
+    if duration_ms is not None:
+        inst.engine.schedule(inst.engine.now_ms() + duration_ms, end)
+    if until is not None:
+        until.watch(end)
+
+
 def _install_at(item: At, inst: Installation) -> None:
     engine = inst.engine
+    until_trigger = item.resolved_until()
+    until = _Until(inst, until_trigger) if until_trigger is not None else None
 
     def fire() -> None:
         if inst.stopped:
             return
         active = inst.started(start_fault(engine, item.fault))
-        if active is not None and item.duration_ms is not None:
-            _heal_later(inst, active, engine.now_ms() + item.duration_ms)
+        if active is not None:
+            _schedule_end(inst, _ending(inst, active), item.duration_ms, until)
 
     engine.schedule(item.start_ms, fire)
 
@@ -378,14 +490,17 @@ class _TriggerState:
 
 
 _BOUND_LABELS = {K.ROLE: "the leader", K.ACK: "the leader that acknowledged a write",
-                 K.READ: "the leader serving a lease read", K.VOTE: "the node that just voted"}
+                 K.READ: "the leader serving a lease read", K.VOTE: "the node that just voted",
+                 K.RESTARTED: "the restarted node", K.RESTART: "the restarted node"}
 
 
 def _install_on_event(item: OnEvent, inst: Installation) -> None:
     engine = inst.engine
-    trigger = item.resolved_trigger()
+    trigger = on_engine(item.resolved_trigger(), engine)
     label = _BOUND_LABELS.get(trigger.kind, f"the node of the {trigger.kind!r} event")
     state = _TriggerState()
+    until_trigger = item.resolved_until()
+    until = _Until(inst, until_trigger) if until_trigger is not None else None
 
     def fire(bound: str | None) -> None:
         if inst.stopped:
@@ -398,14 +513,11 @@ def _install_on_event(item: OnEvent, inst: Installation) -> None:
         state.fired += 1
         if failpoint is not None and item.times is not None and state.fired >= item.times:
             engine.disarm_failpoint(failpoint)  # type: ignore[attr-defined]
-        if item.duration_ms is not None:
-            end = engine.now_ms() + item.duration_ms
 
-            def heal() -> None:
-                inst.heal(active)
-                state.busy = False
+        def idle() -> None:
+            state.busy = False
 
-            engine.schedule(end, heal)
+        _schedule_end(inst, _ending(inst, active, idle), item.duration_ms, until)
 
     def hook(kind: str, data: Mapping[str, Any]) -> None:
         if inst.stopped or state.busy:
@@ -470,49 +582,25 @@ def item_from_dict(data: Mapping[str, Any]) -> ScheduleItem:
     if not isinstance(data, Mapping):
         raise FaultSpecError(f"a schedule item must be an object, got {data!r}")
     if "at" in data:
-        _only(data, ("at", "duration", "fault"), "'at' item")
+        where = "'at' item"
+        _only(data, ("at", "duration", "until", "fault"), where)
         return At(
-            start_ms=_int(data, "at", "'at' item"),
-            duration_ms=_opt_int(data, "duration", "'at' item"),
-            fault=fault_from_dict(_required(data, "fault", "'at' item")),
+            start_ms=_int(data, "at", where),
+            duration_ms=_opt_int(data, "duration", where),
+            fault=fault_from_dict(_required(data, "fault", where)),
+            until=_opt_trigger(data, "until", where),
         )
     if "on" in data:
         where = "'on' item"
-        _only(data, ("on", "duration", "delay", "times", "skip", "fault"), where)
-        raw = data["on"]
-        trigger: str | EventTrigger
-        if isinstance(raw, str):
-            trigger = raw
-        elif isinstance(raw, Mapping):
-            trigger_where = f"{where} trigger"
-            _only(raw, ("kind", "where", "bind_leader"), trigger_where)
-            kind = _required(raw, "kind", trigger_where)
-            match = raw.get("where", {})
-            bind = raw.get("bind_leader")
-            if not isinstance(kind, str):
-                raise FaultSpecError(
-                    f"{trigger_where}: field 'kind' must be a string, got {kind!r}"
-                )
-            if not isinstance(match, Mapping):
-                raise FaultSpecError(
-                    f"{trigger_where}: field 'where' must be an object, got {match!r}"
-                )
-            if bind is not None and not isinstance(bind, str):
-                raise FaultSpecError(
-                    f"{trigger_where}: field 'bind_leader' must be a string or null, got {bind!r}"
-                )
-            trigger = EventTrigger(kind=kind, where=dict(match), bind_leader=bind)
-        else:
-            raise FaultSpecError(
-                f"{where}: field 'on' must be a trigger name or object, got {raw!r}"
-            )
+        _only(data, ("on", "duration", "delay", "times", "skip", "until", "fault"), where)
         return OnEvent(
-            trigger=trigger,
+            trigger=_trigger(data["on"], "on", where),
             fault=fault_from_dict(_required(data, "fault", where)),
             duration_ms=_opt_int(data, "duration", where),
             delay_ms=_int(data, "delay", where, default=0),
             times=_opt_int(data, "times", where, default=1),
             skip=_int(data, "skip", where, default=0),
+            until=_opt_trigger(data, "until", where),
         )
     if "random" in data:
         where = "'random' item"
@@ -550,6 +638,34 @@ def items_from_list(data: list[Any] | tuple[Any, ...]) -> tuple[ScheduleItem, ..
 
 
 # --- helpers ----------------------------------------------------------------------
+
+
+def _opt_trigger(data: Mapping[str, Any], key: str, where: str) -> str | EventTrigger | None:
+    raw = data.get(key)
+    return None if raw is None else _trigger(raw, key, where)
+
+
+def _trigger(raw: Any, key: str, where: str) -> str | EventTrigger:
+    """A trigger field (``on``, ``until``): a trigger name, or an object with ``kind``,
+    ``where`` and ``bind_leader``."""
+    if isinstance(raw, str):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise FaultSpecError(f"{where}: field {key!r} must be a trigger name or object, got {raw!r}")
+    trigger_where = f"{where} trigger" if key == "on" else f"{where} {key!r} trigger"
+    _only(raw, ("kind", "where", "bind_leader"), trigger_where)
+    kind = _required(raw, "kind", trigger_where)
+    match = raw.get("where", {})
+    bind = raw.get("bind_leader")
+    if not isinstance(kind, str):
+        raise FaultSpecError(f"{trigger_where}: field 'kind' must be a string, got {kind!r}")
+    if not isinstance(match, Mapping):
+        raise FaultSpecError(f"{trigger_where}: field 'where' must be an object, got {match!r}")
+    if bind is not None and not isinstance(bind, str):
+        raise FaultSpecError(
+            f"{trigger_where}: field 'bind_leader' must be a string or null, got {bind!r}"
+        )
+    return EventTrigger(kind=kind, where=dict(match), bind_leader=bind)
 
 
 def _only(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:

@@ -47,11 +47,11 @@ def named_nodes(fault: Any) -> Iterator[tuple[str, str]]:
                         yield f.name, node
 
 
-def _trigger_nodes(where: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+def _trigger_nodes(where: Mapping[str, Any], field: str = "on") -> Iterator[tuple[str, str]]:
     for key in TRIGGER_NODE_FIELDS:
         value = where.get(key)
         if isinstance(value, str) and value not in WILDCARDS:
-            yield f"on.where.{key}", value
+            yield f"{field}.where.{key}", value
 
 
 def unknown_nodes(item: Any, nodes: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -61,10 +61,10 @@ def unknown_nodes(item: Any, nodes: tuple[str, ...]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if isinstance(item, At | OnEvent):
         found += [(f"fault.{name}", node) for name, node in named_nodes(item.fault)]
-        if isinstance(item, OnEvent):
-            trigger = item.trigger
-            if isinstance(trigger, EventTrigger):
-                found += list(_trigger_nodes(trigger.where))
+        if isinstance(item, OnEvent) and isinstance(item.trigger, EventTrigger):
+            found += list(_trigger_nodes(item.trigger.where))
+        if isinstance(item.until, EventTrigger):
+            found += list(_trigger_nodes(item.until.where, "until"))
     else:
         found += list(named_nodes(item))
     return [(path, node) for path, node in found if node not in nodes]

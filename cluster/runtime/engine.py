@@ -48,7 +48,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import grpc
 import grpc.aio
@@ -91,6 +91,10 @@ for is recorded as having landed late, after that event."""
 
 class RayEngine:
     """Implements ``faults.schedule.SchedulingEngine`` (plus failpoints) against node actors."""
+
+    records_restarted: ClassVar[bool] = True
+    """A restart takes time here (a process starts and is wired up): the ``restart`` record
+    says it began, ``restarted`` that the node serves again (see ``faults.schedule``)."""
 
     def __init__(
         self,
@@ -453,7 +457,7 @@ class RayEngine:
         n.state = UP
         n.pid = next(iter(n.external.pids()), 0)
         self._emit(K.RESTARTED, {"node": n.id, "incarnation": incarnation, "pid": n.pid,
-                                 "boot_ms": round((time.monotonic() - t) * 1000)}, hooks=False)
+                                 "boot_ms": round((time.monotonic() - t) * 1000)})
 
     async def _restart(self, n: NodeHandle) -> None:
         incarnation = n.incarnation
@@ -496,9 +500,6 @@ class RayEngine:
             if n.state == UP and n.incarnation == incarnation:
                 raise
             return  # crashed again while being wired up (its failpoint fired at once): expected
-        self._emit(K.RESTARTED, {"node": n.id, "incarnation": incarnation, "pid": n.pid,
-                                 "boot_ms": round((time.monotonic() - t) * 1000), "spare": spare is not None},
-                   hooks=False)
         if n.port != old_port:
             for other in self._nodes.values():
                 if other is not n and other.state == UP and other.external is None:
@@ -506,6 +507,12 @@ class RayEngine:
                         await self._set_peers(other)
             if self._on_addresses is not None:
                 await self._on_addresses(self.addresses())
+        if n.state == CRASHED or n.incarnation != incarnation:
+            return  # crashed again while its peers were told its new address
+        # Recorded (and shown to the triggers) once the node is back in the cluster: wired,
+        # and reachable by its peers and clients at its address.
+        self._emit(K.RESTARTED, {"node": n.id, "incarnation": incarnation, "pid": n.pid,
+                                 "boot_ms": round((time.monotonic() - t) * 1000), "spare": spare is not None})
 
     def pause(self, node: str) -> None:
         n = self._node(node)

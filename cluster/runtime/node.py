@@ -225,7 +225,7 @@ class NodeHost:
         self._failpoints = _Failpoints(spec.failpoints)
         self.frozen = False
         self._hold_events = False  # after a failpoint hit: events wait for pending broker calls
-        self._frozen_now: list[str] = []
+        self._frozen_now: list[tuple[str, int]] = []  # (failpoint, delay ms) hit in this batch
         self._journaled: list[tuple[str, str, int, dict[str, Any]]] = []  # this batch's, to stream
         self._stopped = False
         self._received = 0
@@ -372,9 +372,17 @@ class NodeHost:
             self._end_batch()
 
     def _end_batch(self) -> None:
+        """The batch's persist, sends, replies and records are done: now a failpoint it hit
+        freezes the node, at once or its delay later.  The delay counts from here, not from
+        the event: the simulator does a batch in no time, and a real one waits for its disk
+        (a synced write takes tens of ms on a busy machine), so "1 ms after the vote" frozen
+        mid-write would hold back the very reply and record the fault is timed after."""
         frozen_now, self._frozen_now = self._frozen_now, []
-        for fp_id in frozen_now:
-            self._freeze_at(fp_id)
+        for fp_id, delay_ms in frozen_now:
+            if delay_ms <= 0:
+                self._freeze_at(fp_id)
+            else:
+                asyncio.get_running_loop().call_later(delay_ms / 1000.0, self._freeze_at, fp_id)
 
     def _synced(self, done: asyncio.Future[None]) -> None:
         """The disk thread finished a batch's synced write: do the rest of the batch, then
@@ -424,10 +432,7 @@ class NodeHost:
                 fp, delay_ms = hit
                 data = {**data, "failpoint": fp}
                 self._hold_events = self.peers.broker is not None
-                if delay_ms <= 0:
-                    self._frozen_now.append(fp)  # frozen at the end of this batch
-                else:
-                    asyncio.get_running_loop().call_later(delay_ms / 1000.0, self._freeze_at, fp)
+                self._frozen_now.append(hit)  # frozen when this batch ends, or its delay after
             out.append((ev.kind, ev.node, t, jsonable(data)))
             if on_event is not None and self.core is not None:
                 for kind, extra in on_event(self.core, ev):
@@ -493,8 +498,9 @@ class NodeHost:
     def set_failpoint(self, fp_id: str, kind: str, where: dict[str, Any], delay_ms: int, armed: bool) -> None:
         """A hit freezes the node at the end of the batch that emitted the event (delay 0:
         the rest of the batch happened before the "crash", as in the simulator) or
-        ``delay_ms`` later, and then says so with a ``failpoint-frozen`` event, which is
-        what the driver waits for before it kills the process."""
+        ``delay_ms`` after that end, and then says so with a ``failpoint-frozen`` event,
+        which is what the driver waits for before it kills the process: it follows the
+        batch's own events on the stream, so the trigger has seen them by then."""
         self._failpoints.set(fp_id, kind, where, delay_ms, armed)
 
     def _freeze_at(self, fp_id: str) -> None:

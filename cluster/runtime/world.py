@@ -22,8 +22,9 @@ __all__ = ["DesiredWorld", "FailpointSpec"]
 
 @dataclass(frozen=True)
 class FailpointSpec:
-    """"Freeze the moment you emit a ``kind`` event whose data matches ``where``", then
-    ``delay_ms`` later say so (see ``protos/control.proto``: ``Failpoint``)."""
+    """"Freeze when the batch in which you emit a ``kind`` event whose data matches
+    ``where`` has ended, or ``delay_ms`` after that, and say so" (see
+    ``protos/control.proto``: ``Failpoint``)."""
 
     id: str
     kind: str

@@ -286,3 +286,97 @@ def test_on_event_skip_fires_on_the_nth_match_and_arms_its_failpoint_then() -> N
     assert e.armed == []
     with pytest.raises(FaultSpecError, match="'skip' must be >= 0"):
         OnEvent("write-acked", Crash(), duration_ms=10, skip=-1)
+
+
+# --- until: a fault healed by an event ---------------------------------------------------------
+
+
+def test_until_heals_at_the_first_matching_event_after_the_fault_started() -> None:
+    """``until``: the window closes on an event, not on the clock.  An event while the fault
+    is still pending (its trigger's delay) does not close it; the first one after it started
+    does, as a separate step; then the trigger may fire again."""
+    e = TimedEngine()
+    item = item_from_dict({
+        "on": {"kind": "vote", "where": {"candidate": "n1"}}, "delay": 50, "duration": None, "times": 2,
+        "until": {"kind": "election", "where": {"node": "n2"}},
+        "fault": {"fault": "partition", "kind": "one-way", "groups": [["n1"], ["n3"]]},
+    })
+    assert isinstance(item, OnEvent) and item.until == EventTrigger("election", {"node": "n2"})
+    install([item], e)
+    e.emit("vote", {"node": "n3", "candidate": "n1", "term": 1})
+    e.run_until(20)
+    e.emit("election", {"node": "n2", "term": 1})  # pending: too early to close anything
+    e.run_until(100)
+    e.emit("election", {"node": "n1", "term": 2})  # not the until event
+    e.run_until(300)
+    assert e.timeline == [(50, ("cut", "n1", "n3"))]
+    e.emit("election", {"node": "n2", "term": 1})
+    assert e.timeline == [(50, ("cut", "n1", "n3"))], "never acts inside the event dispatch"
+    e.run_until(300)
+    assert e.timeline == [(50, ("cut", "n1", "n3")), (300, ("restore", "n1", "n3"))]
+    e.emit("election", {"node": "n2", "term": 2})  # healed already: nothing to close
+    e.emit("vote", {"node": "n3", "candidate": "n1", "term": 3})  # not busy any more: fires again
+    e.run_until(400)
+    assert e.timeline[2:] == [(350, ("cut", "n1", "n3"))]
+    assert [k for k, _ in e.records] == ["fault-start", "fault-end", "fault-start"]
+
+
+def test_until_with_a_duration_ends_at_whichever_comes_first() -> None:
+    e = TimedEngine()
+    install([
+        At(0, 100, Pause(node="n1"), until="leader-elected"),
+        At(0, 1000, Pause(node="n2"), until="leader-elected"),
+    ], e)
+    e.run_until(200)  # n1's pause ended by its duration
+    e.emit("role", {"node": "n3", "role": "leader", "term": 1})  # ends n2's early
+    e.run_until(2000)
+    assert e.timeline == [(0, ("pause", "n1")), (0, ("pause", "n2")), (100, ("resume", "n1")),
+                          (200, ("resume", "n2"))]
+    assert [k for k, _ in e.records].count("fault-end") == 2
+
+
+def test_until_round_trips_and_names_its_mistakes() -> None:
+    from faults import from_dict
+    from faults.targets import unknown_nodes
+
+    for raw in ({"at": 5, "duration": None, "until": "node-restarted", "fault": {"fault": "pause", "node": "n1"}},
+                {"on": "write-acked", "duration": 10, "delay": 0, "times": 1,
+                 "until": {"kind": "election", "where": {"node": "n9"}, "bind_leader": None},
+                 "fault": {"fault": "crash", "node": "leader"}}):
+        item = item_from_dict(raw)
+        assert from_dict(item.to_dict()) == item and item.to_dict()["until"] == raw["until"]
+    assert "until" not in At(0, 10, Crash()).to_dict()  # absent unless used: saved scenarios keep their bytes
+    assert unknown_nodes(item, ("n1", "n2", "n3")) == [("until.where.node", "n9")]
+    with pytest.raises(FaultSpecError, match=r"'on' item: unknown trigger 'leader-elect' in 'until'"):
+        item_from_dict({"on": "write-acked", "duration": 10, "until": "leader-elect", "fault": {"fault": "crash"}})
+    with pytest.raises(FaultSpecError, match=r"'at' item: field 'until' must be a trigger name or object"):
+        item_from_dict({"at": 0, "duration": 10, "until": 5, "fault": {"fault": "crash"}})
+    with pytest.raises(FaultSpecError, match=r"'at' item 'until' trigger: missing field 'kind'"):
+        item_from_dict({"at": 0, "duration": 10, "until": {"where": {}}, "fault": {"fault": "crash"}})
+
+
+# --- node-restarted: the restarted node serves again -----------------------------------------------
+
+
+class RestartingEngine(FakeEngine):
+    """A fake real engine: a restart takes time, and ``restarted`` says when it is over."""
+
+    records_restarted = True
+
+
+def test_node_restarted_matches_restarted_where_a_restart_takes_time_and_restart_where_not() -> None:
+    """The simulator serves a restarted node at once and records only ``restart``; the real
+    engine records ``restart`` when it begins and ``restarted`` when the node serves again.
+    The trigger fires at the second moment on both, and binds ``leader`` to that node."""
+    items = [OnEvent("node-restarted", Pause(node="leader"), duration_ms=10)]
+    sim, real = FakeEngine(), RestartingEngine()
+    install(items, sim)
+    install(items, real)
+    for e in (sim, real):
+        e.emit("restart", {"node": "n3", "incarnation": 1})
+        e.run_until(1)
+    assert sim.calls == [("pause", "n3")] and real.calls == []
+    real.emit("restarted", {"node": "n3", "incarnation": 1, "boot_ms": 2400})
+    real.run_until(2)
+    assert real.calls == [("pause", "n3")]
+    assert real.records[0][1]["description"] == "paused n3 (the restarted node)"

@@ -1,0 +1,93 @@
+"""A failpoint's delay counts from the end of the batch that hit it, not from the event.
+
+"Crash 1 ms after the vote" means, as in the simulator, 1 ms after the vote's batch: its
+synced write, its reply and its events are out.  A real node waits for its disk, which on
+a busy machine takes longer than such a delay.  Timed from the event, the freeze came in
+the middle of the write: the reply stayed behind it, and ``failpoint-frozen`` reached the
+driver ahead of the event it was armed for, so the trigger never saw that event and the
+crash never came (the lost-vote lesson missed its race on a loaded machine).
+
+The test runs a one-node Raft cluster in a child process whose disk takes 200 ms per
+synced write, arms a failpoint on ``ack`` with a 1 ms delay, writes through it, and
+checks that the client got its reply and that the event stream holds the ``ack`` before
+``failpoint-frozen``.  No driver thaws or kills the node: what the node did before its
+freeze is all there is.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import grpc
+
+from protos import control_pb2, messages_pb2, node_pb2_grpc
+from protos import control_pb2_grpc as control_grpc
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_CHILD = textwrap.dedent("""
+    import asyncio, sys, time
+    from cluster.core.raft import RaftConfig, RaftNode
+    from cluster.runtime.disk import DiskStorage
+    from cluster.runtime.node import NodeHost, NodeSpec
+    from cluster.runtime.world import FailpointSpec
+
+    write = DiskStorage.write
+
+    def slow_write(self, ops, sync):  # a busy machine's disk: every synced write takes 200 ms
+        if sync:
+            time.sleep(0.2)
+        write(self, ops, sync)
+
+    DiskStorage.write = slow_write
+
+    def make_core(node_id, durable, rng):
+        return RaftNode(node_id, ("n1",), RaftConfig(election_timeout_ms=(50, 80), heartbeat_ms=20), rng,
+                        durable=durable)
+
+    async def main():
+        spec = NodeSpec("n1", make_core, 1, sys.argv[1], time.monotonic_ns(), metrics=False,
+                        failpoints=(FailpointSpec("fp-ack", "ack", {}, 1),))
+        host = NodeHost(spec)
+        info = await host.start()
+        print(info["port"], flush=True)
+        await asyncio.sleep(600)
+
+    asyncio.run(main())
+""")
+
+
+def test_a_delayed_failpoint_freezes_after_the_batch_it_hit(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path / "n1")], cwd=ROOT, stdout=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            client = node_pb2_grpc.ClientStub(ch)
+            reply = None
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # until the node has elected itself
+                req = messages_pb2.ClientRequest(src="c1", dst="n1", client_id="c1", seq=1, op="put", key="k",
+                                                 value_json=b"7")
+                reply = client.Execute(req, timeout=10)  # held behind a freeze: DEADLINE_EXCEEDED
+                if reply.status == "ok":
+                    break
+                time.sleep(0.05)
+            assert reply is not None and reply.status == "ok", reply
+            kinds: list[tuple[str, bool]] = []
+            for batch in control_grpc.ControlStub(ch).Events(control_pb2.EventsRequest(), timeout=20):
+                for ev in batch.events:
+                    kinds.append((ev.kind, b"fp-ack" in ev.data_json))
+                if ("failpoint-frozen", True) in kinds:
+                    break
+    finally:
+        child.kill()
+        child.wait()
+    assert ("ack", True) in kinds, kinds
+    assert kinds.index(("ack", True)) < kinds.index(("failpoint-frozen", True)), kinds
