@@ -9,7 +9,7 @@ from __future__ import annotations
 from analysis.faultwindows import fault_windows
 from analysis.idempotency import settle_window
 from scenarios.fault_mixes import with_fault_mix
-from scenarios.runner import run_scenario, simulate
+from scenarios.runner import RunOutcome, run_scenario, simulate
 from scenarios.spec import catalog
 from scenarios.systems import get_system
 
@@ -47,14 +47,25 @@ def test_a_run_with_the_mix_ends_quiet_enough_to_judge_liveness() -> None:
     assert quiet
 
 
-def test_poison_flaw_is_caught_under_random_faults_and_its_twin_is_not() -> None:
-    """The stuck partition is named at seeds where the short tail hid it (2, 4, 5)."""
-    for seed in (2, 4, 5):
-        flawed = run_scenario(with_fault_mix(CATALOG["poison-message-no-dlq"], "random").with_overrides(seed=seed),
-                              trace_messages=False)
-        stuck = [r for r in flawed.results if r["checker"] == "liveness"]
-        assert flawed.verdict == "invalid" and stuck and stuck[0]["verdict"] == "invalid", seed
-        assert "stuck behind offset" in " ".join(stuck[0]["explanation"])
-        twin = run_scenario(with_fault_mix(CATALOG["poison-message-no-dlq-correct"], "random").with_overrides(
-            seed=seed), trace_messages=False)
-        assert twin.verdict == "valid", (seed, [r["explanation"][:2] for r in twin.results])
+def _mixed(name: str, seed: int) -> RunOutcome:
+    return run_scenario(with_fault_mix(CATALOG[name], "random").with_overrides(seed=seed), trace_messages=False)
+
+
+def test_poison_flaw_is_caught_under_random_faults_at_most_seeds() -> None:
+    """With a 500 ms tail it was caught at 5 of seeds 1-20; the stuck partition is what is named."""
+    caught = []
+    for seed in range(1, 21):
+        out = _mixed("poison-message-no-dlq", seed)
+        live = next(r for r in out.results if r["checker"] == "liveness")
+        if live["verdict"] == "invalid":
+            assert "stuck behind offset" in " ".join(live["explanation"]), seed
+            caught.append(seed)
+    assert len(caught) >= 16, f"caught at {caught} only"
+
+
+def test_poison_correct_twin_stays_valid_under_random_faults() -> None:
+    for seed in range(1, 21):
+        out = _mixed("poison-message-no-dlq-correct", seed)
+        assert out.verdict == "valid", (seed, [r["explanation"][:2] for r in out.results])
+        live = next(r for r in out.results if r["checker"] == "liveness")
+        assert live["stats"]["quiet"] and not live["unsettled"], f"seed {seed}: liveness was not judged"
