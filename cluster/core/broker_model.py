@@ -29,6 +29,9 @@ they do not.  Both speak the small vocabulary of :mod:`cluster.core.saga_message
 * One consumer group per topic.  Each member session gets a *generation*; when the session
   dies or is replaced, the generation is bumped and every partition rewinds to its committed
   offset (a rebalance): records processed but not yet committed are delivered again.
+  Generations only grow, across broker restarts too (Kafka keeps them in its offsets
+  topic): a restarted broker's first generation is above any it could have handed out
+  before, so a consumer can tell a late record of an old generation from the current one's.
 * A commit (``Ack`` with ``offset``) from a stale generation is refused (``CommitFailed``).
 * ``log_storage = "memory"`` mimics Tansu's memory storage: nothing is persisted, so a
   broker restart loses every record and every committed offset.
@@ -50,6 +53,10 @@ from typing import Any
 from cluster.core.saga_config import SagaConfig
 from cluster.core.saga_messages import Ack, CommitFailed, Deliver, Publish, PublishAck, Subscribe
 from cluster.core.types import CoreEvent, Message, Put, Ready, ReadyBuilder, Splice
+
+_GENERATIONS_PER_MS = 1_000_000
+"""More generations than a broker hands out in a millisecond (a first incarnation starts
+below this, at most 999,000)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +248,7 @@ class LogBroker(_BrokerBase):
         self.delivered_max: dict[tuple[str, int], int] = {}
         self.progress_at: dict[tuple[str, int], int] = {}
         self.generation = rng.randrange(1, 1000) * 1000
+        self._restarted = durable is not None
         self.producers: dict[tuple[str, int], tuple[int, int]] = {}  # (producer, seq) -> (partition, offset)
         records = 0
         for k in sorted(durable or {}):
@@ -314,6 +322,12 @@ class LogBroker(_BrokerBase):
         self._rewind(topic, reason)
 
     def session_started(self, topic: str) -> None:
+        if self._restarted:
+            # Before this incarnation fewer than _GENERATIONS_PER_MS generations were handed
+            # out per millisecond, so starting above now * _GENERATIONS_PER_MS keeps them
+            # growing without storing the last one.
+            self._restarted = False
+            self.generation = max(self.generation, (self.now + 1) * _GENERATIONS_PER_MS)
         self.generation += 1
         self.sessions[topic].generation = self.generation
         self._rewind(topic, "join")
