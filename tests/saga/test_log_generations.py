@@ -66,11 +66,18 @@ def _generation_after_join(b: LogBroker, now_ms: int, session: str) -> int:
 
 def test_a_restarted_broker_hands_out_higher_generations_than_before() -> None:
     """Without this, a consumer that drops lower generations would drop everything a
-    restarted broker (which draws its first generation afresh) sends."""
+    restarted broker (which draws its first generation afresh) sends.  Its local clock
+    restarts at 0 with it, so the floor is kept on disk, not derived from the time."""
     disk = MemoryStorage()
     b = LogBroker("n1", CFG, random.Random(7))
-    before = _generation_after_join(b, 10, "s1")
+    seen = [_generation_after_join(b, 10, "s1")]
     disk.write(b.ready().persist, True)
-    for seed in range(1, 30):  # whatever the restarted broker draws
+    for seed in (3, 1, 998, 5):  # whatever each restarted incarnation draws
         again = LogBroker("n1", CFG, random.Random(seed), disk.load())
-        assert _generation_after_join(again, 50, "s2") > before
+        disk.write(again.ready().persist, True)
+        seen.append(_generation_after_join(again, 10, f"s{seed}"))
+        for _ in range(3):  # rebalances within the incarnation
+            again.tick(10_000 + len(seen))
+            seen.append(_generation_after_join(again, 10_000 + len(seen), f"s{seed}-{len(seen)}"))
+        disk.write(again.ready().persist, True)
+    assert seen == sorted(seen) and len(set(seen)) == len(seen), seen
