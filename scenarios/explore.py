@@ -172,9 +172,19 @@ def _fault_items(system: System, sc: Scenario, limits: Limits) -> st.SearchStrat
     menu = list(system.fault_menu)
     if not menu:
         return st.just([])
-    horizon = max(sc.duration_ms - 500, 1000)
+    # A system whose checkers judge liveness needs its last settle_ms quiet (the simulator
+    # adds no tail): a timed fault starts before that window and heals by its start, or
+    # every liveness question of the run would go unjudged and a stuck partition or a saga
+    # that never ends could not be found.
+    horizon = max(sc.duration_ms - 500 - system.settle_ms, 1000)
+
+    def timed_item(at: int, dur: int, f: int) -> dict[str, Any]:
+        if system.settle_ms:
+            dur = max(100, min(dur, horizon - at))
+        return {"at": at, "duration": dur, "fault": dict(menu[f])}
+
     timed = st.builds(
-        lambda at, dur, f: {"at": at, "duration": dur, "fault": dict(menu[f])},
+        timed_item,
         st.integers(0, horizon // 100).map(lambda x: x * 100),
         st.integers(1, 40).map(lambda x: x * 100),
         st.integers(0, len(menu) - 1),

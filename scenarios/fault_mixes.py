@@ -7,11 +7,20 @@ campaign (``splitbrain sweep NAME --no-flaws --extra-faults random``) mean the s
 by "random faults".
 
 ``random``: on average one fault every two seconds, each lasting 600 ms on average, at most
-two at once, from 200 ms until 500 ms before the end (so the run ends calm): partitions
+two at once, from 200 ms until the run's calm tail: partitions
 (halves, an isolated node, a ring of overlapping majorities), crashes, pauses and lossy
 links.  Clock faults are left out on purpose: a clock stepped backwards stretches a lease
 by design (``raft-lease-skew-correct`` teaches that), so a lease-reading correct design
 would "fail" for a reason that is not a bug.
+
+The calm tail is 500 ms, plus the system's ``settle_ms`` when its checkers judge liveness
+(the event log, sagas, the pipeline).  Such a checker calls an unfinished item stuck or lost
+only after ``settle_ms`` with every fault healed, and the simulator's clock stops at the
+scenario's duration (:meth:`cluster.sim.session.SimSession.settle` adds no tail), so faults
+that ran into the last ``settle_ms`` would leave every liveness question "not judged": a
+partition stuck forever behind a poison event, or a saga that never ends, would pass.  A
+correct design, in turn, must finish its work once the mix has healed, as it must after its
+own faults.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from types import MappingProxyType
 from typing import Any
 
 from scenarios.spec import Scenario, ScenarioError
+from scenarios.systems import get_system
 
 __all__ = ["FAULT_MIXES", "FaultMix", "mix_names", "with_fault_mix"]
 
@@ -37,10 +47,11 @@ class FaultMix:
     summary: str
     item: Mapping[str, Any]
 
-    def for_duration(self, duration_ms: int) -> dict[str, Any]:
-        """The item for a run of ``duration_ms``: faults stop before the calm tail."""
+    def for_duration(self, duration_ms: int, settle_ms: int = 0) -> dict[str, Any]:
+        """The item for a run of ``duration_ms``: faults stop before the calm tail, which
+        is ``settle_ms`` longer for a system whose checkers judge liveness."""
         start = int(self.item.get("start", 0))
-        stop = max(start + 1, duration_ms - _CALM_TAIL_MS)
+        stop = max(start + 1, duration_ms - _CALM_TAIL_MS - settle_ms)
         return {**dict(self.item), "stop": stop}
 
 
@@ -64,6 +75,6 @@ def with_fault_mix(sc: Scenario, name: str) -> Scenario:
     mix = FAULT_MIXES.get(name)
     if mix is None:
         raise ScenarioError(f"--extra-faults {name!r}: unknown fault mix; known: {', '.join(mix_names())}")
-    item = mix.for_duration(sc.duration_ms)
+    item = mix.for_duration(sc.duration_ms, get_system(sc.system).settle_ms)
     item["kinds"] = list(item["kinds"])
     return sc.with_overrides(faults=(*sc.faults, item))

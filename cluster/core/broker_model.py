@@ -29,6 +29,10 @@ they do not.  Both speak the small vocabulary of :mod:`cluster.core.saga_message
 * One consumer group per topic.  Each member session gets a *generation*; when the session
   dies or is replaced, the generation is bumped and every partition rewinds to its committed
   offset (a rebalance): records processed but not yet committed are delivered again.
+  Generations only grow, across broker restarts too (Kafka keeps them in its offsets
+  topic): a restarted broker starts a large step above the previous incarnation's start,
+  which it keeps on disk, so a consumer can tell a late record of an old generation from
+  the current one's.  (With ``log_storage = "memory"`` that is lost with everything else.)
 * A commit (``Ack`` with ``offset``) from a stale generation is refused (``CommitFailed``).
 * ``log_storage = "memory"`` mimics Tansu's memory storage: nothing is persisted, so a
   broker restart loses every record and every committed offset.
@@ -50,6 +54,13 @@ from typing import Any
 from cluster.core.saga_config import SagaConfig
 from cluster.core.saga_messages import Ack, CommitFailed, Deliver, Publish, PublishAck, Subscribe
 from cluster.core.types import CoreEvent, Message, Put, Ready, ReadyBuilder, Splice
+
+_GENERATIONS_PER_INCARNATION = 1_000_000_000
+"""More generations than one broker incarnation hands out (a first one starts below 10^6)."""
+_GENERATION_FLOOR = "generation-floor"
+"""Durable key: the first generation of the latest incarnation.  Each restart starts
+``_GENERATIONS_PER_INCARNATION`` above it, so generations grow across restarts without
+a write per rebalance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +254,15 @@ class LogBroker(_BrokerBase):
         self.generation = rng.randrange(1, 1000) * 1000
         self.producers: dict[tuple[str, int], tuple[int, int]] = {}  # (producer, seq) -> (partition, offset)
         records = 0
+        if durable is not None:
+            # A restart: start above every generation an earlier incarnation handed out.
+            floor = int(durable.get(_GENERATION_FLOOR, 0)) + _GENERATIONS_PER_INCARNATION
+            self.generation = max(self.generation, floor)
+            if self.disk:
+                self.persist(Put(_GENERATION_FLOOR, floor), sync=True)
         for k in sorted(durable or {}):
+            if k == _GENERATION_FLOOR:
+                continue
             kind, topic, p_s = k.split("/")
             value = (durable or {})[k]
             if kind == "log":

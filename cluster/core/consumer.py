@@ -161,7 +161,17 @@ class Consumer:
         generation it left; the simulated network may still deliver one that was pushed
         before the rebalance.  Taking it as current would rewind the expected offset to an
         old committed position and drop every later record as a gap, for good.
+
+        Generations only grow (the broker's, like Kafka's, survive its restarts), so a
+        record of a *lower* generation than the current one is old even when this consumer
+        never saw that generation: delayed past the rebalance that replaced it (a paused
+        consumer, a slow or reordering link).  Adopting it would retire the current
+        generation, and every record the broker sends from then on would be dropped as
+        stale: the partition would stop for good.
         """
+        current = self._expect.get(d.partition)
+        if current is not None and d.generation < current[0]:
+            self._retired.setdefault(d.partition, set()).add(d.generation)
         if d.generation in self._retired.get(d.partition, ()):
             self.out.events.append(CoreEvent(self.node_id, "stale-delivery", {
                 "partition": d.partition, "offset": d.offset, "generation": d.generation}))

@@ -22,6 +22,7 @@ from analysis.records import history_jsonl, open_text
 from scenarios.explore import explore, materialize, runs
 from scenarios.runner import run_scenario
 from scenarios.spec import from_dict, load
+from scenarios.systems import get_system
 from splitbrain.cli import main
 
 GENEROUS_S = 600.0  # never the limit: the run counts are
@@ -90,6 +91,29 @@ def test_a_drawn_run_is_the_scenario_that_runs(drawn: dict[str, Any]) -> None:
     kept = [f for f, k in zip(sc.faults, drawn["keep"], strict=True) if k]
     assert list(m.faults) == kept + drawn["faults"]
     assert from_dict(m.to_dict()) == m
+
+
+POISON = load("poison-message-no-dlq-correct")
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(runs(POISON, draw_workload=False))
+def test_drawn_timed_faults_leave_a_liveness_system_its_settle_window(drawn: dict[str, Any]) -> None:
+    """A timed fault that ran into the last settle_ms left every liveness question of the run
+    unjudged, so explore could not find a stuck partition there."""
+    settle = get_system(POISON.system).settle_ms
+    assert settle > 0
+    for f in drawn["faults"]:
+        if "at" in f:
+            assert f["at"] + f["duration"] <= POISON.duration_ms - settle - 400, f
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(runs(SPLIT_BRAIN))
+def test_a_system_without_liveness_checks_draws_faults_up_to_the_end(drawn: dict[str, Any]) -> None:
+    for f in drawn["faults"]:
+        if "at" in f:
+            assert f["at"] <= SPLIT_BRAIN.duration_ms - 500 and 100 <= f["duration"] <= 4000, f
 
 
 def test_over_the_scenario_s_own_workload_the_operations_shrink_too() -> None:
