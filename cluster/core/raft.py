@@ -101,6 +101,9 @@ ROLES: tuple[str, ...] = ("follower", "precandidate", "candidate", "leader")
 
 _WRITE_OPS = ("put", "cas")
 
+_TICK_NOW = -(1 << 62)
+""":meth:`RaftNode.next_wakeup` before the first tick: any reading starts the clocks."""
+
 
 class _RandBelow:
     """``rng._randbelow`` for an rng that lacks it: ``randrange(n)`` draws the same."""
@@ -252,6 +255,26 @@ class RaftNode:
                 self._become_precandidate()
             else:
                 self._become_candidate()
+
+    def next_wakeup(self) -> int:
+        """The lowest ``now_ms`` at which :meth:`tick` does more than note the reading.
+
+        Timers run on ``_mono``, which a tick advances by ``now_ms - _now``, so a deadline
+        ``d`` on it fires at the reading ``_now + d - _mono``.  Below that a tick changes
+        nothing but ``_now`` and ``_mono``, and ticking only the last of several such
+        readings leaves them as ticking each would (readings never go back), which is what
+        lets an engine skip idle ticks (see :mod:`cluster.core.types`)."""
+        if not self._started:
+            return _TICK_NOW
+        if self._role == "leader":
+            due = self._heartbeat_deadline
+            if self.config.check_quorum:
+                expiry = self._progress.quorum_expiry(self.config.election_min)
+                if expiry is not None and expiry < due:
+                    due = expiry
+        else:
+            due = self._election_deadline
+        return self._now + due - self._mono
 
     def step(self, message: Message) -> None:
         # Replication traffic dominates, so it is tested first.
