@@ -142,6 +142,12 @@ class RaftNode:
         self._timeout_lo = lo
         self._timeout_span = hi - lo + 1
         self._randbelow = getattr(rng, "_randbelow", None) or _RandBelow(rng)
+        # The election timeout is drawn on every AppendEntries a follower takes.  For a
+        # plain random.Random, _randbelow draws k-bit numbers until one is below n; doing
+        # that here draws the same numbers without a Python call per draw.
+        plain = getattr(type(rng), "_randbelow", None) is random.Random._randbelow_with_getrandbits
+        self._getrandbits = rng.getrandbits if plain else None
+        self._timeout_bits = self._timeout_span.bit_length()
         self._others = tuple(p for p in peers if p != node_id)
         self._quorum = len(peers) // 2 + 1
         self._out = ReadyBuilder()
@@ -350,7 +356,15 @@ class RaftNode:
     def _reset_election_timer(self) -> None:
         # randint(lo, hi) is lo + _randbelow(hi - lo + 1) (randrange's fast path): the same
         # draw, without two Python call layers on every AppendEntries.
-        self._election_deadline = self._mono + self._timeout_lo + self._randbelow(self._timeout_span)
+        getrandbits = self._getrandbits
+        if getrandbits is None:
+            draw = self._randbelow(self._timeout_span)
+        else:
+            bits, span = self._timeout_bits, self._timeout_span
+            draw = getrandbits(bits)
+            while draw >= span:
+                draw = getrandbits(bits)
+        self._election_deadline = self._mono + self._timeout_lo + draw
 
     def _set_role(self, role: str) -> None:
         if role != self._role:
