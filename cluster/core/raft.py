@@ -145,7 +145,7 @@ class RaftNode:
         # The election timeout is drawn on every AppendEntries a follower takes.  For a
         # plain random.Random, _randbelow draws k-bit numbers until one is below n; doing
         # that here draws the same numbers without a Python call per draw.
-        plain = getattr(type(rng), "_randbelow", None) is random.Random._randbelow_with_getrandbits
+        plain = getattr(type(rng), "_randbelow", None) is getattr(random.Random, "_randbelow_with_getrandbits", 0)
         self._getrandbits = rng.getrandbits if plain else None
         self._timeout_bits = self._timeout_span.bit_length()
         self._others = tuple(p for p in peers if p != node_id)
