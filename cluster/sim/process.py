@@ -85,6 +85,7 @@ class NodeProcess:
         "_wakeup",
         "_idle",
         "_skip_idle",
+        "_wire_on",
     )
 
     def __init__(
@@ -115,6 +116,7 @@ class NodeProcess:
         self._crash_rng = crash_rng  # None: a crash loses every unsynced write
         self._scheduler = scheduler
         self._recorder = recorder
+        self._wire_on = recorder.wire_on  # fixed for the recorder's life
         self._tick_ms = tick_ms
         self._tick: TwoClockTick = _no_core
         # The core's next_wakeup (None: tick it every time) and the readings of the idle
@@ -132,7 +134,7 @@ class NodeProcess:
 
     def persist(self, ops: tuple[PersistOp, ...], sync: bool) -> None:
         self.storage.write(ops, sync)
-        if self._recorder.wire_on:
+        if self._wire_on:
             self._recorder.store(self.id, len(ops), sync)
 
     # --- inputs ---------------------------------------------------------------------------------
@@ -141,7 +143,7 @@ class NodeProcess:
         """A message arrives: step it now, queue it while paused, drop it while crashed."""
         state = self.state
         if state is UP:
-            if self._recorder.wire_on:
+            if self._wire_on:
                 self._recorder.wire("deliver", msg, mid)
             core = self.core
             assert core is not None  # UP implies a core
