@@ -122,6 +122,7 @@ class Simulation:
             scheduler=self._scheduler,
             transport=self._transport,
             recorder=self._recorder,
+            skip_idle=skip_idle_ticks,
         )
         self.history: list[Event] = self._clients.history
         self.trace: list[dict[str, Any]] = self._recorder.trace

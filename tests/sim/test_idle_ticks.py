@@ -1,7 +1,8 @@
 """Skipping idle ticks changes nothing a run produces.
 
 A core's ``next_wakeup`` promises that a tick below it only notes the reading; the
-simulator then hands the core only the latest such reading, before its next input.  These
+simulator then hands the core (a node's, or a client's) only the latest such reading,
+before its next input.  These
 runs are compared byte for byte with the same runs handing every core every grid tick
 (``skip_idle_ticks=False``), under the faults that move a node's clock or stop its ticks
 (skew, rate, pause, crash) and with the timers a leader adds (check-quorum, leases).
@@ -15,16 +16,16 @@ from typing import Any
 
 import pytest
 
-import cluster.sim.world as world
+import cluster.sim.session as session
 from cluster.core.raft import RaftConfig, RaftNode
-from cluster.sim.process import NodeProcess
+from cluster.sim.world import Simulation
 from scenarios.runner import simulate
 from scenarios.spec import load
 
 
 def _run(sc: Any, monkeypatch: pytest.MonkeyPatch, skip: bool) -> tuple[str, str, int]:
     with monkeypatch.context() as m:
-        m.setattr(world, "NodeProcess", functools.partial(NodeProcess, skip_idle=skip))
+        m.setattr(session, "Simulation", functools.partial(Simulation, skip_idle_ticks=skip))
         sim, _ = simulate(sc, trace_messages=True)
     return sim.trace_jsonl(), sim.history_jsonl(), len(sim.history)
 
