@@ -314,8 +314,9 @@ class RaftNode:
         if self._replicate_due or self._round_due:
             self._flush_client_work()
         out = self._out
-        if self._log.has_writes:
-            out.persist.extend(self._log.take_writes())
+        log = self._log
+        if log.writes:
+            out.persist.extend(log.take_writes())
         hard_state = self._hard_state_dirty
         if hard_state:
             self._hard_state_dirty = False

@@ -165,16 +165,19 @@ class NodeProcess:
         assert core is not None
         now = self._scheduler.now
         clock = self.clock
-        mono = clock.read_mono_ms(now)
+        if clock.identity:  # no clock fault: both clocks read true time
+            mono = wall = now
+        else:
+            mono, wall = clock.read_mono_ms(now), clock.read_ms(now)
         wakeup = self._wakeup
         if wakeup is not None:
             due = wakeup()
             if due is None or mono < due:
-                self._idle = (mono, clock.read_ms(now))
+                self._idle = (mono, wall)
                 self._scheduler.at(now + self._tick_ms, self._on_tick, gen, None)
                 return
             self._idle = None
-        self._tick(mono, clock.read_ms(now))
+        self._tick(mono, wall)
         drain_ready(core.ready(), self)
         if gen == self.gen and self.state is UP:
             self._scheduler.at(now + self._tick_ms, self._on_tick, gen, None)
