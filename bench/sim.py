@@ -48,6 +48,9 @@ SPEED_CASES: tuple[tuple[str, tuple[int, int], bool], ...] = (
 )
 SIMULATED_MS = 30_000
 SCENARIO = "raft-healthy-random"
+UNCUT_S = 24 * 3600.0
+"""The speed cases' and the profile's time limit: a loaded machine (or a profiler) must not
+cut a run short, which would time less than the whole run."""
 
 
 # --- one repetition, in a fresh process whose sys.path starts at the checkout measured -----------
@@ -60,7 +63,7 @@ def _one_repetition(runs: int) -> dict[str, Any]:
     base = load(SCENARIO)
     speed = []
     for label, think, wire in SPEED_CASES:
-        sc = base.with_overrides(clients=10, duration_ms=SIMULATED_MS,
+        sc = base.with_overrides(clients=10, duration_ms=SIMULATED_MS, time_limit_s=UNCUT_S,
                                  workload={**base.workload, "think_ms": list(think)})
         w0, c0 = time.perf_counter(), time.process_time()
         sim, _ = simulate(sc, trace_messages=wire)
@@ -166,7 +169,7 @@ def profile(top: int) -> None:
         if label in seen:
             continue
         seen.add(label)
-        sc = base.with_overrides(clients=10, duration_ms=SIMULATED_MS,
+        sc = base.with_overrides(clients=10, duration_ms=SIMULATED_MS, time_limit_s=UNCUT_S,
                                  workload={**base.workload, "think_ms": list(think)})
         prof = cProfile.Profile()
         prof.enable()
