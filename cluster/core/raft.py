@@ -559,11 +559,15 @@ class RaftNode:
                     {"index": cut.start, "removed": cut.removed, "commit_index": log.commit},
                 )
         match = prev + len(m.entries)
-        commit = min(m.leader_commit, match)
+        commit = m.leader_commit
+        if commit > match:
+            commit = match
         if commit > log.commit:
             self._advance_commit(commit)
-        self._send(
-            AppendEntriesResponse(self.node_id, m.src, self._term, True, match, round=m.round)
+        # Runs for every AppendEntries a follower takes: the reply is built positionally
+        # (match_index, reject_hint, round) and queued without a call.
+        self._out.messages.append(
+            AppendEntriesResponse(self.node_id, m.src, self._term, True, match, 0, m.round)
         )
 
     # --- replication: leader side ------------------------------------------------------
