@@ -19,7 +19,9 @@ same machine load.  Medians are reported, with the load average before and after
     .venv/bin/python bench/sim.py --root /tmp/base .    # before (a checkout at the base) vs after
 
 Writes JSON to ``--out`` (default ``splitbrain-bench/sim.json`` in the temp directory, never
-the repository).  With ``--explore`` it also times how fast ``explore`` finds each flawed catalog scenario.
+the repository).  ``--profile N`` instead runs the two speed cases (wire records off) once
+each under cProfile in this process and prints their top ``N`` functions by own time: where
+the next speed-up is.  With ``--explore`` it also times how fast ``explore`` finds each flawed catalog scenario.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ SPEED_CASES: tuple[tuple[str, tuple[int, int], bool], ...] = (
 )
 SIMULATED_MS = 30_000
 SCENARIO = "raft-healthy-random"
+UNCUT_S = 24 * 3600.0
+"""The speed cases' and the profile's time limit: a loaded machine (or a profiler) must not
+cut a run short, which would time less than the whole run."""
 
 
 # --- one repetition, in a fresh process whose sys.path starts at the checkout measured -----------
@@ -58,7 +63,7 @@ def _one_repetition(runs: int) -> dict[str, Any]:
     base = load(SCENARIO)
     speed = []
     for label, think, wire in SPEED_CASES:
-        sc = base.with_overrides(clients=10, duration_ms=SIMULATED_MS,
+        sc = base.with_overrides(clients=10, duration_ms=SIMULATED_MS, time_limit_s=UNCUT_S,
                                  workload={**base.workload, "think_ms": list(think)})
         w0, c0 = time.perf_counter(), time.process_time()
         sim, _ = simulate(sc, trace_messages=wire)
@@ -149,6 +154,31 @@ def explore_flawed(budget_s: float, only: list[str] | None) -> list[dict[str, An
     return rows
 
 
+def profile(top: int) -> None:
+    """Print the ``top`` functions by own time of each speed case (wire records off)."""
+    import cProfile
+    import pstats
+
+    sys.path.insert(0, str(ROOT))
+    from scenarios.runner import simulate
+    from scenarios.spec import load
+
+    base = load(SCENARIO)
+    seen = set()
+    for label, think, _wire in SPEED_CASES:
+        if label in seen:
+            continue
+        seen.add(label)
+        sc = base.with_overrides(clients=10, duration_ms=SIMULATED_MS, time_limit_s=UNCUT_S,
+                                 workload={**base.workload, "think_ms": list(think)})
+        prof = cProfile.Profile()
+        prof.enable()
+        simulate(sc, trace_messages=False)
+        prof.disable()
+        print(f"\n=== {label}, 10 clients, {SIMULATED_MS // 1000} simulated s, wire records off ===")
+        pstats.Stats(prof, stream=sys.stdout).strip_dirs().sort_stats("tottime").print_stats(top)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", nargs="+", default=[str(ROOT)], metavar="CHECKOUT",
@@ -160,8 +190,13 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", help="explore only these flawed scenarios")
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "splitbrain-bench" / "sim.json"),
                     help="JSON results (default in the temp directory, never the repository)")
+    ap.add_argument("--profile", type=int, metavar="N", help="print each speed case's top N functions "
+                    "by own time under cProfile instead of timing (nothing written)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.profile:
+        profile(args.profile)
+        return 0
     if args.child:
         sys.path.insert(0, args.child)
         print(json.dumps(_one_repetition(args.runs)))

@@ -101,6 +101,9 @@ ROLES: tuple[str, ...] = ("follower", "precandidate", "candidate", "leader")
 
 _WRITE_OPS = ("put", "cas")
 
+_TICK_NOW = -(1 << 62)
+""":meth:`RaftNode.next_wakeup` before the first tick: any reading starts the clocks."""
+
 
 class _RandBelow:
     """``rng._randbelow`` for an rng that lacks it: ``randrange(n)`` draws the same."""
@@ -139,9 +142,23 @@ class RaftNode:
         self._timeout_lo = lo
         self._timeout_span = hi - lo + 1
         self._randbelow = getattr(rng, "_randbelow", None) or _RandBelow(rng)
+        # The election timeout is drawn on every AppendEntries a follower takes.  For a
+        # plain random.Random, _randbelow draws k-bit numbers until one is below n; doing
+        # that here draws the same numbers without a Python call per draw.
+        plain = getattr(type(rng), "_randbelow", None) is getattr(random.Random, "_randbelow_with_getrandbits", 0)
+        self._getrandbits = rng.getrandbits if plain else None
+        self._timeout_bits = self._timeout_span.bit_length()
         self._others = tuple(p for p in peers if p != node_id)
         self._quorum = len(peers) // 2 + 1
         self._out = ReadyBuilder()
+        # step's handler for each exact message class Raft sends itself.
+        self._handlers: dict[type, Any] = {
+            AppendEntries: self._on_append,
+            AppendEntriesResponse: self._on_append_response,
+            ClientRequest: self._on_client,
+            RequestVote: self._on_vote,
+            RequestVoteResponse: self._on_vote_response,
+        }
 
         image = dict(durable or {})
         term, voted_for = image.get(HARD_STATE, (0, None))
@@ -253,8 +270,33 @@ class RaftNode:
             else:
                 self._become_candidate()
 
+    def next_wakeup(self) -> int:
+        """The lowest ``now_ms`` at which :meth:`tick` does more than note the reading.
+
+        Timers run on ``_mono``, which a tick advances by ``now_ms - _now``, so a deadline
+        ``d`` on it fires at the reading ``_now + d - _mono``.  Below that a tick changes
+        nothing but ``_now`` and ``_mono``, and ticking only the last of several such
+        readings leaves them as ticking each would (readings never go back), which is what
+        lets an engine skip idle ticks (see :mod:`cluster.core.types`)."""
+        if not self._started:
+            return _TICK_NOW
+        if self._role == "leader":
+            due = self._heartbeat_deadline
+            if self.config.check_quorum:
+                expiry = self._progress.quorum_expiry(self.config.election_min)
+                if expiry is not None and expiry < due:
+                    due = expiry
+        else:
+            due = self._election_deadline
+        return self._now + due - self._mono
+
     def step(self, message: Message) -> None:
-        # Replication traffic dominates, so it is tested first.
+        # One dict lookup on the message's class finds the handler of every message Raft
+        # sends itself; a subclass of one of them goes through the isinstance tests below.
+        handler = self._handlers.get(type(message))
+        if handler is not None:
+            handler(message)
+            return
         if isinstance(message, AppendEntries):
             self._on_append(message)
         elif isinstance(message, AppendEntriesResponse):
@@ -272,8 +314,9 @@ class RaftNode:
         if self._replicate_due or self._round_due:
             self._flush_client_work()
         out = self._out
-        if self._log.has_writes:
-            out.persist.extend(self._log.take_writes())
+        log = self._log
+        if log.writes:
+            out.persist.extend(log.take_writes())
         hard_state = self._hard_state_dirty
         if hard_state:
             self._hard_state_dirty = False
@@ -327,7 +370,15 @@ class RaftNode:
     def _reset_election_timer(self) -> None:
         # randint(lo, hi) is lo + _randbelow(hi - lo + 1) (randrange's fast path): the same
         # draw, without two Python call layers on every AppendEntries.
-        self._election_deadline = self._mono + self._timeout_lo + self._randbelow(self._timeout_span)
+        getrandbits = self._getrandbits
+        if getrandbits is None:
+            draw = self._randbelow(self._timeout_span)
+        else:
+            bits, span = self._timeout_bits, self._timeout_span
+            draw = getrandbits(bits)
+            while draw >= span:
+                draw = getrandbits(bits)
+        self._election_deadline = self._mono + self._timeout_lo + draw
 
     def _set_role(self, role: str) -> None:
         if role != self._role:
@@ -508,11 +559,15 @@ class RaftNode:
                     {"index": cut.start, "removed": cut.removed, "commit_index": log.commit},
                 )
         match = prev + len(m.entries)
-        commit = min(m.leader_commit, match)
+        commit = m.leader_commit
+        if commit > match:
+            commit = match
         if commit > log.commit:
             self._advance_commit(commit)
-        self._send(
-            AppendEntriesResponse(self.node_id, m.src, self._term, True, match, round=m.round)
+        # Runs for every AppendEntries a follower takes: the reply is built positionally
+        # (match_index, reject_hint, round) and queued without a call.
+        self._out.messages.append(
+            AppendEntriesResponse(self.node_id, m.src, self._term, True, match, 0, m.round)
         )
 
     # --- replication: leader side ------------------------------------------------------
@@ -766,3 +821,4 @@ class RaftNode:
     def _lease_holds(self) -> bool:
         """Lease start = local send time of the newest round a majority acknowledged."""
         return self._committed_in_term and self._reads.lease_holds(self._now, self._lease_length())
+

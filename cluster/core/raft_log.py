@@ -40,12 +40,14 @@ class Truncation(NamedTuple):
 class RaftLog:
     """One node's log plus the commit and apply indexes over it."""
 
-    __slots__ = ("_entries", "_view", "_writes", "_commit", "_applied")
+    __slots__ = ("_entries", "_view", "writes", "_commit", "_applied")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         self._entries: list[Entry] = list(entries)
         self._view: tuple[Entry, ...] | None = None
-        self._writes: list[Splice] = []
+        self.writes: list[Splice] = []
+        """The durable writes since the last :meth:`take_writes`: read it, never change it
+        (the node tests it after every input, so it is a field rather than a method)."""
         self._commit = 0
         self._applied = 0
 
@@ -118,7 +120,7 @@ class RaftLog:
         self._entries.append(entry)
         self._view = None
         index = len(self._entries)
-        self._writes.append(Splice(LOG, index - 1, (entry,)))
+        self.writes.append(Splice(LOG, index - 1, (entry,)))
         return index
 
     def merge(self, prev: int, entries: tuple[Entry, ...]) -> Truncation | None:
@@ -141,17 +143,17 @@ class RaftLog:
             rest = entries[k:]
             log.extend(rest)
             self._view = None
-            self._writes.append(Splice(LOG, index - 1, rest))
+            self.writes.append(Splice(LOG, index - 1, rest))
             return cut
         return None
 
     @property
     def has_writes(self) -> bool:
-        return bool(self._writes)
+        return bool(self.writes)
 
     def take_writes(self) -> list[Splice]:
         """The durable writes since the last call, in the order they happened."""
-        writes, self._writes = self._writes, []
+        writes, self.writes = self.writes, []
         return writes
 
     def commit_to(self, index: int) -> None:

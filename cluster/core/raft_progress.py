@@ -83,6 +83,15 @@ class ProgressTracker:
         heard = sum(1 for p in self.others if now - last_heard[p] < window)
         return 1 + heard >= self.quorum
 
+    def quorum_expiry(self, window: int) -> int | None:
+        """The first ``now`` at which :meth:`quorum_active` turns false if nobody is heard
+        from meanwhile (None: a one-node cluster, which is always its own quorum)."""
+        needed = self.quorum - 1
+        if needed <= 0:
+            return None
+        heard = sorted((self._last_heard[p] for p in self.others), reverse=True)
+        return heard[needed - 1] + window
+
     # --- updates --------------------------------------------------------------------------
 
     def sent(self, peer: str, through: int) -> None:

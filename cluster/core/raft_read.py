@@ -38,7 +38,7 @@ class PendingRead:
 class ReadOnly:
     """Heartbeat rounds and the reads waiting on them, for one node."""
 
-    __slots__ = ("_others", "_quorum", "_round", "_acked", "_sent_at", "_pending", "_deferred")
+    __slots__ = ("_others", "_quorum", "_round", "_acked", "_sent_at", "_pending", "_deferred", "_confirmed")
 
     def __init__(self, others: tuple[str, ...], quorum: int) -> None:
         self._others = others
@@ -48,6 +48,9 @@ class ReadOnly:
         self._sent_at: dict[int, int] = {}
         self._pending: list[PendingRead] = []
         self._deferred: list[ClientRequest] = []
+        # quorum_round(), kept until a round starts or an ack moves (-1: not known).  It is
+        # asked on every AppendEntries reply, and answering means sorting every ack.
+        self._confirmed = -1
 
     @property
     def round(self) -> int:
@@ -58,6 +61,7 @@ class ReadOnly:
         """A new term as leader: no follower has answered any of its rounds yet."""
         self._acked = {p: 0 for p in self._others}
         self._sent_at = {}
+        self._confirmed = -1
 
     def clear(self) -> tuple[list[ClientRequest], list[ClientRequest]]:
         """Stepping down: forget the rounds and hand back the reads still waiting, as
@@ -78,6 +82,7 @@ class ReadOnly:
         the lease only ever starts at that one or a later one.
         """
         self._round += 1
+        self._confirmed = -1
         self._sent_at[self._round] = now
         confirmed = self.quorum_round()
         sent_at = self._sent_at
@@ -89,10 +94,14 @@ class ReadOnly:
         """``peer`` answered round ``round_`` (answers may come late or twice)."""
         if round_ > self._acked[peer]:
             self._acked[peer] = round_
+            self._confirmed = -1
 
     def quorum_round(self) -> int:
         """The newest heartbeat round that a majority (counting us) has acknowledged."""
-        return quorum_value([self._round, *self._acked.values()], self._quorum)
+        confirmed = self._confirmed
+        if confirmed < 0:
+            confirmed = self._confirmed = quorum_value([self._round, *self._acked.values()], self._quorum)
+        return confirmed
 
     def lease_holds(self, now: int, length: float) -> bool:
         """Whether ``now`` is within ``length`` of the send time of the newest round a

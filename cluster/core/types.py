@@ -10,6 +10,13 @@ feeds it inputs and drains a :class:`Ready` batch after each one:
                            ``wall_ms`` is the wall clock (offsets and NTP steps too), only
                            for timestamps that are stored or compared across nodes.
                            ``wall_ms=None`` (a test driving one clock) means ``now_ms``.
+                           A core may also offer ``next_wakeup() -> int | None``: the
+                           lowest ``now_ms`` at which a tick would do more than note the
+                           reading (None: no timer pending).  It promises that a tick below
+                           that only notes the reading, and that noting the last of several
+                           such (non-decreasing) readings is the same as noting each; the
+                           simulator then hands the core only that last reading, just
+                           before its next input, instead of every idle tick.
 * ``step(message)``     -- a protocol message (or client request) arrived.
 * ``ready()``           -- drain what the core wants done, in this order:
                            persist (and sync if asked), then send, then deliver replies.

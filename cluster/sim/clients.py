@@ -13,6 +13,11 @@ or right after its previous one completes if that is later.
 
 Client cores are driven through :func:`cluster.driver.drain_ready` like server cores, with
 :class:`ClientSlots` as their sink: requests go to the network, events to the trace.
+
+A busy client's idle ticks are skipped as a node's are (see :mod:`cluster.sim.process`):
+a client core that offers ``next_wakeup()`` is handed a tick only from that time on, and
+otherwise the latest idle reading just before its next reply, so it sees the same times
+before every input and the run is the same byte for byte.
 """
 
 from __future__ import annotations
@@ -65,7 +70,8 @@ MakeClient = Callable[[str, random.Random], SimClient]
 class _Slot:
     """One client slot: a sequence of Jepsen processes, one operation at a time."""
 
-    __slots__ = ("index", "process", "client_id", "client", "gen", "f", "key", "value", "think_rng", "done")
+    __slots__ = ("index", "process", "client_id", "client", "gen", "f", "key", "value", "think_rng", "done",
+                 "wakeup", "idle")
 
     def __init__(self, index: int, think_rng: random.Random) -> None:
         self.index = index
@@ -78,6 +84,8 @@ class _Slot:
         self.value: Any = None
         self.think_rng = think_rng
         self.done = False
+        self.wakeup: Callable[[], int | None] | None = None  # the client's next_wakeup, if skipped
+        self.idle: int | None = None  # the latest idle tick's time, not yet handed to the client
 
 
 class ClientSlots:
@@ -99,6 +107,7 @@ class ClientSlots:
         "_transport",
         "_recorder",
         "_tick_ms",
+        "_skip_idle",
     )
 
     def __init__(
@@ -114,8 +123,10 @@ class ClientSlots:
         scheduler: Scheduler,
         transport: Transport,
         recorder: Recorder,
+        skip_idle: bool = True,
     ) -> None:
         self.history: list[Event] = []
+        self._skip_idle = skip_idle
         self._workload = workload
         self._workload_rng = workload_rng
         self._due = due_fn(workload)
@@ -161,7 +172,10 @@ class ClientSlots:
         if self._transport.attached(cid):
             raise ValueError(f"client id {cid!r} clashes with a node id; rename the node")
         slot.client_id = cid
-        slot.client = self._make_client(cid, self._stream(f"client:{slot.process}"))
+        client = self._make_client(cid, self._stream(f"client:{slot.process}"))
+        slot.client = client
+        slot.wakeup = getattr(client, "next_wakeup", None) if self._skip_idle else None
+        slot.idle = None
         self._transport.attach(cid, partial(self._receive, slot))
 
     def _receive(self, slot: _Slot, msg: Message, mid: int) -> None:
@@ -169,6 +183,10 @@ class ClientSlots:
             self._recorder.wire("deliver", msg, mid)
         client = slot.client
         assert client is not None
+        idle = slot.idle
+        if idle is not None:
+            slot.idle = None
+            client.tick(idle)
         client.step(msg)
         self._drain(slot, client)
 
@@ -190,6 +208,10 @@ class ClientSlots:
         now = self._scheduler.now
         client = slot.client
         assert client is not None
+        idle = slot.idle
+        if idle is not None:
+            slot.idle = None
+            client.tick(idle)
         client.invoke(f, key, value, now)
         history = self.history
         history.append(Event(slot.process, "invoke", f, value, key, now * _NS_PER_MS, len(history),
@@ -215,6 +237,14 @@ class ClientSlots:
         client = slot.client
         assert client is not None
         now = self._scheduler.now
+        wakeup = slot.wakeup
+        if wakeup is not None:
+            due = wakeup()
+            if due is not None and now < due:
+                slot.idle = now
+                self._scheduler.at(now + self._tick_ms, self._on_tick, slot, gen)
+                return
+            slot.idle = None
         client.tick(now)
         self._drain(slot, client)
         if gen == slot.gen and client.busy:

@@ -17,6 +17,17 @@ Each tick hands the core both of the machine's clocks (``tick(monotonic, wall)``
 
 Ticks land on a per-node grid, ``phase + k * tick_ms``, so nodes are not in lockstep.  A
 crash or pause bumps ``gen``; pending ticks of the old life see a stale ``gen`` and stop.
+
+Idle ticks are not handed to the core.  A core that offers ``next_wakeup()`` (see
+:mod:`cluster.core.types`) promises that a tick below that reading only notes the reading,
+so at such a grid tick the process keeps the two readings and hands the core only the
+latest, just before its next input (or when someone looks at the core).  The core sees
+the same readings before every input as if each tick had been handed to it, so runs are
+byte for byte the same; what is saved is the core's tick, its empty ``Ready`` and the
+drain, at most grid ticks of a busy cluster and all of them of an idle one.  The grid
+tick itself stays on the scheduler, as a cheap check: when it is due it must run at the
+same place among the entries of its millisecond as it always did, and that place is set
+by when the grid tick before it ran.
 """
 
 from __future__ import annotations
@@ -71,6 +82,10 @@ class NodeProcess:
         "_recorder",
         "_tick_ms",
         "_tick",
+        "_wakeup",
+        "_idle",
+        "_skip_idle",
+        "_wire_on",
     )
 
     def __init__(
@@ -85,6 +100,7 @@ class NodeProcess:
         scheduler: Scheduler,
         transport: Transport,
         recorder: Recorder,
+        skip_idle: bool = True,
     ) -> None:
         self.id = node_id
         self.core: Core | None = None
@@ -100,8 +116,14 @@ class NodeProcess:
         self._crash_rng = crash_rng  # None: a crash loses every unsynced write
         self._scheduler = scheduler
         self._recorder = recorder
+        self._wire_on = recorder.wire_on  # fixed for the recorder's life
         self._tick_ms = tick_ms
         self._tick: TwoClockTick = _no_core
+        # The core's next_wakeup (None: tick it every time) and the readings of the idle
+        # grid ticks it has not been handed yet (the latest only).
+        self._skip_idle = skip_idle
+        self._wakeup: Callable[[], int | None] | None = None
+        self._idle: tuple[int, int] | None = None
         # ReadySink: messages and replies both go to the network, events to the recorder.
         self.send: Callable[[Message], None] = transport.send
         self.reply: Callable[[ClientReply], None] = transport.send
@@ -112,7 +134,7 @@ class NodeProcess:
 
     def persist(self, ops: tuple[PersistOp, ...], sync: bool) -> None:
         self.storage.write(ops, sync)
-        if self._recorder.wire_on:
+        if self._wire_on:
             self._recorder.store(self.id, len(ops), sync)
 
     # --- inputs ---------------------------------------------------------------------------------
@@ -121,10 +143,14 @@ class NodeProcess:
         """A message arrives: step it now, queue it while paused, drop it while crashed."""
         state = self.state
         if state is UP:
-            if self._recorder.wire_on:
+            if self._wire_on:
                 self._recorder.wire("deliver", msg, mid)
             core = self.core
             assert core is not None  # UP implies a core
+            idle = self._idle
+            if idle is not None:
+                self._idle = None
+                self._tick(idle[0], idle[1])
             core.step(msg)
             drain_ready(core.ready(), self)
         elif state is PAUSED:
@@ -139,10 +165,30 @@ class NodeProcess:
         assert core is not None
         now = self._scheduler.now
         clock = self.clock
-        self._tick(clock.read_mono_ms(now), clock.read_ms(now))
+        if clock.identity:  # no clock fault: both clocks read true time
+            mono = wall = now
+        else:
+            mono, wall = clock.read_mono_ms(now), clock.read_ms(now)
+        wakeup = self._wakeup
+        if wakeup is not None:
+            due = wakeup()
+            if due is None or mono < due:
+                self._idle = (mono, wall)
+                self._scheduler.at(now + self._tick_ms, self._on_tick, gen, None)
+                return
+            self._idle = None
+        self._tick(mono, wall)
         drain_ready(core.ready(), self)
         if gen == self.gen and self.state is UP:
             self._scheduler.at(now + self._tick_ms, self._on_tick, gen, None)
+
+    def settle(self) -> None:
+        """Hand the core the idle reading it has not been given yet, so that what it shows
+        (a lease, a clock) is what it would show had it been ticked every time."""
+        idle = self._idle
+        if idle is not None and self.core is not None:
+            self._idle = None
+            self._tick(idle[0], idle[1])
 
     def _schedule_tick(self) -> None:
         """Next tick at this node's phase on the tick grid, strictly after now."""
@@ -161,6 +207,8 @@ class NodeProcess:
         core = self._make_core(self.id, durable, self._stream(name))
         self.core = core
         self._tick = two_clock_tick(core)
+        self._wakeup = getattr(core, "next_wakeup", None) if self._skip_idle else None
+        self._idle = None
         self.state = UP
         self.gen += 1
         drain_ready(core.ready(), self)
@@ -173,6 +221,8 @@ class NodeProcess:
         if self.state is CRASHED:
             return
         self.core = None
+        self._wakeup = None
+        self._idle = None
         self.state = CRASHED
         self.gen += 1
         dropped = len(self.inbox)
@@ -217,6 +267,7 @@ class NodeProcess:
         core = self.core
         assert core is not None  # PAUSED keeps the core
         now = self._scheduler.now
+        self._idle = None  # the tick now supersedes any idle reading
         self._tick(self.clock.read_mono_ms(now), self.clock.read_ms(now))
         drain_ready(core.ready(), self)
         inbox = self.inbox
@@ -247,6 +298,7 @@ class NodeProcess:
 
     def snapshot(self) -> dict[str, Any]:
         """State, and role/term/commit_index/log_len where the core has them."""
+        self.settle()
         core = self.core
         log = getattr(core, "log", None) if core is not None else None
         return {

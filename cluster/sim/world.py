@@ -51,6 +51,10 @@ class Simulation:
 
     ``history`` holds the client events (``analysis.history.Event``; ``time`` in virtual ns),
     ``trace`` the records described in :mod:`cluster.sim.trace`.
+
+    ``skip_idle_ticks=False`` hands every grid tick to every core instead of only those a
+    core's ``next_wakeup`` says can do something (see :mod:`cluster.sim.process`): the
+    same run byte for byte, only slower, which is how a core's ``next_wakeup`` is checked.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class Simulation:
         lose_unsynced: str = "all",
         trace_messages: bool = True,
         base_latency_ms: tuple[int, int] = (1, 5),
+        skip_idle_ticks: bool = True,
     ) -> None:
         if not node_ids:
             raise ValueError("a simulation needs at least one node")
@@ -102,6 +107,7 @@ class Simulation:
                 scheduler=self._scheduler,
                 transport=self._transport,
                 recorder=self._recorder,
+                skip_idle=skip_idle_ticks,
             )
             for nid in self._node_ids
         }
@@ -116,6 +122,7 @@ class Simulation:
             scheduler=self._scheduler,
             transport=self._transport,
             recorder=self._recorder,
+            skip_idle=skip_idle_ticks,
         )
         self.history: list[Event] = self._clients.history
         self.trace: list[dict[str, Any]] = self._recorder.trace
@@ -193,7 +200,9 @@ class Simulation:
         best: str | None = None
         best_term = -1
         for nid in self._node_ids:
-            core = self._nodes[nid].core
+            process = self._nodes[nid]
+            process.settle()
+            core = process.core
             if core is None or getattr(core, "role", None) != "leader":
                 continue
             term = getattr(core, "term", 0)
@@ -303,7 +312,10 @@ class Simulation:
 
     @property
     def nodes(self) -> dict[str, Core]:
-        """Running cores (paused included, crashed absent), in node order."""
+        """Running cores (paused included, crashed absent), in node order, each as it would
+        be had it been handed every idle tick."""
+        for process in self._nodes.values():
+            process.settle()
         return {nid: n.core for nid in self._node_ids if (n := self._nodes[nid]).core is not None}
 
     @property
