@@ -56,7 +56,7 @@ def real_engine_pairs(only: list[str] | None = None) -> list[tuple[str, str]]:
             out.append((n, "valid"))
             out.extend((f, "invalid") for f in flawed[n])
     if only:
-        out = [(n, e) for n, e in out if n in only]
+        out = [pair for name in dict.fromkeys(only) for pair in out if pair[0] == name]
     return out
 
 
@@ -126,7 +126,7 @@ def main() -> int:
     ap.add_argument("--load", type=int, default=4, metavar="N", help="busy-loop processes during the runs")
     ap.add_argument("--seeds", default="1..5", help="seeds for the correct twins (A..B)")
     ap.add_argument("--flawed-seeds", default="1..3", help="seeds for the flawed twins (A..B)")
-    ap.add_argument("--only", nargs="*", help="only these scenarios")
+    ap.add_argument("--only", nargs="*", help="only these scenarios, in this order")
     ap.add_argument("--store", help="results folders (default: a new temp folder)")
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "splitbrain-verdicts.json"))
     args = ap.parse_args()
