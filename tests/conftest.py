@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests that stop a child with SIGINT (Ctrl-C) need the child to receive it.  A shell
+    that starts a command in the background without job control (``cmd &`` in a script, or
+    under nohup) starts it with SIGINT ignored, every child inherits that, and a Python child
+    then installs no KeyboardInterrupt handler: it would sleep through the test's Ctrl-C.
+    With Python's own handler here, children start with the default disposition again."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="module")
