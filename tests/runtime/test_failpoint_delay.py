@@ -16,17 +16,14 @@ freeze is all there is.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import grpc
 
-from protos import control_pb2, messages_pb2, node_pb2_grpc
+from protos import control_pb2, node_pb2_grpc
 from protos import control_pb2_grpc as control_grpc
+from tests.runtime.single_node import put_until_ok, start_node
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,23 +60,12 @@ _CHILD = textwrap.dedent("""
 
 
 def test_a_delayed_failpoint_freezes_after_the_batch_it_hit(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path / "n1")], cwd=ROOT, stdout=subprocess.PIPE,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child, port = start_node(_CHILD, tmp_path / "n1")
     try:
-        assert child.stdout is not None
-        port = int(child.stdout.readline())
         with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-            client = node_pb2_grpc.ClientStub(ch)
-            reply = None
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:  # until the node has elected itself
-                req = messages_pb2.ClientRequest(src="c1", dst="n1", client_id="c1", seq=1, op="put", key="k",
-                                                 value_json=b"7")
-                reply = client.Execute(req, timeout=10)  # held behind a freeze: DEADLINE_EXCEEDED
-                if reply.status == "ok":
-                    break
-                time.sleep(0.05)
-            assert reply is not None and reply.status == "ok", reply
+            # a reply held behind a freeze would end in DEADLINE_EXCEEDED
+            reply = put_until_ok(node_pb2_grpc.ClientStub(ch), within_s=30, rpc_timeout_s=10)
+            assert reply is not None and reply.status == "ok", reply  # type: ignore[attr-defined]
             kinds: list[tuple[str, bool]] = []
             for batch in control_grpc.ControlStub(ch).Events(control_pb2.EventsRequest(), timeout=20):
                 for ev in batch.events:

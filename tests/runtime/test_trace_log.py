@@ -9,19 +9,16 @@ between a batch's persist and its events reaching the driver keeps the record.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import grpc
 
 from cluster.runtime.disk import WAL_NAME, load_image
 from cluster.runtime.trace_log import TRACE_NAME, NodeTraceLog, read_trace_log
-from protos import messages_pb2, node_pb2_grpc
+from protos import node_pb2_grpc
+from tests.runtime.single_node import put_until_ok, start_node
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,29 +59,17 @@ def test_trace_log_appends_and_skips_a_torn_line(tmp_path: Path) -> None:
 
 def test_a_crash_right_after_the_reply_keeps_the_record(tmp_path: Path) -> None:
     data = tmp_path / "n1"
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(data)], cwd=ROOT, stdout=subprocess.PIPE,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child, _port = start_node(_CHILD, data)
     try:
-        assert child.stdout is not None
-        port = int(child.stdout.readline())
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-            stub = node_pb2_grpc.ClientStub(ch)
-            reply = None
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:  # until the node has elected itself
-                req = messages_pb2.ClientRequest(src="c1", dst="n1", client_id="c1", seq=1, op="put", key="k",
-                                                 value_json=b"7")
-                reply = stub.Execute(req, timeout=5)
-                if reply.status == "ok":
-                    break
-                time.sleep(0.05)
+        with grpc.insecure_channel(f"127.0.0.1:{_port}") as ch:
+            reply = put_until_ok(node_pb2_grpc.ClientStub(ch), within_s=20, rpc_timeout_s=5)
         child.send_signal(signal.SIGKILL)  # nobody ever read the node's event stream
         child.wait(timeout=10)
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert reply is not None and reply.status == "ok"
+    assert reply is not None and reply.status == "ok"  # type: ignore[attr-defined]
     image = load_image(data / WAL_NAME)
     assert image, "the write was persisted"
     records, _ = read_trace_log(data / TRACE_NAME)
