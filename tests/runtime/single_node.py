@@ -8,12 +8,39 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 from protos import messages_pb2, node_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def node_script(failpoint: str, prelude: str = "") -> str:
+    """The child script: a single-node Raft KV (elects itself within ~80 ms) with one
+    failpoint (``failpoint`` is a ``FailpointSpec(...)`` expression), after ``prelude`` (e.g.
+    a patched disk); it prints its port and serves until killed."""
+    return textwrap.dedent("""
+        import asyncio, sys, time
+        from cluster.core.raft import RaftConfig, RaftNode
+        from cluster.runtime.node import NodeHost, NodeSpec
+        from cluster.runtime.world import FailpointSpec
+    """) + textwrap.dedent(prelude) + textwrap.dedent(f"""
+        def make_core(node_id, durable, rng):
+            return RaftNode(node_id, ("n1",), RaftConfig(election_timeout_ms=(50, 80), heartbeat_ms=20), rng,
+                            durable=durable)
+
+        async def main():
+            spec = NodeSpec("n1", make_core, 1, sys.argv[1], time.monotonic_ns(), metrics=False,
+                            failpoints=({failpoint},))
+            host = NodeHost(spec)
+            info = await host.start()
+            print(info["port"], flush=True)
+            await asyncio.sleep(600)
+
+        asyncio.run(main())
+    """)
 
 
 def start_node(script: str, data: Path) -> tuple[subprocess.Popen[bytes], int]:

@@ -16,23 +16,18 @@ freeze is all there is.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import grpc
 
 from protos import control_pb2, node_pb2_grpc
 from protos import control_pb2_grpc as control_grpc
-from tests.runtime.single_node import put_until_ok, start_node
+from tests.runtime.single_node import node_script, put_until_ok, start_node
 
 ROOT = Path(__file__).resolve().parents[2]
 
-_CHILD = textwrap.dedent("""
-    import asyncio, sys, time
-    from cluster.core.raft import RaftConfig, RaftNode
+_CHILD = node_script('FailpointSpec("fp-ack", "ack", {}, 1)', prelude="""
     from cluster.runtime.disk import DiskStorage
-    from cluster.runtime.node import NodeHost, NodeSpec
-    from cluster.runtime.world import FailpointSpec
 
     write = DiskStorage.write
 
@@ -42,20 +37,6 @@ _CHILD = textwrap.dedent("""
         write(self, ops, sync)
 
     DiskStorage.write = slow_write
-
-    def make_core(node_id, durable, rng):
-        return RaftNode(node_id, ("n1",), RaftConfig(election_timeout_ms=(50, 80), heartbeat_ms=20), rng,
-                        durable=durable)
-
-    async def main():
-        spec = NodeSpec("n1", make_core, 1, sys.argv[1], time.monotonic_ns(), metrics=False,
-                        failpoints=(FailpointSpec("fp-ack", "ack", {}, 1),))
-        host = NodeHost(spec)
-        info = await host.start()
-        print(info["port"], flush=True)
-        await asyncio.sleep(600)
-
-    asyncio.run(main())
 """)
 
 

@@ -10,7 +10,6 @@ between a batch's persist and its events reaching the driver keeps the record.
 from __future__ import annotations
 
 import signal
-import textwrap
 from pathlib import Path
 
 import grpc
@@ -18,30 +17,11 @@ import grpc
 from cluster.runtime.disk import WAL_NAME, load_image
 from cluster.runtime.trace_log import TRACE_NAME, NodeTraceLog, read_trace_log
 from protos import node_pb2_grpc
-from tests.runtime.single_node import put_until_ok, start_node
+from tests.runtime.single_node import node_script, put_until_ok, start_node
 
 ROOT = Path(__file__).resolve().parents[2]
 
-_CHILD = textwrap.dedent("""
-    import asyncio, sys, time
-    from cluster.core.raft import RaftConfig, RaftNode
-    from cluster.runtime.node import NodeHost, NodeSpec
-    from cluster.runtime.world import FailpointSpec
-
-    def make_core(node_id, durable, rng):
-        return RaftNode(node_id, ("n1",), RaftConfig(election_timeout_ms=(50, 80), heartbeat_ms=20), rng,
-                        durable=durable)
-
-    async def main():
-        spec = NodeSpec("n1", make_core, 1, sys.argv[1], time.monotonic_ns(), metrics=False,
-                        failpoints=(FailpointSpec("fp-ack", "ack"),))
-        host = NodeHost(spec)
-        info = await host.start()
-        print(info["port"], flush=True)
-        await asyncio.sleep(600)
-
-    asyncio.run(main())
-""")
+_CHILD = node_script('FailpointSpec("fp-ack", "ack")')
 
 
 def test_trace_log_appends_and_skips_a_torn_line(tmp_path: Path) -> None:
