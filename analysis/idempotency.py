@@ -167,8 +167,10 @@ def settle_unfinished(records: list[dict[str, Any]]) -> str | None:
     not lost, so the liveness claims ("never delivered", "never ended") are not made."""
     for r in records:
         if r.get("kind") == K.SETTLE_UNFINISHED:
-            return (f"the nodes were still working when the settle phase ended after "
-                    f"{float(r.get('settle_s', 0)):g} s of real time")
+            unwired = [str(n) for n in r.get("unwired") or ()]
+            still = (f"{', '.join(unwired)} {'was' if len(unwired) == 1 else 'were'} still restarting"
+                     if unwired else "the nodes were still working")
+            return f"{still} when the settle phase ended after {float(r.get('settle_s', 0)):g} s of real time"
     return None
 
 

@@ -78,6 +78,8 @@ Signaller = Callable[[str, int, int], None]
 """``signaller(node, pid, signal)``: deliver a signal to a node's process where it runs.
 Without one, signals go to local pids (every actor beside the driver); a run spread over
 a cluster's machines passes one that reaches the node's own machine."""
+_STREAM_REOPENS = 3
+"""How many times the driver opens the event stream of a node that is still up again."""
 _THAW_AFTER_S = 0.05
 """How long after a frozen node's trigger was due the driver thaws it if no fault killed
 it.  The trigger's fault is a timer on the same loop due earlier, so it has run by then;
@@ -238,8 +240,29 @@ class RayEngine:
 
     async def _follow_events(self, n: NodeHandle, control: Any, incarnation: int) -> None:
         """Follow the node's event stream: the fault hooks see its core events (the
-        trace gets them from the node's own trace file at the end)."""
+        trace gets them from the node's own trace file at the end).
+
+        The stream of a node that was crashed on purpose ends quietly.  A stream that ends
+        while its node is still up would leave the triggers blind to that node (a failpoint
+        freeze nobody hears of keeps it frozen until the settle phase), so it is opened
+        again, up to :data:`_STREAM_REOPENS` times, and each end is an engine error."""
         held: list[tuple[str, dict[str, Any]]] = []  # events since a failpoint hit, hooks not yet run
+        for attempt in range(_STREAM_REOPENS + 1):
+            try:
+                ended = await self._follow_stream(n, control, incarnation, held)
+            except asyncio.CancelledError:
+                return
+            if ended is None or self.closed or n.incarnation != incarnation or n.state in (CRASHED, STARTING):
+                return
+            again = attempt < _STREAM_REOPENS
+            self.errors.append(f"{n.id}: event stream {ended} while the node was up; "
+                               f"{'opened again' if again else 'the triggers no longer see its events'}")
+            await asyncio.sleep(0.1)
+
+    async def _follow_stream(self, n: NodeHandle, control: Any, incarnation: int,
+                             held: list[tuple[str, dict[str, Any]]]) -> str | None:
+        """One ``Events`` call followed to its end: None when the node's incarnation is
+        over, else how the stream ended."""
         try:
             async for batch in control.Events(control_pb2.EventsRequest()):
                 for ev in batch.events:
@@ -248,7 +271,7 @@ class RayEngine:
                     rec["kind"] = ev.kind
                     rec["node"] = ev.node
                     if n.incarnation != incarnation or n.state == CRASHED:
-                        return  # a late event from a killed incarnation
+                        return None  # a late event from a killed incarnation
                     self.streamed += 1
                     if ev.kind == K.ROLE:
                         self._roles[ev.node] = (str(rec.get("role")), int(rec.get("term", 0)))
@@ -267,8 +290,9 @@ class RayEngine:
                         if self._armed_for(ev.kind, rec):
                             n.unfrozen_trigger = (ev.kind, int(ev.t))
                         self._fire_hooks(ev.kind, rec)
-        except (grpc.aio.AioRpcError, asyncio.CancelledError):
-            return
+        except grpc.aio.AioRpcError as e:
+            return f"failed ({e.code().name})"
+        return "ended"
 
     def _armed_for(self, kind: str, rec: Mapping[str, Any]) -> bool:
         """Is a failpoint armed for this event (which nonetheless did not freeze its node)?"""
@@ -570,7 +594,11 @@ class RayEngine:
 
     def wired(self) -> bool:
         """Every node is up and no command for it (a restart and its wiring) is pending."""
-        return all(n.state == UP and not n.busy and n.queue.empty() for n in self._nodes.values())
+        return not self.unwired()
+
+    def unwired(self) -> list[str]:
+        """The nodes :meth:`wired` is waiting for (down, restarting, or with commands queued)."""
+        return [nid for nid, n in self._nodes.items() if not (n.state == UP and not n.busy and n.queue.empty())]
 
     def thaw_all(self) -> None:
         """Thaw every node (the settle phase, once no fault acts any more).  A node can be

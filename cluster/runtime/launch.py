@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from analysis import trace_kinds as K
 from analysis.history import Event
@@ -240,6 +240,70 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
 _MAX_SETTLE_EXTRA_S = 30.0
 """How much longer than its window the settle phase waits for a working system to calm."""
 
+_MAX_WIRE_WAIT_S = 60.0
+"""How long the settle phase waits for every node to be up and wired before it thaws them
+and starts watching for calm (a restarted worker reloads its model: tens of seconds under load)."""
+
+
+class _Settling(Protocol):
+    """What the settle phase needs of an engine (:class:`cluster.runtime.engine.RayEngine`)."""
+
+    @property
+    def streamed(self) -> int: ...
+
+    def wired(self) -> bool: ...
+
+    def unwired(self) -> list[str]: ...
+
+    def thaw_all(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SettleOutcome:
+    """How a settle phase ended: ``calm`` only when every node was up and wired and none
+    reported an event for a whole window; ``unwired`` names the nodes that were not."""
+
+    calm: bool
+    settle_s: float
+    window_s: float
+    unwired: tuple[str, ...] = ()
+
+
+async def settle_until_calm(engine: _Settling, settle_ms: int, deadline: float) -> SettleOutcome:
+    """The quiet tail of a real run, after its faults are healed.
+
+    The checkers call an unfinished item lost after ``settle_ms`` of calm, measured on the
+    trace's clock.  Calm means the system stopped working, not that ``settle_ms`` passed: on
+    a loaded machine a restarted consumer can take seconds to fetch what waits for it, and
+    a restarted worker tens of seconds to reload its model.  So the tail first waits (up to
+    :data:`_MAX_WIRE_WAIT_S`) for every node to be up and wired, thaws them, and then lasts
+    until no node has reported an event for a whole window with every node wired, up to
+    :data:`_MAX_SETTLE_EXTRA_S` past the window and never past ``deadline`` (the run's
+    time limit).  A node still restarting at the end, or a window that was never watched
+    in full, is not calm: the run's end was not quiet, and liveness is not judged."""
+    t0 = time.monotonic()
+    wire_by = min(deadline, t0 + _MAX_WIRE_WAIT_S)
+    while time.monotonic() < wire_by and not engine.wired():
+        await asyncio.sleep(0.1)
+    engine.thaw_all()
+    window = settle_ms / 1000.0 + 0.5
+    calm_by = min(deadline, time.monotonic() + window + _MAX_SETTLE_EXTRA_S)
+    seen, since = engine.streamed, time.monotonic()
+    calm = False
+    while True:  # looked at every 0.1 s: a node that is down for part of the window breaks it
+        await asyncio.sleep(min(0.1, window - (time.monotonic() - since), max(0.0, calm_by - time.monotonic())))
+        now = time.monotonic()
+        if engine.streamed != seen or not engine.wired():
+            seen, since = engine.streamed, now
+        elif now - since >= window - 0.01:  # asyncio may wake a hair before the window ends
+            calm = True
+            break
+        if now >= calm_by:
+            break
+    unwired = () if calm else tuple(engine.unwired())
+    return SettleOutcome(calm=calm, settle_s=round(time.monotonic() - t0, 2), window_s=round(window, 2),
+                         unwired=unwired)
+
 
 class RaySession:
     """One run on Ray; its methods are the runner's (``cluster.session.Session``), each
@@ -401,31 +465,18 @@ class RaySession:
 
     async def _settle(self, heal_all: Callable[[], None], settle_ms: int, deadline: float) -> None:
         engine = self.engine
-        t0 = time.monotonic()
         heal_all()
         engine.disarm_all_failpoints()
-        deadline = min(deadline, time.monotonic() + 60.0)
-        while time.monotonic() < deadline and not engine.wired():
-            await asyncio.sleep(0.1)
-        engine.thaw_all()
-        # The checkers call an unfinished item lost after settle_ms of calm, measured on the
-        # trace's clock.  Calm means the system stopped working, not that settle_ms passed:
-        # on a loaded machine a restarted consumer can take seconds to fetch what waits for
-        # it.  So the tail lasts until no node has reported an event for a whole window.
-        window = settle_ms / 1000.0 + 0.5
-        calm_by = min(deadline, time.monotonic() + window + _MAX_SETTLE_EXTRA_S)
-        seen = engine.streamed
-        while True:
-            await asyncio.sleep(min(window, max(0.0, calm_by - time.monotonic())))
-            if engine.streamed == seen or time.monotonic() >= calm_by:
-                break
-            seen = engine.streamed
-        self.stats["settle_s"] = round(time.monotonic() - t0, 2)
-        self.stats["settle_calm"] = engine.streamed == seen
-        if not self.stats["settle_calm"]:
+        outcome = await settle_until_calm(engine, settle_ms, deadline)
+        self.stats["settle_s"] = outcome.settle_s
+        self.stats["settle_calm"] = outcome.calm
+        if not outcome.calm:
             # Evidence for the checkers (and for a later ``splitbrain check``): the end of
             # this run was not quiet, whatever the fault schedule says.
-            engine.record(K.SETTLE_UNFINISHED, {"settle_s": self.stats["settle_s"], "window_s": round(window, 2)})
+            data: dict[str, object] = {"settle_s": outcome.settle_s, "window_s": outcome.window_s}
+            if outcome.unwired:
+                data["unwired"] = list(outcome.unwired)
+            engine.record(K.SETTLE_UNFINISHED, data)
 
     # --- the end ------------------------------------------------------------------------------
 
