@@ -94,7 +94,8 @@ class BrokerLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._closed = False
-        self.frozen = False  # the node is frozen by a failpoint: no traffic either way
+        self._frozen = False
+        self._held: list[Message] = []
         self.stats = {"published": 0, "publish_unanswered": 0, "delivered": 0, "acks": 0,
                       "dropped": 0, "reconnects": 0, "errors": 0}
         self.last_error = ""
@@ -117,6 +118,33 @@ class BrokerLink:
         self._exec.shutdown(wait=False, cancel_futures=True)
 
     # --- faults -------------------------------------------------------------------------
+
+    @property
+    def frozen(self) -> bool:
+        """The node is frozen at a failpoint: nothing is sent, and what comes back from the
+        broker (a delivery, a publish confirm) is held, not handed to the node."""
+        return self._frozen
+
+    @frozen.setter
+    def frozen(self, frozen: bool) -> None:
+        """Thawing hands the node what was held, in arrival order.  A freeze usually ends
+        in a crash, which loses the held messages with the process (the broker then hands
+        unacked deliveries out again); one that ends in a thaw was only a pause, and a
+        paused process loses nothing: a delivery dropped here instead would stay unacked
+        on a live connection, never redelivered."""
+        self._frozen = frozen
+        if not frozen:
+            held, self._held = self._held, []
+            for m in held:
+                if self._closed:
+                    break
+                self._hand(m)
+
+    def _hand(self, m: Message) -> None:
+        if self._frozen:
+            self._held.append(m)
+        else:
+            self._on_message(m)
 
     def cut(self) -> bool:
         return self.out.cut or self.inbound.cut
@@ -187,8 +215,8 @@ class BrokerLink:
         if isinstance(answer, PublishAck) and self.inbound.loss and self._rng.random() < self.inbound.loss:
             self._drop("loss")  # stored by the broker, never confirmed to the node
             return
-        if isinstance(answer, Message) and not self.frozen:
-            self._on_message(answer)
+        if isinstance(answer, Message):
+            self._hand(answer)
 
     # --- worker thread ------------------------------------------------------------------
 
@@ -292,11 +320,11 @@ class BrokerLink:
             if delay > 0 and self._loop is not None:
                 self._loop.call_later(delay / 1000.0, self._deliver_late, d)
             else:
-                self._on_message(d)
+                self._hand(d)
 
     def _deliver_late(self, d: Deliver) -> None:
-        if not self._closed and not self.cut() and not self.frozen:
-            self._on_message(d)
+        if not self._closed and not self.cut():
+            self._hand(d)
 
     def _drop(self, reason: str) -> None:
         self.stats["dropped"] += 1

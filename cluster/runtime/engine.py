@@ -617,12 +617,16 @@ class RayEngine:
 
     def _watch_frozen(self, n: NodeHandle, incarnation: int, fp_id: str) -> None:
         """A node froze on a failpoint.  If no fault kills it in time (its trigger was
-        busy or used up), thaw it: it was then only paused for a moment."""
+        busy or used up, or the node froze while a restart was still wiring it, when no
+        fault acts on it), thaw it: it was then only paused for a moment."""
         fp = self.world.failpoint(fp_id)
         delay = (fp.delay_ms if fp is not None else 0) / 1000.0 + _THAW_AFTER_S
 
         def check() -> None:
-            if self.closed or n.incarnation != incarnation or n.state != UP:
+            if self.closed or n.incarnation != incarnation or n.state == CRASHED:
+                return
+            if n.state != UP:  # still being wired after a restart (or paused): thawed once up
+                self._handles.append(self._loop.call_later(_THAW_AFTER_S, check))
                 return
             n.frozen_at = None
             self._emit(K.FAILPOINT_THAW, {"node": n.id, "failpoint": fp_id}, hooks=False)

@@ -121,6 +121,33 @@ def test_duplicate_publishes_twice_and_a_frozen_node_sends_nothing() -> None:
     asyncio.run(go())
 
 
+def test_what_the_broker_hands_a_frozen_node_is_held_until_it_thaws() -> None:
+    """A poll that was under way when the node froze still returns its deliveries, and a
+    publish confirm can come back during the freeze.  Dropped, a delivery would stay unacked
+    on a live connection and never be redelivered when the freeze ends in a thaw (a false
+    "never delivered"); held, the thawed node gets each one, in arrival order."""
+    from cluster.core.saga_messages import Deliver
+
+    async def go() -> None:
+        bridge, answers = _Bridge(), list[Any]()
+        link = _link(bridge, answers)
+        link._loop = asyncio.get_running_loop()
+        link.send(_publish(0))
+        link.frozen = True  # the confirm of r0 is still on its way
+        await _drain(link)
+        deliveries = [Deliver("n1", "n3", "orchestrator", 0, i, str(i), f"m{i}", f"row{i}", "k", (), False)
+                      for i in (1, 2)]
+        for d in deliveries:
+            link._inbound(d)  # as the poll loop hands over what a poll returned
+        assert answers == []
+        link.frozen = False
+        assert [type(a).__name__ for a in answers] == ["PublishAck", "Deliver", "Deliver"]
+        assert answers[1:] == deliveries
+        await link.close()
+
+    asyncio.run(go())
+
+
 def test_a_subscription_is_remembered_across_a_cut_for_the_reconnect() -> None:
     async def go() -> None:
         bridge, answers = _Bridge(), list[Any]()
