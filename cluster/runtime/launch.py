@@ -240,7 +240,7 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
 _MAX_SETTLE_EXTRA_S = 30.0
 """How much longer than its window the settle phase waits for a working system to calm."""
 
-_MAX_WIRE_WAIT_S = 60.0
+_MAX_WIRE_WAIT_S = 180.0
 """How long the settle phase waits for every node to be up and wired before it thaws them
 and starts watching for calm (a restarted worker reloads its model: tens of seconds under load)."""
 
