@@ -28,7 +28,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from analysis.history import Event
-from cluster.core.types import ClientReply, CoreEvent, Message, PersistOp, Ready
+from cluster.core.types import EMPTY_READY, ClientReply, CoreEvent, Message, PersistOp, Ready
 from cluster.driver import drain_ready
 from cluster.sim.recorder import Recorder
 from cluster.sim.scheduler import Scheduler
@@ -191,7 +191,9 @@ class ClientSlots:
         self._drain(slot, client)
 
     def _drain(self, slot: _Slot, client: SimClient) -> None:
-        drain_ready(client.ready(), self)
+        r = client.ready()
+        if r is not EMPTY_READY:  # the shared empty batch: nothing to drain
+            drain_ready(r, self)
         done = client.take_completion()
         if done is not None:
             self._complete(slot, done)
