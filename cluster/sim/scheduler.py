@@ -101,27 +101,28 @@ class Scheduler:
         """
         times = self._times
         buckets = self._buckets
-        budget = STOP_CHECK_EVERY
+        budget = STOP_CHECK_EVERY  # entries, counted from the start of the bucket, until the next check
         while times and times[0] < end_ms:
             t = times[0]
             self.now = t
             bucket = buckets[t]
-            i = 0
-            # len() each time round: entries due now may be added while the bucket runs.
-            while i < len(bucket):
-                fn, a, b = bucket[i]
-                i += 1
-                fn(a, b)
-                if should_stop is not None:
-                    budget -= 1
-                    if budget <= 0:
-                        budget = STOP_CHECK_EVERY
+            # A list's iterator reads the length at every step, so entries due now that are
+            # added while the bucket runs are run too, after the ones already there.
+            if should_stop is None:
+                for fn, a, b in bucket:
+                    fn(a, b)
+            else:
+                for i, (fn, a, b) in enumerate(bucket, 1):
+                    fn(a, b)
+                    if i >= budget:
+                        budget = i + STOP_CHECK_EVERY
                         if should_stop():
                             del bucket[:i]
                             if not bucket:
                                 heappop(times)
                                 del buckets[t]
                             return True
+                budget -= len(bucket)
             heappop(times)
             del buckets[t]
         self.now = end_ms
