@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from analysis.history import Event
+from cluster.core.frozen import fast_constructor
 from cluster.core.types import EMPTY_READY, ClientReply, CoreEvent, Message, PersistOp, Ready
 from cluster.driver import drain_ready
 from cluster.sim.recorder import Recorder
@@ -39,6 +40,9 @@ from cluster.spec import due_fn, event_extra
 __all__ = ["ClientSlots", "MakeClient", "SimClient"]
 
 _NS_PER_MS = 1_000_000
+
+_event = fast_constructor(Event)
+"""``Event(...)``, built faster: two history events per operation."""
 
 
 class SimClient(Protocol):
@@ -216,7 +220,7 @@ class ClientSlots:
             client.tick(idle)
         client.invoke(f, key, value, now)
         history = self.history
-        history.append(Event(slot.process, "invoke", f, value, key, now * _NS_PER_MS, len(history),
+        history.append(_event(slot.process, "invoke", f, value, key, now * _NS_PER_MS, len(history),
                              extra=event_extra(client, "invoke_extra")))
         self._recorder.append(
             {
@@ -257,7 +261,7 @@ class ClientSlots:
         value = done.value if status == "ok" else slot.value
         now = self._scheduler.now
         history = self.history
-        history.append(Event(slot.process, status, slot.f, value, slot.key, now * _NS_PER_MS, len(history),
+        history.append(_event(slot.process, status, slot.f, value, slot.key, now * _NS_PER_MS, len(history),
                              extra=event_extra(done, "extra")))
         self._recorder.emit(
             "client-complete",
