@@ -85,6 +85,14 @@ class Recorder:
         on_event = self.on_event
         node_records = self.node_records
         kinds = self.node_record_kinds
+        if on_event is None and not self._hooks:
+            # Nobody to tell but node_records, which records without hooks and so cannot
+            # add one: the common case (explore, sweeps, runs without event-triggered faults).
+            for ev in events:
+                trace.append({**ev.data, "t": now, "kind": ev.kind, "node": ev.node})
+                if node_records is not None and (kinds is None or ev.kind in kinds):
+                    node_records(ev)
+            return
         for ev in events:
             rec = {**ev.data, "t": now, "kind": ev.kind, "node": ev.node}
             trace.append(rec)
