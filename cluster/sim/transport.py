@@ -30,7 +30,7 @@ class Transport:
     """Sends through the network and delivers to attached receivers."""
 
     __slots__ = ("network", "_scheduler", "_recorder", "_receivers", "_cuts", "_mid", "_plan", "_at", "_wire_on",
-                 "_arrival", "_healthy", "_buckets")
+                 "_arrival", "_links", "_last", "_random", "_lo", "_span", "_buckets")
 
     def __init__(self, network: SimNetwork, scheduler: Scheduler, recorder: Recorder) -> None:
         self.network = network
@@ -44,7 +44,8 @@ class Transport:
         self._at = scheduler.at
         self._wire_on = recorder.wire_on
         self._arrival = self._arrive
-        self._healthy = network.healthy_path()
+        # What plan reads for a healthy link, each in a slot of its own (read per message).
+        self._links, self._last, self._random, self._lo, self._span = network.healthy_path()
         self._buckets = scheduler.buckets()
 
     def attach(self, address: str, receiver: Receiver) -> None:
@@ -68,10 +69,9 @@ class Transport:
         if self._wire_on:
             self._recorder.wire("send", msg, mid)
         key = (msg.src, msg.dst)
-        healthy = self._healthy
-        if key not in healthy.links:
-            at = self._scheduler.now + healthy.lo + int(healthy.random() * healthy.span)
-            last = healthy.last
+        if key not in self._links:
+            at = self._scheduler.now + self._lo + int(self._random() * self._span)
+            last = self._last
             prev = last.get(key, 0)
             if at < prev:
                 at = prev
