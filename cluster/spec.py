@@ -27,6 +27,7 @@ __all__ = [
     "ClusterSpec",
     "CoreFactory",
     "EventRecords",
+    "RecordsOn",
     "Op",
     "TimedWorkload",
     "Workload",
@@ -102,7 +103,24 @@ def due_fn(workload: Workload) -> Callable[[int], int | None] | None:
 EventRecords = Callable[[Core, CoreEvent], Iterable[tuple[str, dict[str, Any]]]]
 """Records a node adds to the trace when its core emits an event, read from the core at
 that moment (the Raft system records a new leader's log terms for leader completeness).
-Each is ``(kind, data)``; the engine adds ``t`` and ``node``."""
+Each is ``(kind, data)``; the engine adds ``t`` and ``node``.  One that reads only some
+event kinds should say which (:class:`RecordsOn`), so an engine asks it about those alone."""
+
+
+@dataclass(frozen=True)
+class RecordsOn:
+    """:data:`EventRecords` that reads only events whose kind is in ``kinds``.
+
+    Called on any event it gives ``fn``'s records for those kinds and none for the rest,
+    so it is an :data:`EventRecords` like any other; an engine that sees ``kinds`` calls it
+    only for those, which spares a call and a generator for each of the many core events
+    (commits, applies, acks) that a record of role changes never reads."""
+
+    kinds: frozenset[str]
+    fn: EventRecords
+
+    def __call__(self, core: Core, event: CoreEvent) -> Iterable[tuple[str, dict[str, Any]]]:
+        return self.fn(core, event) if event.kind in self.kinds else ()
 
 
 @dataclass(frozen=True)

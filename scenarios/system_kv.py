@@ -11,6 +11,7 @@ from cluster.core.quorum import QuorumConfig, QuorumFlaws, QuorumNode
 from cluster.core.raft import RaftConfig, RaftFlaws, RaftNode
 from cluster.core.types import Core, CoreEvent
 from cluster.session import FinalView
+from cluster.spec import RecordsOn
 from scenarios.systems import CoreFactory, PeerCores, System, register_system
 from scenarios.txn_workloads import TXN_KINDS, check_txn_workload, make_txn_workload
 from scenarios.workloads import (
@@ -131,7 +132,7 @@ register_system(
         workload_kinds=RAFT_WORKLOADS,
         fault_menu=RAFT_FAULTS,
         triggers=("leader-elected", "write-acked", "lease-read"),
-        event_records=_leader_log,
+        event_records=RecordsOn(frozenset({K.ROLE}), _leader_log),
         final_records=_final_logs,
         inert_flaw=raft_inert_flaw,
         script=KV_SCRIPT,

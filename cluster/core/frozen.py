@@ -18,24 +18,46 @@ import time rather than built differently.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
-__all__ = ["fast_init"]
+__all__ = ["fast_constructor", "fast_init"]
 
 T = TypeVar("T")
 
 
 def fast_init(cls: type[T]) -> type[T]:
     """Give the frozen, slotted dataclass ``cls`` an ``__init__`` that stores through slots."""
+    init = _generate(cls, constructor=False)
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[misc,method-assign]
+    return cls
+
+
+def fast_constructor(cls: Callable[..., T]) -> Callable[..., T]:
+    """A function that builds an instance of the frozen, slotted dataclass ``cls`` the way
+    :func:`fast_init`'s ``__init__`` does, taking the same arguments as ``cls``, without
+    changing ``cls``: for a class another layer owns (a history event) that a loop here
+    builds for every operation.  What it returns is an ordinary instance of ``cls``."""
+    build = _generate(cls, constructor=True)
+    build.__qualname__ = build.__name__ = f"new_{cls.__name__}"
+    return cast("Callable[..., T]", build)
+
+
+def _generate(cls: Any, *, constructor: bool) -> Any:
+    """The ``__init__`` (or, with ``constructor``, a function that makes the object first
+    and returns it) that stores each field of ``cls`` through its slot."""
     params = getattr(cls, "__dataclass_params__", None)
     if params is None or not params.frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"fast_init needs a @dataclass(frozen=True, slots=True), not {cls.__name__}")
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"fast_init does not run __post_init__ ({cls.__name__} has one)")
-    namespace: dict[str, Any] = {"_NO_ARG": object()}
+    namespace: dict[str, Any] = {"_NO_ARG": object(), "_cls": cls, "_new": object.__new__}
     args: list[str] = []
-    body: list[str] = []
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    body: list[str] = ["    self = _new(_cls)"] if constructor else []
+    for f in dataclasses.fields(cls):
         if not f.init or f.kw_only:
             raise TypeError(f"fast_init: field {cls.__name__}.{f.name} is not a plain field")
         namespace[f"_set_{f.name}"] = _slot(cls, f.name).__set__
@@ -49,15 +71,14 @@ def fast_init(cls: type[T]) -> type[T]:
         else:
             args.append(f.name)
         body.append(f"    _set_{f.name}(self, {f.name})")
-    source = f"def __init__(self, {', '.join(args)}):\n" + ("\n".join(body) or "    pass") + "\n"
+    if constructor:
+        body.append("    return self")
+        source = f"def __init__({', '.join(args)}):\n" + "\n".join(body) + "\n"
+    else:
+        source = f"def __init__(self, {', '.join(args)}):\n" + ("\n".join(body) or "    pass") + "\n"
     # Generated from the class's own field list, as dataclasses generates its __init__.
     exec(compile(source, f"<fast_init {cls.__qualname__}>", "exec"), namespace)
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    init.__doc__ = cls.__init__.__doc__
-    cls.__init__ = init  # type: ignore[misc,method-assign]
-    return cls
+    return namespace["__init__"]
 
 
 def _slot(cls: type, name: str) -> Any:

@@ -53,6 +53,11 @@ class MemoryStorage:
         self._pending: list[PersistOp] = []
 
     def write(self, ops: Sequence[PersistOp], sync: bool) -> None:
+        if sync and not self._pending:  # the common case: nothing waits, apply in place
+            durable = self._durable
+            for op in ops:
+                apply_op(durable, op)
+            return
         self._pending.extend(ops)
         if sync:
             self.flush()

@@ -182,21 +182,28 @@ class ReadyBuilder:
         self.send_first = False
 
     def take(self) -> Ready:
-        if not (self.persist or self.messages or self.replies or self.events) and self.sync:
+        persist, messages, replies, events = self.persist, self.messages, self.replies, self.events
+        if not (persist or messages or replies or events) and self.sync:
             self.send_first = False
             return EMPTY_READY  # most ticks produce nothing: share one empty batch
+        # Only the lists that hold something are copied and cleared (most batches carry
+        # messages alone); an empty one stands for the same () that tuple() would give.
         r = Ready(
-            tuple(self.persist),
+            tuple(persist) if persist else (),
             self.sync,
-            tuple(self.messages),
-            tuple(self.replies),
-            tuple(self.events),
+            tuple(messages) if messages else (),
+            tuple(replies) if replies else (),
+            tuple(events) if events else (),
             self.send_first,
         )
-        self.persist.clear()
+        if persist:
+            persist.clear()
+        if messages:
+            messages.clear()
+        if replies:
+            replies.clear()
+        if events:
+            events.clear()
         self.sync = True
         self.send_first = False
-        self.messages.clear()
-        self.replies.clear()
-        self.events.clear()
         return r

@@ -28,7 +28,8 @@ from functools import partial
 from typing import Any, Protocol
 
 from analysis.history import Event
-from cluster.core.types import ClientReply, CoreEvent, Message, PersistOp, Ready
+from cluster.core.frozen import fast_constructor
+from cluster.core.types import EMPTY_READY, ClientReply, CoreEvent, Message, PersistOp, Ready
 from cluster.driver import drain_ready
 from cluster.sim.recorder import Recorder
 from cluster.sim.scheduler import Scheduler
@@ -39,6 +40,9 @@ from cluster.spec import due_fn, event_extra
 __all__ = ["ClientSlots", "MakeClient", "SimClient"]
 
 _NS_PER_MS = 1_000_000
+
+_event = fast_constructor(Event)
+"""``Event(...)``, built faster: two history events per operation."""
 
 
 class SimClient(Protocol):
@@ -70,7 +74,7 @@ MakeClient = Callable[[str, random.Random], SimClient]
 class _Slot:
     """One client slot: a sequence of Jepsen processes, one operation at a time."""
 
-    __slots__ = ("index", "process", "client_id", "client", "gen", "f", "key", "value", "think_rng", "done",
+    __slots__ = ("index", "process", "client_id", "client", "gen", "f", "key", "value", "think_rng", "think_below", "done",
                  "wakeup", "idle")
 
     def __init__(self, index: int, think_rng: random.Random) -> None:
@@ -83,6 +87,9 @@ class _Slot:
         self.key: str | None = None
         self.value: Any = None
         self.think_rng = think_rng
+        # randint(lo, hi) is lo + _randbelow(hi - lo + 1) for a random.Random (randrange's
+        # fast path): the same draw without randint's two Python layers, once per operation.
+        self.think_below: Callable[[int], int] = getattr(think_rng, "_randbelow", None) or think_rng.randrange
         self.done = False
         self.wakeup: Callable[[], int | None] | None = None  # the client's next_wakeup, if skipped
         self.idle: int | None = None  # the latest idle tick's time, not yet handed to the client
@@ -159,7 +166,7 @@ class ClientSlots:
         """Schedule the slot's next operation: after a think time, or at its due time."""
         if self._due is None:
             lo, hi = self._think
-            self._scheduler.at(now + (lo if lo == hi else slot.think_rng.randint(lo, hi)), self._on_op, slot, slot.gen)
+            self._scheduler.at(now + (lo if lo == hi else lo + slot.think_below(hi - lo + 1)), self._on_op, slot, slot.gen)
             return
         due = self._due(slot.process)
         if due is None:
@@ -191,7 +198,9 @@ class ClientSlots:
         self._drain(slot, client)
 
     def _drain(self, slot: _Slot, client: SimClient) -> None:
-        drain_ready(client.ready(), self)
+        r = client.ready()
+        if r is not EMPTY_READY:  # the shared empty batch: nothing to drain
+            drain_ready(r, self)
         done = client.take_completion()
         if done is not None:
             self._complete(slot, done)
@@ -214,7 +223,7 @@ class ClientSlots:
             client.tick(idle)
         client.invoke(f, key, value, now)
         history = self.history
-        history.append(Event(slot.process, "invoke", f, value, key, now * _NS_PER_MS, len(history),
+        history.append(_event(slot.process, "invoke", f, value, key, now * _NS_PER_MS, len(history),
                              extra=event_extra(client, "invoke_extra")))
         self._recorder.append(
             {
@@ -255,7 +264,7 @@ class ClientSlots:
         value = done.value if status == "ok" else slot.value
         now = self._scheduler.now
         history = self.history
-        history.append(Event(slot.process, status, slot.f, value, slot.key, now * _NS_PER_MS, len(history),
+        history.append(_event(slot.process, status, slot.f, value, slot.key, now * _NS_PER_MS, len(history),
                              extra=event_extra(done, "extra")))
         self._recorder.emit(
             "client-complete",

@@ -39,7 +39,7 @@ from typing import Any
 
 from cluster.clock import ClockModel
 from cluster.core.storage import MemoryStorage
-from cluster.core.types import ClientReply, Core, CoreEvent, Message, PersistOp
+from cluster.core.types import EMPTY_READY, ClientReply, Core, CoreEvent, Message, PersistOp
 from cluster.driver import TwoClockTick, drain_ready, two_clock_tick
 from cluster.sim.recorder import Recorder
 from cluster.sim.scheduler import Scheduler
@@ -152,7 +152,9 @@ class NodeProcess:
                 self._idle = None
                 self._tick(idle[0], idle[1])
             core.step(msg)
-            drain_ready(core.ready(), self)
+            r = core.ready()
+            if r is not EMPTY_READY:  # the shared empty batch: nothing to drain
+                drain_ready(r, self)
         elif state is PAUSED:
             self.inbox.append((msg, mid))
         else:
@@ -178,7 +180,9 @@ class NodeProcess:
                 return
             self._idle = None
         self._tick(mono, wall)
-        drain_ready(core.ready(), self)
+        r = core.ready()
+        if r is not EMPTY_READY:
+            drain_ready(r, self)
         if gen == self.gen and self.state is UP:
             self._scheduler.at(now + self._tick_ms, self._on_tick, gen, None)
 

@@ -32,7 +32,8 @@ _SUMMARY_FIELDS = ("term", "seq", "op", "status")
 class Recorder:
     """The trace, the hooks, and the current run's ``on_event`` callback."""
 
-    __slots__ = ("trace", "wire_on", "on_event", "node_records", "_hooks", "_clock", "_summaries")
+    __slots__ = ("trace", "wire_on", "on_event", "node_records", "node_record_kinds", "_hooks", "_clock",
+                 "_summaries")
 
     def __init__(self, clock: Scheduler, *, trace_messages: bool) -> None:
         self.trace: list[dict[str, Any]] = []
@@ -41,6 +42,8 @@ class Recorder:
         # The system's per-event records (a new leader's log): told of each core event
         # itself, before the hooks, so no copy of the record is built for it.
         self.node_records: Callable[[CoreEvent], None] | None = None
+        # The event kinds node_records reads (None: every kind); it is not called for others.
+        self.node_record_kinds: frozenset[str] | None = None
         self._hooks: tuple[Hook, ...] = ()  # replaced, never mutated: safe to iterate while hooks add hooks
         self._clock = clock
         self._summaries: dict[type, tuple[str, tuple[str, ...]]] = {}
@@ -75,18 +78,27 @@ class Recorder:
 
     def events(self, events: tuple[CoreEvent, ...]) -> None:
         """A batch of core events, in order: each is traced, then handed to ``on_event``,
-        then to ``node_records``, then to the hooks.  (A hook may record in turn; its record
+        then to ``node_records`` (if it reads that kind), then to the hooks.  (A hook may record in turn; its record
         follows the event's.)"""
         now = self._clock.now
         trace = self.trace
         on_event = self.on_event
         node_records = self.node_records
+        kinds = self.node_record_kinds
+        if on_event is None and not self._hooks:
+            # Nobody to tell but node_records, which records without hooks and so cannot
+            # add one: the common case (explore, sweeps, runs without event-triggered faults).
+            for ev in events:
+                trace.append({**ev.data, "t": now, "kind": ev.kind, "node": ev.node})
+                if node_records is not None and (kinds is None or ev.kind in kinds):
+                    node_records(ev)
+            return
         for ev in events:
             rec = {**ev.data, "t": now, "kind": ev.kind, "node": ev.node}
             trace.append(rec)
             if on_event is not None:
                 on_event(ev)
-            if node_records is not None:
+            if node_records is not None and (kinds is None or ev.kind in kinds):
                 node_records(ev)
             hooks = self._hooks  # per event: a hook may have added one
             if hooks:

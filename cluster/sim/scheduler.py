@@ -62,6 +62,15 @@ class Scheduler:
         else:
             bucket.append((fn, a, b))
 
+    def buckets(self) -> dict[int, list[_Entry]]:
+        """The queue's lists of entries by due time, for a caller that schedules on every
+        message (the transport) and so skips the call of :meth:`at` where it can.
+
+        Appending ``(fn, a, b)`` to the list found at a time is exactly ``at(time, fn, a,
+        b)``; a time with no list must go through :meth:`at`, which also records the time.
+        The dict is the queue's own, updated in place and never replaced."""
+        return self._buckets
+
     def call_at(self, time_ms: int, fn: Callable[[], None]) -> int:
         """Run ``fn()`` at ``time_ms`` (now if earlier); returns a handle for :meth:`cancel`."""
         handle = self._handles
@@ -92,27 +101,28 @@ class Scheduler:
         """
         times = self._times
         buckets = self._buckets
-        budget = STOP_CHECK_EVERY
+        budget = STOP_CHECK_EVERY  # entries, counted from the start of the bucket, until the next check
         while times and times[0] < end_ms:
             t = times[0]
             self.now = t
             bucket = buckets[t]
-            i = 0
-            # len() each time round: entries due now may be added while the bucket runs.
-            while i < len(bucket):
-                fn, a, b = bucket[i]
-                i += 1
-                fn(a, b)
-                if should_stop is not None:
-                    budget -= 1
-                    if budget <= 0:
-                        budget = STOP_CHECK_EVERY
+            # A list's iterator reads the length at every step, so entries due now that are
+            # added while the bucket runs are run too, after the ones already there.
+            if should_stop is None:
+                for fn, a, b in bucket:
+                    fn(a, b)
+            else:
+                for i, (fn, a, b) in enumerate(bucket, 1):
+                    fn(a, b)
+                    if i >= budget:
+                        budget = i + STOP_CHECK_EVERY
                         if should_stop():
                             del bucket[:i]
                             if not bucket:
                                 heappop(times)
                                 del buckets[t]
                             return True
+                budget -= len(bucket)
             heappop(times)
             del buckets[t]
         self.now = end_ms

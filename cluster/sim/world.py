@@ -42,7 +42,7 @@ from cluster.sim.scheduler import Scheduler
 from cluster.sim.trace import history_jsonl, to_jsonl
 from cluster.sim.transport import Transport
 from cluster.sim.workload import Workload
-from cluster.spec import EventRecords
+from cluster.spec import EventRecords, RecordsOn
 
 __all__ = ["CRASHED", "PAUSED", "UP", "Hook", "MakeClient", "MakeCore", "SimClient", "Simulation"]
 
@@ -294,19 +294,24 @@ class Simulation:
         precede what any hook records for it.  Only core events, as on the real engine."""
         if records is None:
             self._recorder.node_records = None
+            self._recorder.node_record_kinds = None
             return
         nodes = self._nodes
         emit = self._recorder.emit
+        # Records that declare the kinds they read (RecordsOn) are asked about those alone,
+        # and the recorder does that filtering, so the declared function is called directly.
+        kinds, read = (records.kinds, records.fn) if isinstance(records, RecordsOn) else (None, records)
 
         def node_records(event: CoreEvent) -> None:
             process = nodes.get(event.node)
             core = None if process is None else process.core
             if core is None:  # a client's event, or a node that is down
                 return
-            for kind, data in records(core, event):
+            for kind, data in read(core, event):
                 emit(kind, {"node": event.node, **data}, hooks=False)
 
         self._recorder.node_records = node_records
+        self._recorder.node_record_kinds = kinds
 
     # --- inspection -----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cluster.core import kv, quorum_messages, raft_messages, saga_messages, types
-from cluster.core.frozen import fast_init
+from cluster.core.frozen import fast_constructor, fast_init
 
 FAST = [
     cls
@@ -79,3 +79,18 @@ def test_refuses_what_it_cannot_build_the_same() -> None:
     for cls in (NoSlots, PostInit, KwOnly):
         with pytest.raises(TypeError):
             fast_init(cls)
+
+
+def test_fast_constructor_builds_the_classes_own_objects_without_changing_it() -> None:
+    from analysis.history import Event
+
+    init = Event.__init__
+    new_event = fast_constructor(Event)
+    assert Event.__init__ is init
+    args = (3, "ok", "put", ("a", 1), "k", 5_000_000, 7)
+    made, want = new_event(*args, extra=(("n", 1),)), Event(*args, extra=(("n", 1),))
+    assert type(made) is Event and made == want and repr(made) == repr(want) and hash(made) == hash(want)
+    assert new_event(1, "invoke", "get") == Event(1, "invoke", "get")  # defaults
+    assert pickle.loads(pickle.dumps(made)) == want
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.f = "changed"  # type: ignore[misc]

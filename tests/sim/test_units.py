@@ -7,9 +7,12 @@ import random
 import pytest
 
 from cluster.clock import ClockModel
+from cluster.core.types import Message
 from cluster.sim.network import DROP_CUT, DROP_LOSS, SimNetwork
+from cluster.sim.recorder import Recorder
 from cluster.sim.scheduler import STOP_CHECK_EVERY, Scheduler
 from cluster.sim.trace import dumps_record, to_jsonl
+from cluster.sim.transport import Transport
 
 # --- clock --------------------------------------------------------------------------------------
 
@@ -145,6 +148,37 @@ def test_healthy_link_is_fifo_within_base_latency() -> None:
         assert now + 1 <= plan[0]
         times.append(plan[0])
     assert times == sorted(times)
+
+
+def test_the_transports_healthy_path_plans_as_the_network_does() -> None:
+    """Transport.send plans a healthy link's messages itself; the arrivals, drops and
+    duplicates must be those SimNetwork.plan gives for the same seed, links and calls,
+    including after a link is degraded, cut or healed mid-way."""
+    net = SimNetwork(random.Random(5), (1, 5))
+    plans: list[tuple[int, ...] | str] = []
+    sched = Scheduler()
+    arrivals: list[tuple[int, int]] = []
+    transport = Transport(SimNetwork(random.Random(5), (1, 5)), sched, Recorder(sched, trace_messages=False))
+    transport.attach("b", lambda _m, mid: arrivals.append((sched.now, mid)))
+    transport.attach("a", lambda _m, mid: arrivals.append((sched.now, mid)))
+    changes: dict[int, tuple[str, dict[str, float]]] = {
+        40: ("set_link", {"duplicate": 0.5, "delay_ms": 3.0}), 80: ("cut", {}), 120: ("restore", {}),
+        160: ("set_link", {})}
+    for i in range(200):
+        if i in changes:
+            name, kw = changes[i]
+            for n in (net, transport.network):
+                getattr(n, name)("a", "b", **kw)
+        src, dst = ("a", "b") if i % 3 else ("b", "a")
+        plans.append(net.plan(sched.now, src, dst))
+        transport.send(Message(src, dst))
+        sched.run_until(sched.now + 1)
+    sched.run_until(sched.now + 100)
+    # a cut also drops what is in flight on a -> b when it arrives (at 80 <= t < 120)
+    want = sorted((t, mid) for mid, p in enumerate(plans) if not isinstance(p, str) for t in p
+                  if not (mid % 3 and 80 <= t < 120))
+    assert sorted(arrivals) == want and len(want) > 150
+    assert any(isinstance(p, tuple) and len(p) == 2 for p in plans)  # duplicates were planned
 
 
 def test_cut_is_one_way_and_restorable() -> None:

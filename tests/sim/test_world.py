@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from analysis.history import History
-from cluster.core.types import ClientRequest
+from cluster.core.types import ClientRequest, CoreEvent
 from cluster.sim.workload import Op
+from cluster.spec import RecordsOn
 from tests.sim import Ping, RandomRegister, core, make_sim, scripted
 
 
@@ -434,3 +435,24 @@ def test_a_run_defers_full_collections_and_restores_the_thresholds() -> None:
     with pytest.raises(RuntimeError):
         sim.run(10)
     assert gc.get_threshold() == before
+
+
+def test_event_records_that_declare_kinds_are_asked_about_those_alone() -> None:
+    def records(_core: object, event: Any) -> list[tuple[str, dict[str, Any]]]:
+        asked.append(event.kind)
+        return [("seen", {"of": event.kind})]
+
+    ops: dict[int, list[Op]] = {0: [("put", "x", 1), ("put", "y", 2)]}
+    for kinds, want in ((frozenset({"apply"}), ["apply", "apply"]), (frozenset({"role"}), [])):
+        asked: list[str] = []
+        sim = make_sim(clients=1, workload=scripted(ops, 1))
+        sim.set_event_records(RecordsOn(kinds, records))
+        sim.run(200)
+        assert asked == want
+        trace = [r["kind"] for r in sim.trace]
+        # each record directly follows the event it was read for
+        assert [trace[i - 1] for i, k in enumerate(trace) if k == "seen"] == want
+    # called directly, as an engine that knows nothing of kinds would, it gives none for the rest
+    sim = make_sim()
+    only_apply = RecordsOn(frozenset({"apply"}), records)
+    assert list(only_apply(sim.nodes["n1"], CoreEvent("n1", "role", {}))) == []
