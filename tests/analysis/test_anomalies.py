@@ -41,7 +41,7 @@ def test_check_tags_refuses_unknown_words_and_sorts() -> None:
 
 
 def test_tags_of_only_counts_invalid_results() -> None:
-    results = [{"verdict": "invalid", "anomaly_tags": ["two-leaders"]},
+    results: list[dict[str, object]] = [{"verdict": "invalid", "anomaly_tags": ["two-leaders"]},
                {"verdict": "valid", "anomaly_tags": ["stale-read"]},
                {"verdict": "invalid"}]
     assert tags_of(results) == ["two-leaders"]
