@@ -255,7 +255,7 @@ class RayEngine:
             if ended is None or self.closed or n.incarnation != incarnation or n.state in (CRASHED, STARTING):
                 return
             again = attempt < _STREAM_REOPENS
-            self.errors.append(f"{n.id}: event stream {ended} while the node was up; "
+            self.errors.append(f"{n.id}: event stream {ended} at {self.now_ms()} ms while the node was up; "
                                f"{'opened again' if again else 'the triggers no longer see its events'}")
             await asyncio.sleep(0.1)
 
