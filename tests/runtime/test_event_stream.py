@@ -42,20 +42,21 @@ class _Control:
         return stream()
 
 
-def _engine(loop: asyncio.AbstractEventLoop) -> RayEngine:
-    engine = RayEngine(specs={"n1": object()}, seed=1, make_actor=lambda spec: None, loop=loop)  # type: ignore[dict-item]
-    engine._nodes["n1"].state = UP
-    return engine
-
-
-def test_a_broken_stream_of_a_live_node_is_opened_again_and_reported() -> None:
+def _follow(breaks: int) -> tuple[RayEngine, _Control]:
+    """Follow n1's stream (n1 up) until the follower gives up; the engine and the stub."""
     loop = asyncio.new_event_loop()
     try:
-        engine = _engine(loop)
-        control = _Control(engine, breaks=1)
+        engine = RayEngine(specs={"n1": object()}, seed=1, make_actor=lambda spec: None, loop=loop)  # type: ignore[dict-item]
+        engine._nodes["n1"].state = UP
+        control = _Control(engine, breaks=breaks)
         loop.run_until_complete(engine._follow_events(engine._nodes["n1"], control, 0))
     finally:
         loop.close()
+    return engine, control
+
+
+def test_a_broken_stream_of_a_live_node_is_opened_again_and_reported() -> None:
+    engine, control = _follow(breaks=1)
     assert control.calls == 2 and engine.streamed == 2
     assert len(engine.errors) == 1
     assert engine.errors[0].startswith("n1: event stream failed (UNAVAILABLE) at ")
@@ -63,23 +64,11 @@ def test_a_broken_stream_of_a_live_node_is_opened_again_and_reported() -> None:
 
 
 def test_the_stream_of_a_crashed_node_ends_without_an_error() -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        engine = _engine(loop)
-        control = _Control(engine, breaks=0)
-        loop.run_until_complete(engine._follow_events(engine._nodes["n1"], control, 0))
-    finally:
-        loop.close()
+    engine, control = _follow(breaks=0)
     assert control.calls == 1 and engine.errors == []
 
 
 def test_a_stream_that_keeps_breaking_is_given_up_after_a_few_tries() -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        engine = _engine(loop)
-        control = _Control(engine, breaks=100)
-        loop.run_until_complete(engine._follow_events(engine._nodes["n1"], control, 0))
-    finally:
-        loop.close()
+    engine, control = _follow(breaks=100)
     assert control.calls == 4 and len(engine.errors) == 4
     assert engine.errors[-1].endswith("the triggers no longer see its events")
