@@ -76,7 +76,7 @@ def _batching(out: RunOutcome, secs: float) -> dict[str, Any]:
     m = metrics.get(leader, {}) if leader else {}
     batches = _series(m, "splitbrain_input_batches")
     inputs = _series(m, "splitbrain_batched_inputs")
-    fsyncs = _series(m, "splitbrain_fsyncs")
+    fsyncs = _series(m, "splitbrain_fsyncs_total")  # a prometheus Counter exposes its _total series
     return {"leader": leader,
             "inputs_per_batch": round(inputs / batches, 2) if batches else None,
             "leader_fsyncs_per_s": round(fsyncs / secs, 1) if secs else None}
