@@ -19,11 +19,9 @@ healthy cluster is one dict lookup, one random draw and one FIFO update.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
 
-__all__ = ["DROP_CUT", "DROP_LOSS", "HealthyPath", "LinkState", "SimNetwork"]
+__all__ = ["DROP_CUT", "DROP_LOSS", "LinkState", "SimNetwork"]
 
 DROP_CUT = "cut"
 DROP_LOSS = "loss"
@@ -48,23 +46,6 @@ class LinkState:
     def degraded(self) -> bool:
         """Anything besides the cut flag set?"""
         return bool(self.loss or self.delay_ms or self.jitter_ms or self.duplicate or self.reorder)
-
-
-class HealthyPath(NamedTuple):
-    """What :meth:`SimNetwork.plan` reads for a message on a healthy link, for a sender that
-    does that case itself instead of calling it (the transport: one call fewer per message).
-
-    A link is healthy while ``(src, dst)`` is not in ``links``; its arrival time is then
-    ``now + lo + int(random() * span)``, raised to ``last[(src, dst)]`` (default 0) if that
-    is later, and stored back there -- exactly what :meth:`SimNetwork.plan` does, with the
-    same draw.  The containers are the network's own (updated in place, never replaced),
-    so a fault that degrades or cuts a link takes effect at once."""
-
-    links: dict[tuple[str, str], LinkState]
-    last: dict[tuple[str, str], int]
-    random: Callable[[], float]
-    lo: int
-    span: int
 
 
 def _check_prob(name: str, p: float) -> float:
@@ -158,10 +139,6 @@ class SimNetwork:
         return (src, dst) in self.cuts
 
     # --- the hot path ---------------------------------------------------------------------------
-
-    def healthy_path(self) -> HealthyPath:
-        """The state :meth:`plan` reads for a healthy link (see :class:`HealthyPath`)."""
-        return HealthyPath(self._links, self._last, self._random, self._lo, self._span)
 
     def plan(self, now: int, src: str, dst: str) -> tuple[int, ...] | str:
         """Arrival times for one message sent now (a second time is a duplicate), or why

@@ -62,15 +62,6 @@ class Scheduler:
         else:
             bucket.append((fn, a, b))
 
-    def buckets(self) -> dict[int, list[_Entry]]:
-        """The queue's lists of entries by due time, for a caller that schedules on every
-        message (the transport) and so skips the call of :meth:`at` where it can.
-
-        Appending ``(fn, a, b)`` to the list found at a time is exactly ``at(time, fn, a,
-        b)``; a time with no list must go through :meth:`at`, which also records the time.
-        The dict is the queue's own, updated in place and never replaced."""
-        return self._buckets
-
     def call_at(self, time_ms: int, fn: Callable[[], None]) -> int:
         """Run ``fn()`` at ``time_ms`` (now if earlier); returns a handle for :meth:`cancel`."""
         handle = self._handles

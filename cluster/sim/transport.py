@@ -30,7 +30,7 @@ class Transport:
     """Sends through the network and delivers to attached receivers."""
 
     __slots__ = ("network", "_scheduler", "_recorder", "_receivers", "_cuts", "_mid", "_plan", "_at", "_wire_on",
-                 "_arrival", "_links", "_last", "_random", "_lo", "_span", "_buckets")
+                 "_arrival")
 
     def __init__(self, network: SimNetwork, scheduler: Scheduler, recorder: Recorder) -> None:
         self.network = network
@@ -44,9 +44,6 @@ class Transport:
         self._at = scheduler.at
         self._wire_on = recorder.wire_on
         self._arrival = self._arrive
-        # What plan reads for a healthy link, each in a slot of its own (read per message).
-        self._links, self._last, self._random, self._lo, self._span = network.healthy_path()
-        self._buckets = scheduler.buckets()
 
     def attach(self, address: str, receiver: Receiver) -> None:
         self._receivers[address] = receiver
@@ -58,30 +55,11 @@ class Transport:
         return address in self._receivers
 
     def send(self, msg: Message) -> None:
-        """Send ``msg`` now: record it, and either drop it or schedule its arrival(s).
-
-        A message on a healthy link (the common case) is planned here, as
-        :meth:`SimNetwork.plan` would plan it (see :class:`~cluster.sim.network.HealthyPath`),
-        and joins the scheduler's list for its arrival time directly when there is one:
-        the same draw, the same arrival and the same queue position, two calls fewer."""
+        """Send ``msg`` now: record it, and either drop it or schedule its arrival(s)."""
         mid = self._mid
         self._mid = mid + 1
         if self._wire_on:
             self._recorder.wire("send", msg, mid)
-        key = (msg.src, msg.dst)
-        if key not in self._links:
-            at = self._scheduler.now + self._lo + int(self._random() * self._span)
-            last = self._last
-            prev = last.get(key, 0)
-            if at < prev:
-                at = prev
-            last[key] = at
-            bucket = self._buckets.get(at)
-            if bucket is None:
-                self._at(at, self._arrival, msg, mid)
-            else:
-                bucket.append((self._arrival, msg, mid))
-            return
         plan = self._plan(self._scheduler.now, msg.src, msg.dst)
         if isinstance(plan, str):
             self._recorder.drop(msg, mid, plan)

@@ -150,10 +150,10 @@ def test_healthy_link_is_fifo_within_base_latency() -> None:
     assert times == sorted(times)
 
 
-def test_the_transports_healthy_path_plans_as_the_network_does() -> None:
-    """Transport.send plans a healthy link's messages itself; the arrivals, drops and
-    duplicates must be those SimNetwork.plan gives for the same seed, links and calls,
-    including after a link is degraded, cut or healed mid-way."""
+def test_the_transport_delivers_what_the_network_plans() -> None:
+    """Transport.send's arrivals, drops and duplicates are those SimNetwork.plan gives for
+    the same seed, links and calls, including after a link is degraded, cut or healed
+    mid-way."""
     net = SimNetwork(random.Random(5), (1, 5))
     plans: list[tuple[int, ...] | str] = []
     sched = Scheduler()
