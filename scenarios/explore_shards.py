@@ -9,7 +9,9 @@ whether another shard has already found a failure.
 * **The first failure cancels the rest.**  The board remembers the first shard to report
   a failing run; from then on every other shard is told to stop and ends at its next run
   boundary (its search unwinds as if its budget were spent).  A shard still busy long
-  after that (a slow run) is cancelled by force.
+  after that (a slow run) is given up on: the driver stops waiting for it and it ends with
+  the Ray session (never ``ray.cancel``, which can abort the driver: see
+  :mod:`cluster.runtime.pool`).
 * **Shrinking happens where the failure was found.**  The finding shard goes on
   shrinking within its own budget, with its own hypothesis state, and returns the minimal
   failing scenario and its outcome; the driver saves that run as a normal results
@@ -34,12 +36,12 @@ from scenarios.spec import Scenario, ScenarioError
 __all__ = ["ShardReport", "ShardedResult", "explore_sharded", "finder"]
 
 _STRAGGLER_S = 15.0
-"""How long a shard may take to notice the stop (it finishes its current run) before it
-is cancelled by force."""
+"""How long a shard may take to notice the stop (it finishes its current run) before the
+driver gives up on it."""
 
 _GRACE_S = 60.0
 """Beyond the budget, how long the driver waits for shards (start-up on a busy cluster,
-a last slow run) before it cancels them."""
+a last slow run) before it gives up on them."""
 
 
 class _Board:
@@ -176,10 +178,7 @@ def explore_sharded(sc: Scenario, *, workers: int | None = None, budget_s: float
                         or now > hard_stop]
                 for ref in late:
                     cancelled.append(pending.pop(ref))
-                    ray.cancel(ref, force=True)
         finally:
-            for ref in pending:
-                ray.cancel(ref, force=True)
             ray.kill(board)
     reports.sort(key=lambda r: r.shard)
     finder = next((r for r in reports if r.found and r.result is not None), None)

@@ -23,8 +23,9 @@ What is kept (``keep``):
 * ``none``: the records only; any seed reruns with
   ``splitbrain run <campaign>/scenario.json --seed S``.
 
-Interrupting (Ctrl-C) cancels the tasks in flight and keeps everything finished: the
-records, the folders, and a summary of the finished seeds marked ``interrupted``.
+Interrupting (Ctrl-C) drops the runs in flight (they stop with the Ray session) and keeps
+everything finished: the records, the folders, and a summary of the finished seeds
+marked ``interrupted``.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ def run_sweep(plan: SweepPlan, *, workers: int | None = None, address: str | Non
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            pool.cancel()
+            pool.abandon()
         wall = time.perf_counter() - t0
         notes: list[str] = []
         if plan.keep == "first" and not interrupted:

@@ -3,8 +3,16 @@
 A sweep runs thousands of simulator runs, each a pure function of (scenario, seed); Ray
 spreads them over every CPU of the cluster it is connected to (a local one, or one joined
 with ``--ray-address``).  :class:`TaskPool` keeps at most ``workers`` tasks in flight, so
-a long campaign never floods the scheduler with ten thousand pending tasks and a Ctrl-C
-has little to cancel, and yields each :class:`Done` in completion order.
+a long campaign never floods the scheduler with ten thousand pending tasks, and yields
+each :class:`Done` in completion order.
+
+Why an interrupted pool never calls ``ray.cancel``: in Ray's core worker a cancellation
+that meets the task's own completion (its reply, or its worker's death under
+``force=True``) fails a check and aborts the whole driver with a C++ stack dump
+(ray-project/ray#54527 fixed one such path; a sweep interrupted by Ctrl-C still hit
+another in Ray 2.60).  Nothing needs it: the tasks belong to the driver's job, so they
+stop when the Ray session ends -- a private local Ray is stopped with everything in it,
+and a cluster kills a disconnected driver's tasks.  The pool only stops waiting for them.
 
 Why the pool sizes each task's CPU share itself: Ray admits a task only where its
 ``num_cpus`` fits, so ``workers`` beyond the CPUs Ray sees would silently run no faster.
@@ -18,7 +26,6 @@ argument once, through the object store) and reports where each task ran
 
 from __future__ import annotations
 
-import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -90,8 +97,8 @@ def _short(e: BaseException) -> str:
 class TaskPool(Generic[T]):
     """``fn(shared, item)`` for every item, as Ray tasks, at most ``workers`` at a time.
 
-    Use :meth:`run` as an iterator; leaving it early (break, an exception, Ctrl-C) cancels
-    what is still in flight, so an interrupted campaign stops its workers at once.
+    Use :meth:`run` as an iterator; leaving it early (break, an exception, Ctrl-C) drops
+    what is still in flight (:meth:`abandon`), which ends with the caller's Ray session.
     """
 
     def __init__(self, fn: Callable[[Any, T], Any], *, workers: int, shared: Any = None) -> None:
@@ -134,18 +141,12 @@ class TaskPool(Generic[T]):
                     except ray.exceptions.RayError as e:
                         yield Done(item, error=_short(e))
         finally:
-            self.cancel()
+            self.abandon()
 
-    def cancel(self) -> None:
-        """Stop every task still in flight (their workers are killed: a half-finished
-        simulator run has nothing worth keeping)."""
-        import ray
-
-        pending, self._pending = list(self._pending), {}
-        for ref in pending:
-            with contextlib.suppress(Exception):
-                ray.cancel(ref, force=True)
-        if pending:
-            # give the cancellations a moment to land before the caller shuts Ray down
-            with contextlib.suppress(Exception):
-                ray.wait(pending, num_returns=len(pending), timeout=2.0)
+    def abandon(self) -> list[T]:
+        """Stop waiting for the tasks still in flight and return their items.  They are
+        not cancelled (see the module doc): they end with the Ray session, which the
+        caller is about to close."""
+        items = list(self._pending.values())
+        self._pending = {}
+        return items

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -29,21 +29,20 @@ import pytest
 from cluster.runtime.leftovers import OWNER_FILE, RUN_TAG_ENV, claim, process_start, tagged
 
 ROOT = Path(__file__).resolve().parents[2]
+RUN_ARGS = ("run", "raft-leader-partition", "--engine", "ray", "--duration", "60000", "--no-save", "--quiet")
 pytestmark = pytest.mark.ray
 
 
 class Run:
     """A ``splitbrain run`` child, its owner record and its tagged processes."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, args: Sequence[str] = RUN_ARGS, **env_extra: str) -> None:
         self.home = tmp_path / "home"
         self.home.mkdir()
         self.temp = Path(tempfile.mkdtemp(prefix="sbt-", dir="/tmp"))  # short: Ray's socket paths live inside
-        env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(self.home), TMPDIR=str(self.temp))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "splitbrain", "run", "raft-leader-partition", "--engine", "ray",
-             "--duration", "60000", "--no-save", "--quiet"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(self.home), TMPDIR=str(self.temp), **env_extra)
+        self.proc = subprocess.Popen([sys.executable, "-m", "splitbrain", *args], cwd=ROOT, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.dir: Path | None = None
         self.tag = ""
 
@@ -93,7 +92,7 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _gone(run: Run, timeout: float = 10.0) -> dict[int, int | None]:
+def gone(run: Run, timeout: float = 10.0) -> dict[int, int | None]:
     deadline = time.monotonic() + timeout
     while run.processes() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -109,7 +108,7 @@ def test_sigterm_stops_the_run_like_ctrl_c(tmp_path: Path, moment: str) -> None:
         assert code == 143, err[-3000:]
         assert err.strip().splitlines() == [
             "splitbrain: terminated (SIGTERM); everything the run started was stopped"], err[-3000:]
-        assert not _gone(run), "processes left behind"
+        assert not gone(run), "processes left behind"
         assert run.dir is not None and not run.dir.exists(), "temp dir left behind"
         assert not (run.home / ".ray").exists(), "Ray's token was written to the user's home"
     finally:
@@ -122,7 +121,7 @@ def test_ctrl_c_while_ray_starts_leaves_no_agents(tmp_path: Path) -> None:
         run.wait_until(_ray_starting)
         code, err = run.stop(signal.SIGINT)
         assert code == 130, err[-3000:]
-        assert not _gone(run), "Ray agents left behind"
+        assert not gone(run), "Ray agents left behind"
         assert run.dir is not None and not run.dir.exists()
     finally:
         run.close()
@@ -149,7 +148,7 @@ def test_clean_removes_what_a_sigkilled_run_left_and_nothing_live(tmp_path: Path
                                          check=True).stdout)
         assert [x["path"] for x in done["removed"]] == [str(run.dir)] and not done["failed"]
         assert not run.dir.exists() and live.exists()
-        assert not _gone(run, timeout=5.0), "the dead run's processes survived clean"
+        assert not gone(run, timeout=5.0), "the dead run's processes survived clean"
         assert process_start(os.getpid()) is not None
     finally:
         run.close()
