@@ -3,9 +3,11 @@
     python bench/runtime.py                          # 3 and 5 nodes, 10 clients, 5 s each
     python bench/runtime.py --nodes 3 --duration 10000 --clients 20
     python bench/runtime.py --flawed 10              # also violation rates of flawed scenarios
+    python bench/runtime.py --read-ratio 0.5 0       # the mixed workload, then puts only
 
 Each throughput run is a Raft KV under a closed-loop workload (every client invokes its
-next operation as soon as the last one ends: half puts, half gets over 10 keys), checked
+next operation as soon as the last one ends, over 10 keys; ``--read-ratio`` is the share of
+gets, half by default, and each ratio given is a row), checked
 for linearizability afterwards: the verdict is printed beside the numbers, so a faster
 runtime that broke the protocol shows at once.  Latencies are invoke to completion of the
 ``ok`` operations, as the history records them.  Batching is read from the nodes' metrics:
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cluster.runtime.launch import RayLauncher  # noqa: E402
+from cluster.runtime.ray_local import start_local  # noqa: E402
 from scenarios.runner import RunOutcome, run_scenario  # noqa: E402
 from scenarios.spec import Scenario, load  # noqa: E402
 
@@ -47,12 +50,13 @@ def run_scenario_ray(sc: Scenario) -> RunOutcome:
     return run_scenario(sc, RayLauncher())
 
 
-def _scenario(nodes: int, clients: int, duration_ms: int, faults: tuple[dict[str, Any], ...] = ()) -> Scenario:
+def _scenario(nodes: int, clients: int, duration_ms: int, faults: tuple[dict[str, Any], ...] = (),
+              read_ratio: float = 0.5) -> Scenario:
     return Scenario(
         name=f"bench-{nodes}", summary="runtime bench", nodes=nodes, clients=clients,
         duration_ms=duration_ms, time_limit_s=max(120.0, duration_ms / 1000 * 4), seed=1, config=dict(CONFIG),
         client={"timeout_ms": 1000}, faults=faults,
-        workload={"keys": 10, "read_ratio": 0.5, "cas_ratio": 0.0, "think_ms": [0, 0]},
+        workload={"keys": 10, "read_ratio": read_ratio, "cas_ratio": 0.0, "think_ms": [0, 0]},
         checkers=("linearizability",),
     )
 
@@ -82,8 +86,8 @@ def _batching(out: RunOutcome, secs: float) -> dict[str, Any]:
             "leader_fsyncs_per_s": round(fsyncs / secs, 1) if secs else None}
 
 
-def throughput(nodes: int, clients: int, duration_ms: int) -> dict[str, Any]:
-    out = run_scenario_ray(_scenario(nodes, clients, duration_ms))
+def throughput(nodes: int, clients: int, duration_ms: int, read_ratio: float = 0.5) -> dict[str, Any]:
+    out = run_scenario_ray(_scenario(nodes, clients, duration_ms, read_ratio=read_ratio))
     open_: dict[int | str, Any] = {}
     lat: dict[str, list[float]] = {"put": [], "get": []}
     for e in out.events:
@@ -92,7 +96,8 @@ def throughput(nodes: int, clients: int, duration_ms: int) -> dict[str, Any]:
         elif e.type == "ok" and e.process in open_:
             lat.setdefault(e.f, []).append((e.time - open_.pop(e.process).time) / 1e6)
     secs = out.stats["simulated_ms"] / 1000
-    row: dict[str, Any] = {"nodes": nodes, "clients": clients, "verdict": out.verdict, "seconds": secs,
+    row: dict[str, Any] = {"nodes": nodes, "clients": clients, "read_ratio": read_ratio, "verdict": out.verdict,
+                           "seconds": secs,
                            "operations": out.stats.get("operations"), "info": out.stats.get("info")}
     for f, xs in lat.items():
         row[f"{f}_per_s"] = round(len(xs) / secs, 1)
@@ -141,17 +146,24 @@ def _positive(text: str) -> int:
     return value
 
 
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
 def _load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def print_table(results: dict[str, Any]) -> None:
     failovers = {fo["nodes"]: fo for fo in results["failover"]}
-    print(f"{'nodes':>5} {'clients':>7} {'put/s':>7} {'put p50':>8} {'put p99':>8} {'get/s':>7} {'get p50':>8} "
+    print(f"{'nodes':>5} {'clients':>7} {'reads':>5} {'put/s':>7} {'put p50':>8} {'put p99':>8} {'get/s':>7} {'get p50':>8} "
           f"{'get p99':>8} {'in/batch':>8} {'fsync/s':>7} {'RSS MB':>7} {'leader ms':>9} {'write ms':>9}  verdict")
     for tp in results["throughput"]:
         fo = failovers.get(tp["nodes"], {})
-        print(f"{tp['nodes']:>5} {tp['clients']:>7} {tp.get('put_per_s', 0):>7} {tp.get('put_p50_ms', 0):>8} "
+        print(f"{tp['nodes']:>5} {tp['clients']:>7} {tp.get('read_ratio', 0.5):>5} {tp.get('put_per_s', 0):>7} {tp.get('put_p50_ms', 0):>8} "
               f"{tp.get('put_p99_ms', 0):>8} {tp.get('get_per_s', 0):>7} {tp.get('get_p50_ms', 0):>8} "
               f"{tp.get('get_p99_ms', 0):>8} {tp.get('inputs_per_batch')!s:>8} {tp.get('leader_fsyncs_per_s')!s:>7} "
               f"{tp['rss_mb_per_node']:>7} {fo.get('new_leader_ms')!s:>9} {fo.get('first_write_ms')!s:>9}  "
@@ -166,6 +178,8 @@ def main() -> int:
     ap.add_argument("--nodes", type=_positive, nargs="+", default=[3, 5], help="cluster sizes to measure")
     ap.add_argument("--duration", type=_positive, default=5000, help="throughput run length (ms)")
     ap.add_argument("--clients", type=_positive, default=10, help="closed-loop clients")
+    ap.add_argument("--read-ratio", type=_ratio, nargs="+", default=[0.5],
+                    help="share of gets in the workload; one throughput row per ratio (default 0.5)")
     ap.add_argument("--no-failover", action="store_true", help="skip the failover runs")
     ap.add_argument("--flawed", type=int, default=0, metavar="N", help="runs per flawed scenario")
     ap.add_argument("--scenarios", nargs="*", default=["raft-split-brain-reads", "raft-ack-before-commit"])
@@ -175,29 +189,18 @@ def main() -> int:
         print(f"--flawed must be >= 0, got {args.flawed}", file=sys.stderr)
         return 3
 
-    import ray
-
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # the driver's gRPC core logs GOAWAYs at INFO otherwise
     tmp = tempfile.mkdtemp(prefix="sb-bench-")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     results: dict[str, Any] = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
-        "args": {"nodes": args.nodes, "duration_ms": args.duration, "clients": args.clients},
+        "args": {"nodes": args.nodes, "duration_ms": args.duration, "clients": args.clients,
+                 "read_ratio": args.read_ratio},
         "load_before": _load(), "throughput": [], "failover": [], "flawed": [],
     }
-    ray.init(num_cpus=2, object_store_memory=80 * 1024 * 1024, include_dashboard=False,
-             log_to_driver=False, _temp_dir=os.path.join(tmp, "ray"), configure_logging=False,
-             runtime_env={"env_vars": {"GRPC_VERBOSITY": "ERROR"}})
     try:
-        for n in args.nodes:
-            t = time.time()
-            results["throughput"].append(throughput(n, args.clients, args.duration))
-            if not args.no_failover:
-                results["failover"].append(failover(n, args.clients))
-            print(f"{n} nodes measured in {time.time() - t:.0f} s, load {_load()}", file=sys.stderr)
-        for name in args.scenarios if args.flawed else []:
-            results["flawed"].append(flawed(name, args.flawed))
+        with start_local(tmp, tag=f"bench-{os.getpid()}", num_cpus=2):  # loopback only, like a run's Ray
+            _measure(args, results)
     finally:
-        ray.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
     results["load_after"] = _load()
     print_table(results)
@@ -205,6 +208,18 @@ def main() -> int:
     args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"wrote {args.out}")
     return 0
+
+
+def _measure(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    for n in args.nodes:
+        t = time.time()
+        for ratio in args.read_ratio:
+            results["throughput"].append(throughput(n, args.clients, args.duration, ratio))
+        if not args.no_failover:
+            results["failover"].append(failover(n, args.clients))
+        print(f"{n} nodes measured in {time.time() - t:.0f} s, load {_load()}", file=sys.stderr)
+    for name in args.scenarios if args.flawed else []:
+        results["flawed"].append(flawed(name, args.flawed))
 
 
 if __name__ == "__main__":
