@@ -102,10 +102,10 @@ def timings(trace: list[dict[str, Any]], versions: int) -> dict[str, Any]:
 
 def bench_pipeline(docs: int, batch_size: int, brokers: list[str], workers: list[int], *,
                    amqp_url: str | None, kafka_bootstrap: str | None, timeout: float) -> list[dict[str, Any]]:
-    import ray
 
     from cluster.runtime.brokers import broker_endpoint
     from cluster.runtime.launch import RayLauncher, RayOptions
+    from cluster.runtime.ray_local import start_local
     from scenarios.ingest import ingest_scenario, summarize
     from scenarios.runner import run_scenario
 
@@ -118,8 +118,9 @@ def bench_pipeline(docs: int, batch_size: int, brokers: list[str], workers: list
                 endpoints[kind] = stack.enter_context(
                     broker_endpoint(kind, amqp_url=amqp_url, kafka_bootstrap=kafka_bootstrap))
                 print(f"  {kind} broker up at {endpoints[kind].address} ({time.perf_counter() - t0:.1f} s)", flush=True)
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, configure_logging=False)
-        stack.callback(ray.shutdown)  # one Ray instance for every row
+        ray_tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="sb-bench-"))
+        # one private loopback Ray for every row, started and swept like a run's own
+        stack.enter_context(start_local(ray_tmp, tag=f"bench-embed-{os.getpid()}", num_cpus=os.cpu_count() or 1))
         for w in workers:
             for kind in brokers:
                 sc = ingest_scenario(docs=docs, batch_size=batch_size, workers=w, broker=kind)
