@@ -102,7 +102,6 @@ def timings(trace: list[dict[str, Any]], versions: int) -> dict[str, Any]:
 
 def bench_pipeline(docs: int, batch_size: int, brokers: list[str], workers: list[int], *,
                    amqp_url: str | None, kafka_bootstrap: str | None, timeout: float) -> list[dict[str, Any]]:
-
     from cluster.runtime.brokers import broker_endpoint
     from cluster.runtime.launch import RayLauncher, RayOptions
     from cluster.runtime.ray_local import start_local
