@@ -25,8 +25,8 @@ it measures, one tree right after the other on the same files:
   in-process numbers do not), and the CPU seconds of those processes;
 * /porc -- each against Porcupine's seconds for the family.
 
-Prints a table per family and writes JSON to ``--out`` (default: a file in the system
-temp folder; ``bench/results/`` is gitignored if you prefer it).  The load average
+Prints a table per family and writes JSON to ``--out`` (default:
+splitbrain-bench/checker.json in the system temp folder, never the repository).  The load average
 (``os.getloadavg``) is recorded before and after each tree: on a shared machine, wall
 times move with it.
 
@@ -50,6 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.output import default_out, write_json  # noqa: E402
 from tests.conformance import CONFORMANCE, format_for, manifest_rows, model_for  # noqa: E402
 
 ANCHORS = {"heavy-kv-log-100k": 2.2, "heavy-kv-log-200k": 1.8}  # Porcupine, seconds in all (issues 17, 20)
@@ -231,7 +232,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tree", default=str(ROOT), help="the source tree to measure ('after'; default: this one)")
     ap.add_argument("--baseline", help="a source tree measured first, as 'before' (e.g. /work/main)")
-    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "splitbrain-bench-checker.json"),
+    ap.add_argument("--out", default=default_out("checker"),
                     help="where to write the JSON results (default: the temp folder)")
     ap.add_argument("--workdir", help="folder for the generated histories (default: a temp folder)")
     ap.add_argument("--only", choices=("conformance", "heavy"), help="measure one set of families")
@@ -265,10 +266,8 @@ def main() -> int:
         for name, a in runs["after"]["families"].items():
             b = runs["before"]["families"][name]
             print(f"{name:<18} " + " ".join(f"{_ratio(a[k], b[k]):>11}" for k in keys))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                               "cpus": os.cpu_count(), "anchors": ANCHORS, "runs": runs}, indent=2))
+    out = write_json(args.out, {"machine": platform.platform(), "python": platform.python_version(),
+                                "cpus": os.cpu_count(), "anchors": ANCHORS, "runs": runs})
     wrong = sum(int(f["mismatches"]) for f in runs["after"]["families"].values())
     print(f"\nwrote {out}; wrong verdicts (after): {wrong}")
     return 1 if wrong else 0

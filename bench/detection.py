@@ -5,13 +5,12 @@ try, not just at the catalog's own seed.  This runs each flawed scenario (simula
 message tracing) at seeds FIRST..LAST in a process pool and prints how many were caught.
 
 Run: .venv/bin/python bench/detection.py [--seeds 1..20] [--only NAME ...] [--jobs N]
-Writes JSON to --out (default bench/results/detection.json, which is git-ignored).
+Writes JSON to --out (default splitbrain-bench/detection.json in the temp folder).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -21,6 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.output import default_out, write_json  # noqa: E402
 
 
 def _one(args: tuple[str, int]) -> tuple[str, int, str, float]:
@@ -45,7 +46,7 @@ def main() -> int:
     ap.add_argument("--seeds", default="1..20")
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "detection.json"))
+    ap.add_argument("--out", default=default_out("detection"))
     args = ap.parse_args()
     seeds = parse_seeds(args.seeds)
     names = sorted(n for n, s in catalog().items() if s.expect == "invalid" and (not args.only or n in args.only))
@@ -64,10 +65,8 @@ def main() -> int:
         rows.append({"scenario": n, "caught": caught, "seeds": len(mine), "missed": missed, "mean_s": mean})
         print(f"{n:<40} {caught:>3}/{len(mine):<4} {','.join(map(str, missed)):<30} {mean:>10.2f}")
     print(f"\n{len(jobs)} runs in {wall:.0f} s with {args.jobs} workers; load {os.getloadavg()[0]:.2f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "seeds": [seeds[0], seeds[-1]],
-                               "wall_s": wall, "rows": rows}, indent=2))
+    out = write_json(args.out, {"machine": platform.platform(), "seeds": [seeds[0], seeds[-1]],
+                                "wall_s": wall, "rows": rows})
     print(f"wrote {out}")
     return 0
 

@@ -34,7 +34,6 @@ Run:  .venv/bin/python bench/embed.py [--quick] [--docs 96] [--brokers model,rab
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -46,6 +45,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.output import default_out, write_json  # noqa: E402
 
 
 def sentences(n: int) -> list[str]:
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--amqp-url", help="use this RabbitMQ instead of a private node")
     ap.add_argument("--kafka-bootstrap", help="use this Kafka-protocol broker instead of a private Tansu")
     ap.add_argument("--timeout", type=float, default=300.0, help="time limit (s) of each end-to-end run")
-    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "splitbrain-bench" / "embed.json"),
+    ap.add_argument("--out", default=default_out("embed"),
                     help="JSON results (default in the temp directory, never the repository)")
     args = ap.parse_args(argv)
     n_sentences = args.sentences or (128 if args.quick else 512)
@@ -210,17 +211,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['broker']:<9} {r['workers']:>7} {r['threads_per_worker']:>7} {r['versions']:>8} {r['points']:>6} "
               f"{r['docs_per_s']!s:>7} {r['steady_docs_per_s']!s:>8} {r['join_s']!s:>6} {r['wall_s']:>7}  "
               f"{','.join(r['verdicts'])}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
+    out = write_json(args.out, {
         "benchmark": "embed",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "params": {"quick": args.quick, "sentences": n_sentences, "batches": batches, "docs": docs,
                    "batch_size": args.batch_size, "brokers": brokers, "workers": workers},
         "load_before": load_before, "load_after": os.getloadavg(),
         "model": model, "end_to_end": e2e,
-        "seconds": round(time.perf_counter() - t_start, 1)}, indent=2) + "\n")
-    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
+        "seconds": round(time.perf_counter() - t_start, 1)})
+    print(f"\nwrote {out} "
           f"({time.perf_counter() - t_start:.0f} s)")
     bad = [r for r in e2e if r["verdicts"] != ["valid", "valid"]]
     if bad:

@@ -19,11 +19,9 @@ repository).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -90,9 +88,10 @@ def main() -> int:
     ap.add_argument("--shrink-budget", type=float, default=60.0, help="shrink budget, seconds (default 60)")
     ap.add_argument("--seed", type=int, default=0, help="hypothesis's seed (default 0)")
     ap.add_argument("--only", nargs="*", help="these flawed scenarios only")
-    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "splitbrain-bench" / "explore.json"))
+    ap.add_argument("--out", help="JSON results (default splitbrain-bench/explore.json in the temp folder)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
+    from bench.output import default_out, write_json
     from scenarios.spec import catalog
 
     names = [n for n, sc in catalog().items() if sc.expect == "invalid" and "sim" in sc.engines]
@@ -117,13 +116,11 @@ def main() -> int:
     small = [r for r in found if r["after"]["operations"] <= 10 and r["after"]["faults"] <= 2]
     print(f"found {len(found)}/{len(rows)}; shrunk to <= 10 operations and <= 2 faults: {len(small)}/{len(found)}; "
           f"load average after {'/'.join(f'{x:.2f}' for x in load_after)}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
+    out = write_json(args.out or default_out("explore"), {
         "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
         "load_before": load_before, "load_after": load_after, "budget_s": args.budget,
         "shrink_budget_s": args.shrink_budget, "seed": args.seed, "rows": rows,
-    }, indent=2) + "\n")
+    })
     print(f"wrote {out}")
     return 0
 

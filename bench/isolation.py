@@ -15,7 +15,6 @@ folder, never into the repository).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -29,10 +28,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
 from analysis.formats import write_jsonl  # noqa: E402
 from analysis.isolation import check, read_txn_history  # noqa: E402
 from analysis.isolation.generate import serial_history  # noqa: E402
+from bench.output import default_out, write_json  # noqa: E402
 
 
 def one_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +82,7 @@ def main() -> int:
                     help="transactions in the giant-component case (default 20000)")
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--timeout", type=float, default=600.0, help="checker budget per case, s")
-    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "splitbrain-bench" / "isolation.json"))
+    ap.add_argument("--out", default=default_out("isolation"))
     args = ap.parse_args()
     base = {"concurrency": args.concurrency, "timeout": args.timeout, "seed": 1,
             "info_ratio": 0.02, "fail_ratio": 0.02}
@@ -114,11 +113,8 @@ def main() -> int:
     load = os.getloadavg()
     print(f"\nload average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} CPUs; "
           f"Python {platform.python_version()}.  Elle (JVM): 100k-160k tx/s.")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                               "cpus": os.cpu_count(), "load_average": load, "cases": results},
-                              indent=2, sort_keys=True))
+    out = write_json(args.out, {"machine": platform.platform(), "python": platform.python_version(),
+                                "cpus": os.cpu_count(), "load_average": load, "cases": results}, sort_keys=True)
     print(f"wrote {out}")
     return 0
 

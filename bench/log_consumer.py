@@ -5,8 +5,8 @@ producers, a consumer group with crashes, rebalances and failed commits, an audi
 final polls) is written as native JSON lines and as Jepsen EDN, then read and checked
 from the text, as ``splitbrain check`` would.  A second run checks the same history with
 one polled record in fifty dropped, so the invalid path (findings, context, explanations)
-is timed too.  Prints a table; writes JSON to ``--out`` (default bench/results/
-log_consumer.json, which git ignores).
+is timed too.  Prints a table; writes JSON to ``--out`` (default
+splitbrain-bench/log_consumer.json in the temp folder, never the repository).
 
 Run: .venv/bin/python bench/log_consumer.py [--ops 100000] [--repeat 3]
 """
@@ -26,12 +26,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
 from analysis.formats.jsonl import dumps_event  # noqa: E402
 from analysis.history import Event  # noqa: E402
 from analysis.log_consumer import check  # noqa: E402
 from analysis.log_generate import log_history  # noqa: E402
 from analysis.log_history import gc_paused, parse_log_text  # noqa: E402
+from bench.output import default_out, write_json  # noqa: E402
 
 
 def generate(target: int, seed: int) -> list[Event]:
@@ -141,7 +141,7 @@ def main() -> int:
     ap.add_argument("--ops", type=int, default=100_000, help="send + poll operations (default 100000)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3, help="best of N timings (default 3)")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "log_consumer.json"))
+    ap.add_argument("--out", default=default_out("log_consumer"))
     args = ap.parse_args()
     t = time.perf_counter()
     events = generate(args.ops, args.seed)
@@ -160,11 +160,9 @@ def main() -> int:
         print(f"{r['history']:<22} {r['format']:<6} {r['bytes'] / 1e6:>6.1f} {r['send_poll_ops']:>7} "
               f"{r['records_polled']:>8} {r['verdict']:>8} {r['anomalies']:>9} {r['read_s']:>7.2f} "
               f"{r['check_s']:>7.2f} {r['total_s']:>7.2f} {r['ops_per_s']:>7.0f} {r['peak_mib']:>8.0f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                               "load_average": os.getloadavg(), "events": len(events),
-                               "generate_s": gen_s, "rows": rows}, indent=2))
+    out = write_json(args.out, {"machine": platform.platform(), "python": platform.python_version(),
+                                "load_average": os.getloadavg(), "events": len(events),
+                                "generate_s": gen_s, "rows": rows})
     print(f"wrote {out}")
     return 0
 

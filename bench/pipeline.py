@@ -16,7 +16,8 @@ For RabbitMQ (private node, or --amqp-url) and a Kafka-protocol broker (private 
   new one takes over; duplicates = redelivered messages whose effect was already
   applied.  On Kafka each crash also pays a group rejoin (~3 s on Tansu).
 
-Prints a table and writes bench/results/pipeline.json.  Exit code 3 if a broker is not
+Prints a table and writes JSON to ``--out`` (default splitbrain-bench/pipeline.json in the
+temp folder).  Exit code 3 if a broker is not
 installed or not reachable (the message says what to install).
 
 Run:  .venv/bin/python bench/pipeline.py [--messages 5000] [--brokers rabbitmq,kafka]
@@ -25,7 +26,6 @@ Run:  .venv/bin/python bench/pipeline.py [--messages 5000] [--brokers rabbitmq,k
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import struct
@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
+from bench.output import default_out, write_json  # noqa: E402
 from cluster.runtime.brokers import (  # noqa: E402
     BrokerSetupError,
     Endpoint,
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         default=6000,
         help="Kafka consumer session timeout; Tansu makes each (re)join wait about half",
     )
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "pipeline.json"))
+    ap.add_argument("--out", default=default_out("pipeline"))
     args = ap.parse_args(argv)
 
     rows: list[Row] = []
@@ -283,30 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     print()
     print_table(rows)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "pipeline",
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                },
-                "params": {
-                    "messages": args.messages,
-                    "session_timeout_ms": args.session_timeout_ms,
-                    "crash_every": args.crash_every,
-                    "publish": modes,
-                    "brokers": kinds,
-                },
-                "results": [asdict(r) for r in rows],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    out = write_json(args.out, {
+        "benchmark": "pipeline",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "params": {"messages": args.messages, "session_timeout_ms": args.session_timeout_ms,
+                   "crash_every": args.crash_every, "publish": modes, "brokers": kinds},
+        "results": [asdict(r) for r in rows],
+    })
     print(f"\nwrote {out}")
     return 0
 

@@ -5,14 +5,13 @@ seconds; this measures the two things that decide it (how long rendering takes a
 the page is) on synthetic results folders with the real schema (wire messages included),
 and, where Chromium is installed, how long a headless browser takes to load and paint it.
 
-Prints a table and writes bench/results/report.json.
+Prints a table and writes JSON to --out (default splitbrain-bench/report.json in the temp folder).
 Run: .venv/bin/python bench/report.py [--sizes 1000,10000,100000] [--no-browser]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shutil
 import subprocess
@@ -23,9 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
 from analysis.records import open_text, stored  # noqa: E402
 from analysis.report.html import render_folder  # noqa: E402
+from bench.output import default_out, write_json  # noqa: E402
 from tests.report.synthetic import make_run  # noqa: E402
 
 
@@ -47,7 +46,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="1000,10000,100000", help="operation counts, comma separated")
     ap.add_argument("--kind", default="invalid", choices=("valid", "invalid", "raft"))
     ap.add_argument("--no-browser", action="store_true", help="skip the headless-browser load time")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "report.json"))
+    ap.add_argument("--out", default=default_out("report"))
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     rows = []
@@ -84,9 +83,7 @@ def main() -> int:
               "machine": platform.machine(), "rows": rows,
               "note": "synthetic folders from tests/report/synthetic.py; browser_s is headless Chromium "
                       "start + load + screenshot (includes browser start-up, about 1 s)"}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    print(f"wrote {write_json(args.out, result)}")
     return 0
 
 

@@ -23,7 +23,6 @@ in the temp directory; never into the repository).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -36,14 +35,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
+from bench.output import default_out, write_json  # noqa: E402
 from cluster.runtime.launch import RayLauncher  # noqa: E402
 from cluster.runtime.ray_local import start_local  # noqa: E402
 from scenarios.runner import RunOutcome, run_scenario  # noqa: E402
 from scenarios.spec import Scenario, load  # noqa: E402
 
 CONFIG = {"election_timeout_ms": [300, 600], "heartbeat_ms": 50}
-DEFAULT_OUT = Path(tempfile.gettempdir()) / "splitbrain-bench" / "runtime.json"
+DEFAULT_OUT = default_out("runtime")
 
 
 def run_scenario_ray(sc: Scenario) -> RunOutcome:
@@ -204,9 +203,7 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     results["load_after"] = _load()
     print_table(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {args.out}")
+    print(f"wrote {write_json(args.out, results, sort_keys=True)}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Sweeps on Ray: throughput by worker count, false alarms of correct designs, detection rates.
 
 Three parts, each a table on the terminal and a section of the JSON written to ``--out``
-(default bench/results/sweep.json, which git ignores):
+(default splitbrain-bench/sweep.json in the temp folder, never the repository):
 
 * ``throughput``: ``--throughput-seeds`` seeds (default 100) of raft-leader-partition with
   each of ``--workers`` (default 1,2): wall time, runs/min and the ratio to the first
@@ -26,7 +26,6 @@ campaign folders go to a temporary store (``--store`` keeps them).  Choose parts
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -38,6 +37,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.output import default_out, write_json  # noqa: E402
 
 THROUGHPUT_SCENARIO = "raft-leader-partition"
 
@@ -150,7 +150,7 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", help="catalog scenarios to include (default: all)")
     ap.add_argument("--ray-address")
     ap.add_argument("--store", help="keep the campaign folders here (default: a temporary folder, removed)")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "sweep.json"))
+    ap.add_argument("--out", default=default_out("sweep"))
     args = ap.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     store = Path(args.store) if args.store else Path(tempfile.mkdtemp(prefix="sb-bench-sweep-"))
@@ -177,10 +177,7 @@ def main() -> int:
         if not args.store:
             shutil.rmtree(store, ignore_errors=True)
     out["load_end"] = _load()
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2))
-    print(f"\nwrote {path}")
+    print(f"\nwrote {write_json(args.out, out)}")
     return 0
 
 

@@ -33,8 +33,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
 from bench.loadgen import BusyLoad, loadavg  # noqa: E402
+from bench.output import default_out, write_json  # noqa: E402
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -128,7 +128,7 @@ def main() -> int:
     ap.add_argument("--flawed-seeds", default="1..3", help="seeds for the flawed twins (A..B)")
     ap.add_argument("--only", nargs="*", help="only these scenarios, in this order")
     ap.add_argument("--store", help="results folders (default: a new temp folder)")
-    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "splitbrain-verdicts.json"))
+    ap.add_argument("--out", default=default_out("verdicts"))
     args = ap.parse_args()
 
     pairs = real_engine_pairs(args.only)
@@ -146,7 +146,7 @@ def main() -> int:
                 row = run_one(name, seed, store)
                 row["expect"] = want
                 rows.append(row)
-                Path(args.out).write_text(json.dumps(doc, indent=2))
+                write_json(args.out, doc)  # after every run: an interrupted table keeps its rows
                 mark = "" if row["verdict"] == want else "   <-- " + (
                     "FALSE ALARM" if want == "valid" and row["verdict"] == "invalid" else "unexpected")
                 print(f"{name} seed {seed}: {row['verdict']} ({row['wall_s']} s, load avg "
