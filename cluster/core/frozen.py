@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-__all__ = ["fast_constructor", "fast_init"]
+__all__ = ["fast_constructor", "fast_init", "finish_records"]
 
 T = TypeVar("T")
 
@@ -34,6 +34,74 @@ def fast_init(cls: type[T]) -> type[T]:
     init.__doc__ = cls.__init__.__doc__
     cls.__init__ = init  # type: ignore[misc,method-assign]
     return cls
+
+
+def finish_records(*classes: type) -> None:
+    """Finish the frozen, slotted dataclasses ``classes`` of a module that mypyc may compile.
+
+    Such a module calls this after its classes instead of decorating them with
+    :func:`fast_init`, because mypyc makes a class native (a C struct with a C
+    constructor) only when its decorators are ones it knows.  Interpreted, each class gets
+    :func:`fast_init`, exactly as the decorator would give it.  Compiled (see
+    :mod:`cluster.native`), a class is native and its constructor is already fast and
+    cannot be replaced; what it lacks is what ``slots=True`` gives an interpreted one,
+    and it gets that here:
+
+    * ``__slots__`` naming its own fields, so that an interpreted subclass declared with
+      ``slots=True`` (every plugin's message subclasses :class:`~cluster.core.types.Message`)
+      does not add slots of the same names that hide the native fields, which compiled
+      code reads directly;
+    * pickling as a slotted dataclass pickles (state: the list of field values), so that
+      unpickling does not go through the frozen ``__setattr__`` (mypyc's own
+      ``__setstate__`` does, and fails) and a pickle written in one mode (the real
+      runtime's WAL) reads back in the other.
+    """
+    for cls in classes:
+        if _is_native(cls):
+            own = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _inherited_fields(cls))
+            # Native types accept new attributes; these are read only by subclasses and pickle.
+            type.__setattr__(cls, "__slots__", _InheritedSlots(own))
+            type.__setattr__(cls, "__getstate__", _getstate)
+            type.__setattr__(cls, "__setstate__", _setstate)
+        else:
+            fast_init(cls)
+
+
+class _InheritedSlots(tuple[str, ...]):
+    """A native record's ``__slots__``: its field names, and false.
+
+    ``dataclass(slots=True)`` reads a base's ``__slots__`` (its own ``__dict__`` entry) to
+    leave out the slots the base already has; mypyc refuses to create a native class whose
+    bases have a ``__slots__`` that is true (it checks the attribute, inherited, and
+    accepts an empty one).  Being empty to that test and naming the fields when iterated
+    serves both: native subclasses are still created, interpreted ones do not hide the
+    native fields."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def _is_native(cls: type) -> bool:
+    """Whether ``cls`` is a class that mypyc compiled to a native (C-level) class."""
+    return "__mypyc_attrs__" in cls.__dict__
+
+
+def _inherited_fields(cls: type) -> set[str]:
+    return {f.name for base in cls.__mro__[1:] if dataclasses.is_dataclass(base)
+            for f in dataclasses.fields(base)}
+
+
+def _getstate(self: Any) -> list[Any]:
+    """A native record's pickled state: its field values in order, as ``slots=True`` pickles."""
+    return [getattr(self, f.name) for f in dataclasses.fields(self)]
+
+
+def _setstate(self: Any, state: list[Any]) -> None:
+    """Restore :func:`_getstate`'s state past the frozen ``__setattr__``, as ``slots=True`` does."""
+    for f, value in zip(dataclasses.fields(self), state, strict=True):
+        object.__setattr__(self, f.name, value)
 
 
 def fast_constructor(cls: Callable[..., T]) -> Callable[..., T]:

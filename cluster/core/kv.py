@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.core import kv_txn
-from cluster.core.frozen import fast_init
+from cluster.core.frozen import finish_records
 
 __all__ = ["OPS", "Command", "KVStore", "Result", "STALE", "freeze", "jsonable"]
 
@@ -53,7 +53,6 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Command:
     """One client operation as it travels through the log.
@@ -79,7 +78,6 @@ class Command:
         }
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Result:
     """What applying a command produced.
@@ -91,6 +89,8 @@ class Result:
     status: str
     value: Any = None
 
+
+finish_records(Command, Result)
 
 STALE = Result("stale")
 

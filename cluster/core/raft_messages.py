@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cluster.core.frozen import fast_init
+from cluster.core.frozen import finish_records
 from cluster.core.kv import Command
 from cluster.core.types import Message
 
@@ -28,7 +28,6 @@ __all__ = [
 ]
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One log entry: the leader's term when it was appended and its command.
@@ -41,7 +40,6 @@ class Entry:
     command: Command | None = None
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class RequestVote(Message):
     """Candidate -> voter.  With ``prevote`` it is only a poll: ``term`` is the term the
@@ -53,7 +51,6 @@ class RequestVote(Message):
     prevote: bool = False
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class RequestVoteResponse(Message):
     """Voter -> candidate.  ``term`` is the voter's term, or for a granted prevote the
@@ -64,7 +61,6 @@ class RequestVoteResponse(Message):
     prevote: bool = False
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class AppendEntries(Message):
     """Leader -> follower: entries after ``prev_log_index``; empty for a pure heartbeat."""
@@ -77,7 +73,6 @@ class AppendEntries(Message):
     round: int = 0
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class AppendEntriesResponse(Message):
     """Follower -> leader.
@@ -94,6 +89,8 @@ class AppendEntriesResponse(Message):
     reject_hint: int = 0
     round: int = 0
 
+
+finish_records(Entry, RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse)
 
 RAFT_MESSAGES: tuple[type[Message], ...] = (
     RequestVote,

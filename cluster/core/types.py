@@ -29,16 +29,28 @@ the simulator model a crash that loses unsynced writes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from cluster.core.frozen import fast_init
+from mypy_extensions import mypyc_attr
+
+from cluster.core.frozen import finish_records
+from cluster.core.interface import Core
+
+__all__ = [
+    "EMPTY_READY", "ClientReply", "ClientRequest", "Core", "CoreEvent", "Message", "NodeId", "PersistOp", "Put",
+    "Ready", "ReadyBuilder", "Splice",
+]
 
 NodeId = str
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass(frozen=True, slots=True)
 class Message:
-    """Base class of every message a core sends.  ``src``/``dst`` are node or client ids."""
+    """Base class of every message a core sends.  ``src``/``dst`` are node or client ids.
+
+    Compiled (:mod:`cluster.native`), it is a native class that interpreted classes may
+    still subclass: every core's and plugin's messages do."""
 
     src: str
     dst: str
@@ -47,7 +59,6 @@ class Message:
 # --- durable writes ---------------------------------------------------------------------
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Put:
     """Durably set ``key`` to ``value`` (values are immutable: tuples, frozen dataclasses)."""
@@ -56,7 +67,6 @@ class Put:
     value: Any
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Splice:
     """Truncate the durable list ``key`` to ``start`` items, then append ``items``.
@@ -76,7 +86,6 @@ PersistOp = Put | Splice
 # --- what a core hands back ---------------------------------------------------------------
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class ClientRequest(Message):
     """A client operation.  ``(client_id, seq)`` identifies it across retries."""
@@ -88,7 +97,6 @@ class ClientRequest(Message):
     value: Any
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class ClientReply(Message):
     """The answer to a :class:`ClientRequest`.
@@ -111,7 +119,6 @@ class ClientReply(Message):
     leader_hint: str | None = None
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CoreEvent:
     """Something a core wants recorded in the trace, e.g. a role change.
@@ -126,7 +133,6 @@ class CoreEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Ready:
     """One batch of outputs.  The driver does them in field order, except that with
@@ -152,17 +158,7 @@ class Ready:
         return not (self.persist or self.messages or self.replies or self.events)
 
 
-@runtime_checkable
-class Core(Protocol):
-    """What both engines require of a protocol core."""
-
-    node_id: str
-
-    def tick(self, now_ms: int, wall_ms: int | None = None) -> None: ...
-
-    def step(self, message: Message) -> None: ...
-
-    def ready(self) -> Ready: ...
+finish_records(Message, Put, Splice, ClientRequest, ClientReply, CoreEvent, Ready)
 
 
 EMPTY_READY = Ready()
