@@ -48,12 +48,15 @@ COMPILED: tuple[str, ...] = (
     "cluster/core/raft.py",
     "cluster/core/kv.py",
     "cluster/core/kv_txn.py",
+    "cluster/core/client.py",
+    "cluster/clock.py",
     "cluster/driver.py",
     "cluster/sim/scheduler.py",
     "cluster/sim/network.py",
     "cluster/sim/transport.py",
     "cluster/sim/process.py",
     "cluster/sim/clients.py",
+    "cluster/sim/recorder.py",
 )
 """The modules compiled, as paths relative to the checkout."""
 

@@ -68,6 +68,14 @@ class Command:
     key: str
     value: Any = None
 
+    def __init__(self, client_id: str, seq: int, op: str, key: str, value: Any = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.client_id = client_id  # type: ignore[misc]
+        self.seq = seq  # type: ignore[misc]
+        self.op = op  # type: ignore[misc]
+        self.key = key  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "client_id": self.client_id,
@@ -88,6 +96,11 @@ class Result:
 
     status: str
     value: Any = None
+
+    def __init__(self, status: str, value: Any = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.status = status  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
 
 
 finish_records(Command, Result)

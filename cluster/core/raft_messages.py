@@ -39,6 +39,11 @@ class Entry:
     term: int
     command: Command | None = None
 
+    def __init__(self, term: int, command: Command | None = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.term = term  # type: ignore[misc]
+        self.command = command  # type: ignore[misc]
+
 
 @dataclass(frozen=True, slots=True)
 class RequestVote(Message):
@@ -50,6 +55,15 @@ class RequestVote(Message):
     last_log_term: int
     prevote: bool = False
 
+    def __init__(self, src: str, dst: str, term: int, last_log_index: int, last_log_term: int, prevote: bool = False) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.term = term  # type: ignore[misc]
+        self.last_log_index = last_log_index  # type: ignore[misc]
+        self.last_log_term = last_log_term  # type: ignore[misc]
+        self.prevote = prevote  # type: ignore[misc]
+
 
 @dataclass(frozen=True, slots=True)
 class RequestVoteResponse(Message):
@@ -59,6 +73,14 @@ class RequestVoteResponse(Message):
     term: int
     granted: bool
     prevote: bool = False
+
+    def __init__(self, src: str, dst: str, term: int, granted: bool, prevote: bool = False) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.term = term  # type: ignore[misc]
+        self.granted = granted  # type: ignore[misc]
+        self.prevote = prevote  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +93,18 @@ class AppendEntries(Message):
     entries: tuple[Entry, ...]
     leader_commit: int
     round: int = 0
+
+    def __init__(self, src: str, dst: str, term: int, prev_log_index: int, prev_log_term: int, entries: tuple[Entry, ...],
+                 leader_commit: int, round: int = 0) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.term = term  # type: ignore[misc]
+        self.prev_log_index = prev_log_index  # type: ignore[misc]
+        self.prev_log_term = prev_log_term  # type: ignore[misc]
+        self.entries = entries  # type: ignore[misc]
+        self.leader_commit = leader_commit  # type: ignore[misc]
+        self.round = round  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +122,17 @@ class AppendEntriesResponse(Message):
     match_index: int = 0
     reject_hint: int = 0
     round: int = 0
+
+    def __init__(self, src: str, dst: str, term: int, success: bool, match_index: int = 0, reject_hint: int = 0,
+                 round: int = 0) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.term = term  # type: ignore[misc]
+        self.success = success  # type: ignore[misc]
+        self.match_index = match_index  # type: ignore[misc]
+        self.reject_hint = reject_hint  # type: ignore[misc]
+        self.round = round  # type: ignore[misc]
 
 
 finish_records(Entry, RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse)

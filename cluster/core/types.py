@@ -33,7 +33,7 @@ from typing import Any
 
 from mypy_extensions import mypyc_attr
 
-from cluster.core.frozen import finish_records
+from cluster.core.frozen import finish_base, finish_records
 from cluster.core.interface import Core
 
 __all__ = [
@@ -66,6 +66,11 @@ class Put:
     key: str
     value: Any
 
+    def __init__(self, key: str, value: Any) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.key = key  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
+
 
 @dataclass(frozen=True, slots=True)
 class Splice:
@@ -78,6 +83,12 @@ class Splice:
     key: str
     start: int
     items: tuple[Any, ...]
+
+    def __init__(self, key: str, start: int, items: tuple[Any, ...]) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.key = key  # type: ignore[misc]
+        self.start = start  # type: ignore[misc]
+        self.items = items  # type: ignore[misc]
 
 
 PersistOp = Put | Splice
@@ -95,6 +106,16 @@ class ClientRequest(Message):
     op: str  # e.g. "get", "put", "cas", "read", "write"
     key: str | None
     value: Any
+
+    def __init__(self, src: str, dst: str, client_id: str, seq: int, op: str, key: str | None, value: Any) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.client_id = client_id  # type: ignore[misc]
+        self.seq = seq  # type: ignore[misc]
+        self.op = op  # type: ignore[misc]
+        self.key = key  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +139,17 @@ class ClientReply(Message):
     value: Any = None
     leader_hint: str | None = None
 
+    def __init__(self, src: str, dst: str, client_id: str, seq: int, status: str, value: Any = None,
+                 leader_hint: str | None = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.client_id = client_id  # type: ignore[misc]
+        self.seq = seq  # type: ignore[misc]
+        self.status = status  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
+        self.leader_hint = leader_hint  # type: ignore[misc]
+
 
 @dataclass(frozen=True, slots=True)
 class CoreEvent:
@@ -131,6 +163,12 @@ class CoreEvent:
     node: str
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, node: str, kind: str, data: dict[str, Any] | None = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.node = node  # type: ignore[misc]
+        self.kind = kind  # type: ignore[misc]
+        self.data = {} if data is None else data  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +192,22 @@ class Ready:
     events: tuple[CoreEvent, ...] = ()
     send_first: bool = False
 
+    def __init__(self, persist: tuple[PersistOp, ...] = (), sync: bool = True, messages: tuple[Message, ...] = (),
+                 replies: tuple[ClientReply, ...] = (), events: tuple[CoreEvent, ...] = (), send_first: bool = False) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.persist = persist  # type: ignore[misc]
+        self.sync = sync  # type: ignore[misc]
+        self.messages = messages  # type: ignore[misc]
+        self.replies = replies  # type: ignore[misc]
+        self.events = events  # type: ignore[misc]
+        self.send_first = send_first  # type: ignore[misc]
+
     def is_empty(self) -> bool:
         return not (self.persist or self.messages or self.replies or self.events)
 
 
-finish_records(Message, Put, Splice, ClientRequest, ClientReply, CoreEvent, Ready)
+finish_base(Message)
+finish_records(Put, Splice, ClientRequest, ClientReply, CoreEvent, Ready)
 
 
 EMPTY_READY = Ready()

@@ -4,6 +4,7 @@ slots=True gives an interpreted one.  Every test here holds in both modes."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import pickle
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import pytest
 
 from cluster.core import kv, quorum_messages, raft_messages, saga_messages, types
 from cluster.core.frozen import fast_constructor, fast_init
+from cluster.native import ROOT
 
 
 def _finished(cls: type) -> bool:
@@ -82,14 +84,38 @@ def test_same_object_as_the_generated_init(cls: type) -> None:
         setattr(obj, fields[0].name, "changed")
 
 
-@pytest.mark.parametrize("cls", FAST, ids=lambda c: c.__name__)
-def test_pickles_as_a_slotted_dataclass(cls: type) -> None:
-    """The state is the list of field values in both modes, so a pickle one mode wrote (the
-    real runtime's WAL holds pickled persist ops) reads back in the other."""
+FINISHED = [cls for module in (types, raft_messages, kv) for cls in FAST
+            if cls.__module__ == module.__name__ and cls is not types.Message]
+
+
+@pytest.mark.parametrize("cls", FINISHED, ids=lambda c: c.__name__)
+def test_a_record_pickles_as_a_call_of_its_class(cls: type) -> None:
+    """The same pickle in both modes, so one mode's (the real runtime's WAL holds pickled
+    persist ops) reads back in the other."""
     fields = dataclasses.fields(cls)
     obj = cls(*[_sample(f, i) for i, f in enumerate(fields)])
-    reduced = obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
-    assert reduced[2] == [getattr(obj, f.name) for f in fields]
+    assert obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL) == (cls, tuple(getattr(obj, f.name) for f in fields))
+
+
+@pytest.mark.parametrize("cls", FINISHED, ids=lambda c: c.__name__)
+def test_an_explicit_init_takes_the_fields_with_their_defaults(cls: type) -> None:
+    """A record's explicit __init__ (compiled into its native constructor) must take
+    exactly the dataclass's fields, in order, with the same defaults."""
+    source = ROOT.joinpath(*cls.__module__.split(".")).with_suffix(".py")  # as written, in either mode
+    tree = ast.parse(source.read_text())
+    cdef = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls.__name__)
+    init = next((n for n in cdef.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+    if init is None:
+        return
+    params = [a.arg for a in init.args.args][1:]
+    assert params == [f.name for f in dataclasses.fields(cls)]
+    defaults = [ast.literal_eval(d) for d in init.args.defaults]
+    declared = [f.default if f.default is not dataclasses.MISSING else None for f in dataclasses.fields(cls)
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING]
+    assert defaults == declared  # a factory's stand-in is None, as the explicit __init__ writes it
+    assigned = [t.attr for n in init.body if isinstance(n, ast.Assign) for t in n.targets
+                if isinstance(t, ast.Attribute)]
+    assert assigned == params
 
 
 @fast_init
