@@ -177,11 +177,14 @@ def install(root: Path = ROOT, build_dir: Path = BUILD_DIR) -> NativeFinder | No
 
 
 def compiled_modules() -> list[str]:
-    """The modules of the build that this process has imported from it, sorted."""
+    """The modules of the build that this process has imported from it, sorted (mypyc's
+    shared library left out)."""
     if _finder is None:
         return []
     out = []
     for name, rel in _finder.modules.items():
+        if _is_shared_library(name):
+            continue
         module = sys.modules.get(name)
         if module is not None and getattr(module, "__file__", None) == str(_finder.build_dir / rel):
             out.append(name)
@@ -195,5 +198,10 @@ def status() -> dict[str, Any]:
         return {"mode": "pure", "reason": _why_not, "modules": []}
     if not _finder.usable():
         return {"mode": "pure", "reason": _finder.reason, "modules": []}
-    names = sorted(n for n in _finder.modules if "." in n)  # the shared library is not one
+    names = sorted(n for n in _finder.modules if not _is_shared_library(n))
     return {"mode": "compiled", "reason": "", "modules": names}
+
+
+def _is_shared_library(name: str) -> bool:
+    """mypyc's library of a group's code (``<group>__mypyc``), which the modules' stubs import."""
+    return name.endswith("__mypyc")

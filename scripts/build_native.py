@@ -1,6 +1,7 @@
 """Compile the simulator's hot modules with mypyc into build/native/ (git-ignored).
 
     .venv/bin/python scripts/build_native.py            # build (or rebuild) the compiled cores
+    .venv/bin/python scripts/build_native.py --if-stale # build only if there is no fresh build
     .venv/bin/python scripts/build_native.py --check    # is there a fresh build? (exit 0 yes, 1 no)
     .venv/bin/python scripts/build_native.py --clean    # remove it: every process runs pure Python
 
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="say whether a fresh build exists (exit 0) or not (1)")
+    ap.add_argument("--if-stale", action="store_true", help="build only if there is no fresh build")
     ap.add_argument("--clean", action="store_true", help="remove the build")
     ap.add_argument("--verbose", action="store_true", help="show mypyc's and the C compiler's output")
     args = ap.parse_args(argv)
@@ -194,18 +196,19 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(BUILD_DIR, ignore_errors=True)
         print(f"build_native: removed {BUILD_DIR.relative_to(ROOT)}")
         return 0
-    if args.check:
+    if args.check or args.if_stale:
         try:
             manifest = json.loads((BUILD_DIR / MANIFEST).read_text())
+            finder = NativeFinder(ROOT, BUILD_DIR, manifest)
+            why_not = finder.reason
         except (OSError, ValueError):
-            print("build_native: no build (pure Python)")
-            return 1
-        finder = NativeFinder(ROOT, BUILD_DIR, manifest)
-        if finder.usable():
-            print(f"build_native: fresh ({len(COMPILED)} modules compiled, built {manifest.get('built_at')})")
+            manifest, why_not = {}, "no build"
+        if not why_not:
+            print(f"build_native: fresh ({len(manifest['modules']) - 1} modules compiled, built {manifest.get('built_at')})")
             return 0
-        print(f"build_native: not used: {finder.reason}")
-        return 1
+        if args.check:
+            print(f"build_native: not used: {why_not}")
+            return 1
     t0 = time.perf_counter()
     try:
         manifest = build(BUILD_DIR, verbose=args.verbose)
