@@ -144,6 +144,25 @@ class NativeFinder:
         missing = [rel for rel in self.modules.values() if not (self.build_dir / rel).is_file()]
         if missing:
             return f"the build lacks {missing[0]}"
+        return self._load_shared_libraries()
+
+    def _load_shared_libraries(self) -> str:
+        """Load mypyc's shared library now, so that one this interpreter cannot load (a
+        missing symbol, a damaged file) means pure Python rather than a failed import later;
+        the modules' stubs find it in ``sys.modules``."""
+        for name, rel in self.modules.items():
+            if not _is_shared_library(name) or name in sys.modules:
+                continue
+            location = str(self.build_dir / rel)
+            try:
+                spec = importlib.util.spec_from_file_location(
+                    name, location, loader=importlib.machinery.ExtensionFileLoader(name, location))
+                assert spec is not None and spec.loader is not None
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            except Exception as exc:  # any failure to load means: do not use this build
+                return f"cannot load {rel}: {exc}"
+            sys.modules[name] = module
         return ""
 
 

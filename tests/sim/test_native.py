@@ -127,7 +127,7 @@ def test_a_fresh_build_serves_the_extension_of_each_module_it_lists(tmp_path: Pa
 
 
 @pytest.mark.parametrize("edit", ["compiled source", "imported source", "source gone", "other python",
-                                  "extension gone", "other layout"])
+                                  "extension gone", "other layout", "damaged library"])
 def test_a_stale_or_foreign_build_is_never_used(tmp_path: Path, edit: str) -> None:
     root, build, manifest = _fake_build(tmp_path)
     if edit == "compiled source":
@@ -140,6 +140,10 @@ def test_a_stale_or_foreign_build_is_never_used(tmp_path: Path, edit: str) -> No
         manifest["ext_suffix"] = ".cpython-399-x86_64-linux-gnu.so"
     elif edit == "extension gone":
         shutil.rmtree(build / "pkg")
+    elif edit == "damaged library":
+        library = f"fake_{os.getpid()}__mypyc"
+        (build / f"{library}{SUFFIX}").write_bytes(b"not an ELF file")
+        manifest["modules"][library] = f"{library}{SUFFIX}"
     else:
         manifest["format"] = FORMAT + 1
     finder = NativeFinder(root, build, manifest)
