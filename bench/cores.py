@@ -10,7 +10,9 @@ produce the same outputs, which the script checks by hashing every ``Ready`` of 
 untimed replays (the hash is printed, so two versions of a core can be compared too).
 
 Times are CPU seconds of this process (``time.process_time``), best of ``--repeat``, which
-a busy machine disturbs less than wall time.  Prints a table; writes JSON only with --out.
+a busy machine disturbs less than wall time.  The last line says whether the compiled
+cores ran (``cluster/native.py``); ``SPLITBRAIN_PURE=1`` measures pure Python, and the
+hashes must be the same in both modes.  Prints a table; writes JSON only with --out.
 
 Run: ``python bench/cores.py [--scenario NAME ...] [--repeat 5] [--duration-ms 30000]
 [--out FILE]``.
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import scenarios.runner as runner  # noqa: E402
+from cluster import native  # noqa: E402
 from cluster.core.types import Core, Message, Ready  # noqa: E402
 from scenarios.spec import load  # noqa: E402
 
@@ -179,12 +182,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<42} {inputs:>8} {best:>7.3f} {row['us_per_input']:>9.2f}  "
               f"{row['ready_sha256'][:12]}  {classes}", flush=True)
     load_avg = os.getloadavg() if hasattr(os, "getloadavg") else None
-    print(f"\nload average {load_avg}; best of {args.repeat}; CPU time of the cores alone")
+    mode = native.status()
+    print(f"\nload average {load_avg}; best of {args.repeat}; CPU time of the cores alone; "
+          f"{mode['mode']}{' (' + mode['reason'] + ')' if mode['reason'] else ''} cores (cluster/native.py)")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                                   "load_average": load_avg, "repeat": args.repeat, "rows": rows},
+                                   "load_average": load_avg, "repeat": args.repeat, "native": mode, "rows": rows},
                                   indent=2))
         print(f"wrote {out}")
     return 0

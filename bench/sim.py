@@ -17,6 +17,13 @@ same machine load.  Medians are reported, with the load average before and after
 
     .venv/bin/python bench/sim.py                       # this checkout
     .venv/bin/python bench/sim.py --root /tmp/base .    # before (a checkout at the base) vs after
+    .venv/bin/python bench/sim.py --both                # compiled cores vs pure Python, alternating
+    .venv/bin/python bench/sim.py --pure                # pure Python only (SPLITBRAIN_PURE=1)
+
+Each child process reports whether it ran the compiled cores (``scripts/build_native.py``,
+see ``cluster/native.py``) or pure Python, and the table says which; ``--both`` runs a
+compiled and a pure child back to back in every repetition (the same load for both) and
+prints their CPU-time ratios.
 
 Writes JSON to ``--out`` (default ``splitbrain-bench/sim.json`` in the temp directory, never
 the repository).  ``--profile N`` instead runs the two speed cases (wire records off) once
@@ -79,11 +86,27 @@ def _one_repetition(runs: int) -> dict[str, Any]:
         checked.append({"seed": 1000 + n, "wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0,
                         "simulate_s": out.stats["wall_s"], "check_s": out.stats["check_s"],
                         "verdict": out.verdict, "ops": out.stats["operations"]})
-    return {"speed": speed, "checked": checked}
+    return {"speed": speed, "checked": checked, "native": _native_status()}
 
 
-def _run_child(root: Path, runs: int) -> dict[str, Any]:
+def _native_status() -> dict[str, Any]:
+    """Which modules this child ran: the compiled cores or pure Python (and why)."""
+    try:
+        from cluster import native
+    except ImportError:  # a checkout from before the compiled cores
+        return {"mode": "pure", "reason": "no cluster.native in this checkout", "modules": []}
+    status: dict[str, Any] = native.status()
+    return status
+
+
+PURE_ENV = "SPLITBRAIN_PURE"
+
+
+def _run_child(root: Path, runs: int, pure: bool) -> dict[str, Any]:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env.pop(PURE_ENV, None)
+    if pure:
+        env[PURE_ENV] = "1"
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child", str(root), "--runs", str(runs)],
         cwd=root, env=env, capture_output=True, text=True, check=False,
@@ -119,11 +142,26 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
                "check_s_median": _median([c["check_s"] for c in runs]),
                "runs_per_minute_wall": 60 / per_run_wall, "runs_per_minute_cpu": 60 / per_run_cpu,
                "verdicts": sorted({c["verdict"] for c in runs})}
-    return {"speed": rows, "checked": checked}
+    modes = sorted({r["native"]["mode"] + (f" ({r['native']['reason']})" if r["native"]["reason"] else "")
+                    for r in reps})
+    return {"speed": rows, "checked": checked, "modes": modes}
+
+
+def print_ratios(name: str, fast: dict[str, Any], slow: dict[str, Any]) -> None:
+    """CPU-time ratios of two summaries measured back to back (``fast`` over ``slow``)."""
+    print(f"\n{name}")
+    print(f"  {'case':<48} {'wire':>5} {'speed-up (cpu)':>14} {'speed-up (wall)':>15}")
+    for a, b in zip(fast["speed"], slow["speed"], strict=True):
+        print(f"  {a['case'] + ', 10 clients':<48} {'on' if a['trace_messages'] else 'off':>5} "
+              f"{b['cpu_s_median'] / a['cpu_s_median']:>13.2f}x {b['wall_s_median'] / a['wall_s_median']:>14.2f}x")
+    ca, cb = fast["checked"], slow["checked"]
+    print(f"  {'30-s runs per minute, simulated + checked':<48} {'off':>5} "
+          f"{cb['per_run_cpu_s_median'] / ca['per_run_cpu_s_median']:>13.2f}x "
+          f"{cb['per_run_wall_s_median'] / ca['per_run_wall_s_median']:>14.2f}x")
 
 
 def print_table(name: str, summary: dict[str, Any]) -> None:
-    print(f"\n{name}")
+    print(f"\n{name}: {', '.join(summary['modes'])}")
     print(f"  {'5-node raft-kv, random faults, 30 simulated s':<48} {'wire':>5} {'ops':>6} "
           f"{'wall s':>7} {'x real (wall)':>13} {'x real (cpu)':>12}")
     for r in summary["speed"]:
@@ -185,6 +223,10 @@ def main() -> int:
                     help="checkouts to measure, alternating (default: this one)")
     ap.add_argument("--reps", type=int, default=5, help="repetitions per checkout (fresh process each)")
     ap.add_argument("--runs", type=int, default=4, help="checked 30-s runs per repetition")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--pure", action="store_true", help="children run pure Python only (SPLITBRAIN_PURE=1)")
+    mode.add_argument("--both", action="store_true",
+                      help="every repetition runs a compiled child, then a pure one; prints both and their ratios")
     ap.add_argument("--explore", action="store_true", help="also time explore on every flawed scenario")
     ap.add_argument("--explore-budget", type=float, default=60.0)
     ap.add_argument("--only", nargs="*", help="explore only these flawed scenarios")
@@ -206,16 +248,27 @@ def main() -> int:
         if not (r / "scenarios" / "runner.py").is_file():
             print(f"--root {r}: not a splitbrain checkout (no scenarios/runner.py)", file=sys.stderr)
             return 3
+    modes = [False, True] if args.both else [args.pure]  # pure?
+    runs = [(r, pure) for r in roots for pure in modes]
+
+    def key(root: Path, pure: bool) -> str:
+        return f"{root} [{'pure' if pure else 'compiled'}]" if args.both else str(root)
+
     load_before = os.getloadavg()
-    reps: dict[str, list[dict[str, Any]]] = {str(r): [] for r in roots}
+    reps: dict[str, list[dict[str, Any]]] = {key(r, p): [] for r, p in runs}
     for i in range(args.reps):
-        for r in roots:
-            reps[str(r)].append(_run_child(r, args.runs))
-            print(f"  repetition {i + 1}/{args.reps} of {r} done, load {os.getloadavg()[0]:.2f}", flush=True)
+        for r, pure in runs:
+            reps[key(r, pure)].append(_run_child(r, args.runs, pure))
+            print(f"  repetition {i + 1}/{args.reps} of {key(r, pure)} done, load {os.getloadavg()[0]:.2f}",
+                  flush=True)
     load_after = os.getloadavg()
     summaries = {name: summarise(rs) for name, rs in reps.items()}
     for name, summary in summaries.items():
         print_table(name, summary)
+    if args.both:
+        for r in roots:
+            print_ratios(f"{r}: compiled over pure, CPU time (and wall), back to back",
+                         summaries[key(r, False)], summaries[key(r, True)])
     print(f"\nload average (1/5/15 min): before {'/'.join(f'{x:.2f}' for x in load_before)}, "
           f"after {'/'.join(f'{x:.2f}' for x in load_after)}; medians of {args.reps} repetitions")
     explored = explore_flawed(args.explore_budget, args.only) if args.explore else []

@@ -21,6 +21,12 @@ echo "splitbrain setup: installing Python packages (pinned in pyproject.toml)"
 if [ -f scripts/build_protos.py ]; then
   .venv/bin/python scripts/build_protos.py
 fi
+# The simulator's compiled cores (mypyc, into build/native/).  Optional: without them (no C
+# compiler, say) every process runs the pure-Python modules, with the same results.
+if [ -f scripts/build_native.py ]; then
+  .venv/bin/python scripts/build_native.py --if-stale \
+    || echo "splitbrain setup: compiled cores not built; the simulator runs pure Python (slower, same results)" >&2
+fi
 if [ -f scripts/install_system.sh ]; then
   bash scripts/install_system.sh
 fi

@@ -37,11 +37,14 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from cluster.core.types import ClientReply, ClientRequest, Message, Ready, ReadyBuilder
 
 __all__ = ["ClientBusy", "ClientConfig", "ClientCore", "Completion"]
 
 
+@mypyc_attr(native_class=False)  # compiled (cluster.native): an exception stays a Python class
 class ClientBusy(RuntimeError):
     """``invoke`` was called while an operation is running or its completion untaken."""
 

@@ -12,16 +12,18 @@ afterwards), built in well under half the time.
 
 Only for classes declared ``@dataclass(frozen=True, slots=True)`` with plain fields (no
 ``__post_init__``, no ``init=False`` or keyword-only fields); anything else is refused at
-import time rather than built differently.
+import time rather than built differently.  Modules that mypyc may compile use
+:func:`finish_records` instead of the decorator (see there).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-__all__ = ["fast_constructor", "fast_init"]
+__all__ = ["fast_constructor", "fast_init", "finish_base", "finish_records"]
 
 T = TypeVar("T")
 
@@ -34,6 +36,106 @@ def fast_init(cls: type[T]) -> type[T]:
     init.__doc__ = cls.__init__.__doc__
     cls.__init__ = init  # type: ignore[misc,method-assign]
     return cls
+
+
+def finish_records(*classes: type) -> None:
+    """Finish the frozen, slotted dataclasses ``classes`` of a module that mypyc may compile
+    (records nothing subclasses; for a base class see :func:`finish_base`).
+
+    Such a module calls this after its classes instead of decorating them with
+    :func:`fast_init`, because mypyc makes a class native (a C struct) only when its
+    decorators are ones it knows.  Its records also write an explicit ``__init__`` that
+    assigns each field (``self.f = f``): mypyc compiles that into a C constructor that
+    stores the fields directly, about ten times faster than any ``__init__`` written in
+    Python, while an ``__init__`` that ``dataclasses`` generates stays interpreted even in a
+    compiled module.  What happens here:
+
+    * interpreted (the ``.py`` module), each class gets :func:`fast_init`, which replaces
+      the explicit ``__init__`` (which could not assign a frozen field there), so objects
+      are built exactly as the decorator builds them;
+    * compiled (see :mod:`cluster.native`), a native ``__init__`` is kept; a class without
+      one gets :func:`fast_init`, which stores through the native fields' descriptors;
+    * in both modes a record pickles as a call of its class with its field values.  A
+      native class with its own ``__init__`` cannot be made empty and filled in (its
+      ``__new__`` runs the ``__init__``), which is how a slotted dataclass unpickles; a call
+      works in both modes, so a pickle written in one (the real runtime's WAL holds
+      pickled persist ops) reads back in the other.
+
+    ``tests/core/test_frozen.py`` checks that every explicit ``__init__`` takes the
+    dataclass's fields with the dataclass's defaults, so the two cannot drift apart.
+    """
+    for cls in classes:
+        if inspect.isfunction(cls.__dict__.get("__init__")):  # not a native (compiled) __init__
+            fast_init(cls)
+        _set(cls, "__reduce__", _reduce)
+
+
+def finish_base(cls: type) -> None:
+    """Finish the frozen, slotted dataclass ``cls`` that interpreted dataclasses subclass
+    (:class:`~cluster.core.types.Message`: every core's and plugin's messages do).
+
+    Interpreted, it gets :func:`fast_init`.  Compiled, it is a native class that lets
+    interpreted classes subclass it, and it gets the ``__slots__`` that ``slots=True``
+    gives an interpreted class (mypyc leaves it out): a subclass declared with
+    ``slots=True`` reads its bases' ``__slots__`` to leave out the fields they already
+    store, and without them it would add slots of the same names that hide the native
+    fields (which compiled code reads directly).  It also pickles as a slotted dataclass
+    does (state: the list of field values, set past the frozen ``__setattr__``, which
+    mypyc's own ``__setstate__`` goes through, and fails); subclasses pickle as the
+    slotted dataclasses they are.
+    """
+    if _is_native(cls):
+        own = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _inherited_fields(cls))
+        _set(cls, "__slots__", _InheritedSlots(own))
+        _set(cls, "__getstate__", _getstate)
+        _set(cls, "__setstate__", _setstate)
+    else:
+        fast_init(cls)
+
+
+def _set(cls: type, name: str, value: Any) -> None:
+    """Set a class attribute; native (mypyc) types accept it as heap types do."""
+    type.__setattr__(cls, name, value)
+
+
+class _InheritedSlots(tuple[str, ...]):
+    """A native base's ``__slots__``: its field names, and false.
+
+    ``dataclass(slots=True)`` reads a base's ``__slots__`` (its own ``__dict__`` entry) to
+    leave out the slots the base already has; mypyc refuses to create a native class whose
+    bases have a ``__slots__`` that is true (it checks the attribute, inherited, and
+    accepts an empty one).  Being empty to that test and naming the fields when iterated
+    serves both: native subclasses are still created, interpreted ones do not hide the
+    native fields."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def _is_native(cls: type) -> bool:
+    """Whether ``cls`` is a class that mypyc compiled to a native (C-level) class."""
+    return "__mypyc_attrs__" in cls.__dict__
+
+
+def _inherited_fields(cls: type) -> set[str]:
+    return {f.name for base in cls.__mro__[1:] if dataclasses.is_dataclass(base)
+            for f in dataclasses.fields(base)}
+
+
+def _getstate(self: Any) -> list[Any]:
+    return [getattr(self, f.name) for f in dataclasses.fields(self)]
+
+
+def _setstate(self: Any, state: list[Any]) -> None:
+    for f, value in zip(dataclasses.fields(self), state, strict=True):
+        object.__setattr__(self, f.name, value)
+
+
+def _reduce(self: Any) -> tuple[type, tuple[Any, ...]]:
+    """A record pickles as ``cls(*field values)`` (see :func:`finish_records`)."""
+    return type(self), tuple([getattr(self, f.name) for f in dataclasses.fields(self)])
 
 
 def fast_constructor(cls: Callable[..., T]) -> Callable[..., T]:
@@ -50,7 +152,7 @@ def _generate(cls: Any, *, constructor: bool) -> Any:
     """The ``__init__`` (or, with ``constructor``, a function that makes the object first
     and returns it) that stores each field of ``cls`` through its slot."""
     params = getattr(cls, "__dataclass_params__", None)
-    if params is None or not params.frozen or "__slots__" not in cls.__dict__:
+    if params is None or not params.frozen or not ("__slots__" in cls.__dict__ or _is_native(cls)):
         raise TypeError(f"fast_init needs a @dataclass(frozen=True, slots=True), not {cls.__name__}")
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"fast_init does not run __post_init__ ({cls.__name__} has one)")

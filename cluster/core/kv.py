@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.core import kv_txn
-from cluster.core.frozen import fast_init
+from cluster.core.frozen import finish_records
 
 __all__ = ["OPS", "Command", "KVStore", "Result", "STALE", "freeze", "jsonable"]
 
@@ -53,7 +53,6 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Command:
     """One client operation as it travels through the log.
@@ -69,6 +68,14 @@ class Command:
     key: str
     value: Any = None
 
+    def __init__(self, client_id: str, seq: int, op: str, key: str, value: Any = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.client_id = client_id  # type: ignore[misc]
+        self.seq = seq  # type: ignore[misc]
+        self.op = op  # type: ignore[misc]
+        self.key = key  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "client_id": self.client_id,
@@ -79,7 +86,6 @@ class Command:
         }
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Result:
     """What applying a command produced.
@@ -91,6 +97,13 @@ class Result:
     status: str
     value: Any = None
 
+    def __init__(self, status: str, value: Any = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.status = status  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
+
+
+finish_records(Command, Result)
 
 STALE = Result("stale")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cluster.core.frozen import fast_init
+from cluster.core.frozen import finish_records
 from cluster.core.kv import Command
 from cluster.core.types import Message
 
@@ -28,7 +28,6 @@ __all__ = [
 ]
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One log entry: the leader's term when it was appended and its command.
@@ -40,8 +39,12 @@ class Entry:
     term: int
     command: Command | None = None
 
+    def __init__(self, term: int, command: Command | None = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.term = term  # type: ignore[misc]
+        self.command = command  # type: ignore[misc]
 
-@fast_init
+
 @dataclass(frozen=True, slots=True)
 class RequestVote(Message):
     """Candidate -> voter.  With ``prevote`` it is only a poll: ``term`` is the term the
@@ -52,8 +55,16 @@ class RequestVote(Message):
     last_log_term: int
     prevote: bool = False
 
+    def __init__(self, src: str, dst: str, term: int, last_log_index: int, last_log_term: int, prevote: bool = False) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.term = term  # type: ignore[misc]
+        self.last_log_index = last_log_index  # type: ignore[misc]
+        self.last_log_term = last_log_term  # type: ignore[misc]
+        self.prevote = prevote  # type: ignore[misc]
 
-@fast_init
+
 @dataclass(frozen=True, slots=True)
 class RequestVoteResponse(Message):
     """Voter -> candidate.  ``term`` is the voter's term, or for a granted prevote the
@@ -63,8 +74,15 @@ class RequestVoteResponse(Message):
     granted: bool
     prevote: bool = False
 
+    def __init__(self, src: str, dst: str, term: int, granted: bool, prevote: bool = False) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.term = term  # type: ignore[misc]
+        self.granted = granted  # type: ignore[misc]
+        self.prevote = prevote  # type: ignore[misc]
 
-@fast_init
+
 @dataclass(frozen=True, slots=True)
 class AppendEntries(Message):
     """Leader -> follower: entries after ``prev_log_index``; empty for a pure heartbeat."""
@@ -76,8 +94,19 @@ class AppendEntries(Message):
     leader_commit: int
     round: int = 0
 
+    def __init__(self, src: str, dst: str, term: int, prev_log_index: int, prev_log_term: int, entries: tuple[Entry, ...],
+                 leader_commit: int, round: int = 0) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.term = term  # type: ignore[misc]
+        self.prev_log_index = prev_log_index  # type: ignore[misc]
+        self.prev_log_term = prev_log_term  # type: ignore[misc]
+        self.entries = entries  # type: ignore[misc]
+        self.leader_commit = leader_commit  # type: ignore[misc]
+        self.round = round  # type: ignore[misc]
 
-@fast_init
+
 @dataclass(frozen=True, slots=True)
 class AppendEntriesResponse(Message):
     """Follower -> leader.
@@ -94,6 +123,19 @@ class AppendEntriesResponse(Message):
     reject_hint: int = 0
     round: int = 0
 
+    def __init__(self, src: str, dst: str, term: int, success: bool, match_index: int = 0, reject_hint: int = 0,
+                 round: int = 0) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.term = term  # type: ignore[misc]
+        self.success = success  # type: ignore[misc]
+        self.match_index = match_index  # type: ignore[misc]
+        self.reject_hint = reject_hint  # type: ignore[misc]
+        self.round = round  # type: ignore[misc]
+
+
+finish_records(Entry, RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse)
 
 RAFT_MESSAGES: tuple[type[Message], ...] = (
     RequestVote,

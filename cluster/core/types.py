@@ -29,16 +29,28 @@ the simulator model a crash that loses unsynced writes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from cluster.core.frozen import fast_init
+from mypy_extensions import mypyc_attr
+
+from cluster.core.frozen import finish_base, finish_records
+from cluster.core.interface import Core
+
+__all__ = [
+    "EMPTY_READY", "ClientReply", "ClientRequest", "Core", "CoreEvent", "Message", "NodeId", "PersistOp", "Put",
+    "Ready", "ReadyBuilder", "Splice",
+]
 
 NodeId = str
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass(frozen=True, slots=True)
 class Message:
-    """Base class of every message a core sends.  ``src``/``dst`` are node or client ids."""
+    """Base class of every message a core sends.  ``src``/``dst`` are node or client ids.
+
+    Compiled (:mod:`cluster.native`), it is a native class that interpreted classes may
+    still subclass: every core's and plugin's messages do."""
 
     src: str
     dst: str
@@ -47,7 +59,6 @@ class Message:
 # --- durable writes ---------------------------------------------------------------------
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Put:
     """Durably set ``key`` to ``value`` (values are immutable: tuples, frozen dataclasses)."""
@@ -55,8 +66,12 @@ class Put:
     key: str
     value: Any
 
+    def __init__(self, key: str, value: Any) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.key = key  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
 
-@fast_init
+
 @dataclass(frozen=True, slots=True)
 class Splice:
     """Truncate the durable list ``key`` to ``start`` items, then append ``items``.
@@ -69,6 +84,12 @@ class Splice:
     start: int
     items: tuple[Any, ...]
 
+    def __init__(self, key: str, start: int, items: tuple[Any, ...]) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.key = key  # type: ignore[misc]
+        self.start = start  # type: ignore[misc]
+        self.items = items  # type: ignore[misc]
+
 
 PersistOp = Put | Splice
 
@@ -76,7 +97,6 @@ PersistOp = Put | Splice
 # --- what a core hands back ---------------------------------------------------------------
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class ClientRequest(Message):
     """A client operation.  ``(client_id, seq)`` identifies it across retries."""
@@ -87,8 +107,17 @@ class ClientRequest(Message):
     key: str | None
     value: Any
 
+    def __init__(self, src: str, dst: str, client_id: str, seq: int, op: str, key: str | None, value: Any) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.client_id = client_id  # type: ignore[misc]
+        self.seq = seq  # type: ignore[misc]
+        self.op = op  # type: ignore[misc]
+        self.key = key  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
 
-@fast_init
+
 @dataclass(frozen=True, slots=True)
 class ClientReply(Message):
     """The answer to a :class:`ClientRequest`.
@@ -110,8 +139,18 @@ class ClientReply(Message):
     value: Any = None
     leader_hint: str | None = None
 
+    def __init__(self, src: str, dst: str, client_id: str, seq: int, status: str, value: Any = None,
+                 leader_hint: str | None = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.src = src  # type: ignore[misc]
+        self.dst = dst  # type: ignore[misc]
+        self.client_id = client_id  # type: ignore[misc]
+        self.seq = seq  # type: ignore[misc]
+        self.status = status  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
+        self.leader_hint = leader_hint  # type: ignore[misc]
 
-@fast_init
+
 @dataclass(frozen=True, slots=True)
 class CoreEvent:
     """Something a core wants recorded in the trace, e.g. a role change.
@@ -125,8 +164,13 @@ class CoreEvent:
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
 
+    def __init__(self, node: str, kind: str, data: dict[str, Any] | None = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.node = node  # type: ignore[misc]
+        self.kind = kind  # type: ignore[misc]
+        self.data = {} if data is None else data  # type: ignore[misc]
 
-@fast_init
+
 @dataclass(frozen=True, slots=True)
 class Ready:
     """One batch of outputs.  The driver does them in field order, except that with
@@ -148,21 +192,22 @@ class Ready:
     events: tuple[CoreEvent, ...] = ()
     send_first: bool = False
 
+    def __init__(self, persist: tuple[PersistOp, ...] = (), sync: bool = True, messages: tuple[Message, ...] = (),
+                 replies: tuple[ClientReply, ...] = (), events: tuple[CoreEvent, ...] = (), send_first: bool = False) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.persist = persist  # type: ignore[misc]
+        self.sync = sync  # type: ignore[misc]
+        self.messages = messages  # type: ignore[misc]
+        self.replies = replies  # type: ignore[misc]
+        self.events = events  # type: ignore[misc]
+        self.send_first = send_first  # type: ignore[misc]
+
     def is_empty(self) -> bool:
         return not (self.persist or self.messages or self.replies or self.events)
 
 
-@runtime_checkable
-class Core(Protocol):
-    """What both engines require of a protocol core."""
-
-    node_id: str
-
-    def tick(self, now_ms: int, wall_ms: int | None = None) -> None: ...
-
-    def step(self, message: Message) -> None: ...
-
-    def ready(self) -> Ready: ...
+finish_base(Message)
+finish_records(Put, Splice, ClientRequest, ClientReply, CoreEvent, Ready)
 
 
 EMPTY_READY = Ready()
