@@ -2,9 +2,9 @@
 fresh, never when stale, never with SPLITBRAIN_PURE=1, and the same bytes either way.
 
 The tests that need a real build run in child processes, one per mode, so that a test
-session in either mode checks both.  Where there is no fresh build they skip, unless
-``SPLITBRAIN_REQUIRE_NATIVE=1`` (set by CI, whose setup builds it): then a build that
-failed or went stale fails here instead of hiding behind the pure-Python fallback.
+session in either mode checks both.  Where there is no fresh build they skip, naming why,
+unless ``SPLITBRAIN_REQUIRE_NATIVE=1`` (for machines where a build is expected): then a
+build that failed or went stale fails here instead of hiding behind the pure-Python fallback.
 """
 
 from __future__ import annotations
