@@ -88,7 +88,6 @@ def test_sweep_ctrl_c_stops_cleanly_and_keeps_what_finished(tmp_path: Path) -> N
     the sweep's private Ray left running -- its tasks in flight are dropped, not cancelled,
     and end with the Ray session (see cluster.runtime.pool)."""
     import signal
-    import time
 
     from tests.cli.test_ray_signals import Run, gone
 
