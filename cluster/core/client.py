@@ -39,6 +39,7 @@ from typing import Any
 
 from mypy_extensions import mypyc_attr
 
+from cluster.core.frozen import pickle_by_fields
 from cluster.core.types import ClientReply, ClientRequest, Message, Ready, ReadyBuilder
 
 __all__ = ["ClientBusy", "ClientConfig", "ClientCore", "Completion"]
@@ -289,3 +290,6 @@ class ClientCore:
     def _complete(self, status: str, value: Any, node: str | None) -> None:
         self.busy = False
         self._completion = Completion(status, value, self._attempts, self.seq, node)
+
+
+pickle_by_fields(ClientConfig, Completion)

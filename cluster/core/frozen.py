@@ -23,7 +23,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-__all__ = ["fast_constructor", "fast_init", "finish_base", "finish_records"]
+__all__ = ["fast_constructor", "fast_init", "finish_base", "finish_records", "pickle_by_fields"]
 
 T = TypeVar("T")
 
@@ -67,6 +67,23 @@ def finish_records(*classes: type) -> None:
     for cls in classes:
         if inspect.isfunction(cls.__dict__.get("__init__")):  # not a native (compiled) __init__
             fast_init(cls)
+    pickle_by_fields(*classes)
+
+
+def pickle_by_fields(*classes: type) -> None:
+    """Make the frozen dataclasses ``classes`` of a module that mypyc may compile pickle as
+    a call of their class with their field values, in both modes.
+
+    Every frozen dataclass of a compiled module needs it (the records get it from
+    :func:`finish_records`; a frozen dataclass that keeps the ``__init__`` that
+    ``dataclasses`` generates, such as a configuration, calls this itself): a native class
+    unpickles through mypyc's ``__setstate__``, which assigns each field through the class's
+    frozen ``__setattr__`` and fails ("cannot assign to field").  Ray pickles what it hands
+    an actor (a client host's :class:`~cluster.core.client.ClientConfig`), so without this
+    the real engine could not start on compiled cores.  A call works in both modes, so what
+    one mode pickles the other reads.  ``tests/core/test_frozen.py`` checks that every frozen
+    dataclass of every compiled module has it."""
+    for cls in classes:
         _set(cls, "__reduce__", _reduce)
 
 
@@ -134,7 +151,7 @@ def _setstate(self: Any, state: list[Any]) -> None:
 
 
 def _reduce(self: Any) -> tuple[type, tuple[Any, ...]]:
-    """A record pickles as ``cls(*field values)`` (see :func:`finish_records`)."""
+    """A record pickles as ``cls(*field values)`` (see :func:`pickle_by_fields`)."""
     return type(self), tuple([getattr(self, f.name) for f in dataclasses.fields(self)])
 
 

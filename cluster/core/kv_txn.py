@@ -34,6 +34,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.core.frozen import pickle_by_fields
+
 __all__ = [
     "BANK_KEY",
     "COMMIT",
@@ -263,3 +265,6 @@ def commit_value(snapshot: int, check: tuple[str, ...], outcome: Outcome) -> tup
     """The value of a :data:`COMMIT` command: ``(snapshot version, keys to validate,
     status, reply, writes)``; plain tuples, so it persists and travels as JSON."""
     return (snapshot, check, outcome.status, outcome.value, outcome.writes)
+
+
+pickle_by_fields(Outcome)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cluster.core.frozen import pickle_by_fields
 from cluster.core.raft_progress import quorum_value
 from cluster.core.types import ClientRequest
 
@@ -143,3 +144,6 @@ class ReadOnly:
                 waiting.append(read)
         self._pending = waiting
         return ready
+
+
+pickle_by_fields(PendingRead)

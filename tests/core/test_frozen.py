@@ -176,3 +176,56 @@ def test_fast_constructor_builds_the_classes_own_objects_without_changing_it() -
     assert pickle.loads(pickle.dumps(made)) == want
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.f = "changed"  # type: ignore[misc]
+
+
+def _any_sample(f: dataclasses.Field[Any], i: int) -> Any:
+    """A value for field ``f`` of any frozen dataclass of a compiled module: its default
+    where it has one, a client request where it holds one, else :func:`_sample`'s."""
+    if "ClientRequest" in (f.type if isinstance(f.type, str) else repr(f.type)):
+        return types.ClientRequest("c1", "n1", "c1", i, "put", "k", i)
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return _sample(f, i)
+
+
+def _compiled_modules() -> list[str]:
+    """The modules scripts/build_native.py compiles, as module names."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_native", ROOT / "scripts" / "build_native.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return [rel.removesuffix(".py").replace("/", ".") for rel in build.COMPILED]
+
+
+def _frozen_dataclasses() -> list[type]:
+    import importlib
+
+    found = []
+    for name in _compiled_modules():
+        module = importlib.import_module(name)
+        for obj in vars(module).values():
+            if (isinstance(obj, type) and obj.__module__ == name and dataclasses.is_dataclass(obj)
+                    and obj.__dataclass_params__.frozen and obj is not types.Message):  # type: ignore[attr-defined]
+                found.append(obj)
+    return found
+
+
+FROZEN_IN_COMPILED = _frozen_dataclasses()
+
+
+def test_the_compiled_modules_have_frozen_dataclasses() -> None:
+    assert {"ClientConfig", "Completion", "PendingRead", "Outcome", "AppendEntries"} <= {
+        c.__name__ for c in FROZEN_IN_COMPILED}
+
+
+@pytest.mark.parametrize("cls", FROZEN_IN_COMPILED, ids=lambda c: f"{c.__module__}.{c.__name__}")
+def test_every_frozen_dataclass_of_a_compiled_module_pickles_by_its_fields(cls: type) -> None:
+    """Compiled, a frozen dataclass without it cannot be unpickled (mypyc's __setstate__
+    goes through the frozen __setattr__), and Ray pickles what it hands an actor: the real
+    engine failed to start its client host on compiled cores that way."""
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    obj = cls(*[_any_sample(f, i) for i, f in enumerate(fields)])
+    assert pickle.loads(pickle.dumps(obj)) == obj
+    assert obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL) == (cls, tuple(getattr(obj, f.name) for f in fields))
