@@ -60,9 +60,10 @@ def _scenario(nodes: int, clients: int, duration_ms: int, faults: tuple[dict[str
     )
 
 
-def _pct(xs: list[float], q: float) -> float:
+def _pct(xs: list[float], q: float) -> float | None:
+    """The ``q`` quantile of ``xs``; None when there is none (JSON has no NaN)."""
     if not xs:
-        return float("nan")
+        return None
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
@@ -100,8 +101,9 @@ def throughput(nodes: int, clients: int, duration_ms: int, read_ratio: float = 0
                            "operations": out.stats.get("operations"), "info": out.stats.get("info")}
     for f, xs in lat.items():
         row[f"{f}_per_s"] = round(len(xs) / secs, 1)
-        row[f"{f}_p50_ms"] = round(_pct(xs, 0.5), 2)
-        row[f"{f}_p99_ms"] = round(_pct(xs, 0.99), 2)
+        for name, q in (("p50", 0.5), ("p99", 0.99)):
+            v = _pct(xs, q)
+            row[f"{f}_{name}_ms"] = None if v is None else round(v, 2)
     row["rss_mb_per_node"] = round(statistics.mean(out.stats["rss_mb"].values()), 1)
     row["startup_s"] = out.stats.get("startup_s")
     row.update(_batching(out, secs))
@@ -162,9 +164,9 @@ def print_table(results: dict[str, Any]) -> None:
           f"{'get p99':>8} {'in/batch':>8} {'fsync/s':>7} {'RSS MB':>7} {'leader ms':>9} {'write ms':>9}  verdict")
     for tp in results["throughput"]:
         fo = failovers.get(tp["nodes"], {})
-        print(f"{tp['nodes']:>5} {tp['clients']:>7} {tp.get('read_ratio', 0.5):>5} {tp.get('put_per_s', 0):>7} {tp.get('put_p50_ms', 0):>8} "
-              f"{tp.get('put_p99_ms', 0):>8} {tp.get('get_per_s', 0):>7} {tp.get('get_p50_ms', 0):>8} "
-              f"{tp.get('get_p99_ms', 0):>8} {tp.get('inputs_per_batch')!s:>8} {tp.get('leader_fsyncs_per_s')!s:>7} "
+        print(f"{tp['nodes']:>5} {tp['clients']:>7} {tp.get('read_ratio', 0.5):>5} {tp.get('put_per_s', 0):>7} "
+              f"{tp.get('put_p50_ms')!s:>8} {tp.get('put_p99_ms')!s:>8} {tp.get('get_per_s', 0):>7} {tp.get('get_p50_ms')!s:>8} "
+              f"{tp.get('get_p99_ms')!s:>8} {tp.get('inputs_per_batch')!s:>8} {tp.get('leader_fsyncs_per_s')!s:>7} "
               f"{tp['rss_mb_per_node']:>7} {fo.get('new_leader_ms')!s:>9} {fo.get('first_write_ms')!s:>9}  "
               f"{tp['verdict']}" + (f" (failover run: {fo['verdict']})" if fo else ""))
     for fl in results["flawed"]:
