@@ -56,6 +56,7 @@ import dataclasses
 import functools
 import json
 import os
+import pickle
 import random
 import time
 from collections import deque
@@ -620,6 +621,50 @@ def _file_record(kind: str, node: str, t: int, data: dict[str, Any], incarnation
 # --- the Ray actor ---------------------------------------------------------------------------
 
 
+
+@dataclass
+class CoreSnapshot:
+    """A core's public attributes, for a driver that cannot receive the core itself.
+
+    A core compiled with mypyc (``cluster.native``: the Raft core) is a native class whose
+    constructor cannot be skipped, so pickle cannot rebuild it in another process.  Its
+    end-of-run readers only read attributes (``core.log`` for the final logs), so the node
+    sends what they can read: every public attribute, property included, whose value
+    pickles.  ``core_class`` names what it was taken from."""
+
+    core_class: str
+    attrs: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # pickle's and copy's probes: the dataclass answers them
+            raise AttributeError(name)
+        try:
+            return self.__dict__["attrs"][name]
+        except KeyError:
+            raise AttributeError(f"{self.__dict__.get('core_class', 'core')} snapshot has no {name!r}") from None
+
+
+def shippable_core(core: Any) -> Any:
+    """``core`` if pickle can rebuild it elsewhere, else its :class:`CoreSnapshot`."""
+    try:
+        pickle.loads(pickle.dumps(core))
+        return core
+    except Exception:  # noqa: BLE001 - whatever stops a round trip makes a snapshot
+        attrs: dict[str, Any] = {}
+        for name in dir(core):
+            if name.startswith("_"):
+                continue
+            try:
+                value = getattr(core, name)
+                if callable(value):
+                    continue
+                pickle.loads(pickle.dumps(value))
+            except Exception:  # noqa: BLE001 - an attribute that cannot travel is left out
+                continue
+            attrs[name] = value
+        return CoreSnapshot(f"{type(core).__module__}.{type(core).__qualname__}", attrs)
+
+
 class NodeActorImpl:
     """Ray async actor body: one node process.  ``pid`` lets the driver SIGKILL/SIGSTOP it."""
 
@@ -656,8 +701,11 @@ class NodeActorImpl:
 
     def final_core(self) -> Any:
         """The core object itself (pickled by Ray), for the system's end-of-run records
-        (they read the same attributes they read in the simulator)."""
-        return None if self.host is None else self.host.core
+        (they read the same attributes they read in the simulator); a core that cannot be
+        pickled comes as a :class:`CoreSnapshot` of its public attributes."""
+        if self.host is None or self.host.core is None:
+            return None
+        return shippable_core(self.host.core)
 
     def trace_file(self) -> bytes:
         """The node's trace file, for a driver that cannot read this node's disk."""
