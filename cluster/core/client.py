@@ -39,7 +39,7 @@ from typing import Any
 
 from mypy_extensions import mypyc_attr
 
-from cluster.core.frozen import pickle_by_fields
+from cluster.core.frozen import finish_records, pickle_by_fields
 from cluster.core.types import ClientReply, ClientRequest, Message, Ready, ReadyBuilder
 
 __all__ = ["ClientBusy", "ClientConfig", "ClientCore", "Completion"]
@@ -86,7 +86,7 @@ class ClientConfig:
         return max(1, self.timeout_ms // 4)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Completion:
     """How an operation ended; ``status`` is ``"ok"``, ``"fail"`` or ``"info"``."""
 
@@ -96,6 +96,14 @@ class Completion:
     seq: int = 0
     node: str | None = None
     """The node whose reply decided the outcome (``None`` when the deadline did)."""
+
+    def __init__(self, status: str, value: Any, attempts: int, seq: int = 0, node: str | None = None) -> None:
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.status = status  # type: ignore[misc]
+        self.value = value  # type: ignore[misc]
+        self.attempts = attempts  # type: ignore[misc]
+        self.seq = seq  # type: ignore[misc]
+        self.node = node  # type: ignore[misc]
 
 
 _AWAIT = "await"  # an attempt is outstanding at self._target
@@ -292,4 +300,5 @@ class ClientCore:
         self._completion = Completion(status, value, self._attempts, self.seq, node)
 
 
-pickle_by_fields(ClientConfig, Completion)
+pickle_by_fields(ClientConfig)
+finish_records(Completion)

@@ -609,8 +609,10 @@ class RaftNode:
         self._reads.acked(peer, m.round)
         if m.success:
             # A match that did not move cannot move the committed index: every other input
-            # of _maybe_commit (our log, our term) is followed by a call of its own.
-            if progress.succeeded(peer, m.match_index):
+            # of _maybe_commit (our log, our term) is followed by a call of its own.  Nor can
+            # one that moved to at most the commit index: the majority value rises, if at all,
+            # no higher than the larger of that match and the value the last call judged.
+            if progress.succeeded(peer, m.match_index) and m.match_index > self._log.commit:
                 self._maybe_commit()
             if self._role == "leader" and progress.needs_entries(peer, self._log.last_index):
                 self._send_append(peer)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cluster.core.frozen import pickle_by_fields
+from cluster.core.frozen import finish_records
 from cluster.core.raft_progress import quorum_value
 from cluster.core.types import ClientRequest
 
@@ -34,6 +34,12 @@ class PendingRead:
     request: ClientRequest
     read_index: int
     round: int
+
+    def __init__(self, request: ClientRequest, read_index: int, round: int) -> None:  # noqa: A002
+        # Compiled, the native constructor; interpreted, fast_init's replaces it (cluster.core.frozen).
+        self.request = request  # type: ignore[misc]
+        self.read_index = read_index  # type: ignore[misc]
+        self.round = round  # type: ignore[misc]
 
 
 class ReadOnly:
@@ -146,4 +152,4 @@ class ReadOnly:
         return ready
 
 
-pickle_by_fields(PendingRead)
+finish_records(PendingRead)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cluster.core import kv, quorum_messages, raft_messages, saga_messages, types
+from cluster.core import client, kv, quorum_messages, raft_messages, raft_read, saga_messages, types
 from cluster.core.frozen import fast_constructor, fast_init
 from cluster.native import ROOT
 
@@ -26,7 +26,7 @@ def _finished(cls: type) -> bool:
 
 FAST = [
     cls
-    for module in (types, raft_messages, kv, quorum_messages, saga_messages)
+    for module in (types, raft_messages, kv, quorum_messages, saga_messages, client, raft_read)
     for cls in vars(module).values()
     if isinstance(cls, type) and cls.__module__ == module.__name__ and dataclasses.is_dataclass(cls)
     and _finished(cls)
@@ -51,13 +51,15 @@ def _sample(f: dataclasses.Field[Any], i: int) -> Any:
         return None
     if t in ("str", "str | None"):
         return f"v{i}"
+    if t == "ClientRequest":
+        return types.ClientRequest("c", "n1", f"c{i}", i, "get", "k", None)
     return (f"v{i}", i)
 
 
 def test_every_hot_record_uses_it() -> None:
     names = {cls.__name__ for cls in FAST}
     assert {"AppendEntries", "AppendEntriesResponse", "Entry", "CoreEvent", "Ready", "Splice",
-            "ClientRequest", "ClientReply", "Command", "Deliver", "StoreValue"} <= names
+            "ClientRequest", "ClientReply", "Command", "Deliver", "StoreValue", "Completion", "PendingRead"} <= names
 
 
 @pytest.mark.parametrize("cls", FAST, ids=lambda c: c.__name__)
