@@ -35,18 +35,32 @@ def two_clock_tick(core: Core) -> TwoClockTick:
     and the one ``now_ms`` has always meant for a timer.  A core that takes ``wall_ms``
     too gets both."""
     tick = core.tick
-    try:
-        params = list(inspect.signature(tick).parameters.values())
-    except (TypeError, ValueError):  # no signature to read (a builtin): pass both
-        return tick
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params):
+    if "tick" in getattr(core, "__dict__", ()):  # set on the instance: read it every time
+        both = _takes_both(tick)
+    else:
+        cached = _TAKES_BOTH.get(type(core))
+        both = _TAKES_BOTH[type(core)] = _takes_both(tick) if cached is None else cached
+    if both:
         return tick
 
     def monotonic_only(now_ms: int, _wall_ms: int) -> None:
         tick(now_ms)
 
     return monotonic_only
+
+
+_TAKES_BOTH: dict[type, bool] = {}
+"""Per core class, whether its ``tick`` takes both clocks: reading a signature is slow (a
+compiled core's is parsed from text), and every simulated run starts several cores."""
+
+
+def _takes_both(tick: Callable[..., None]) -> bool:
+    try:
+        params = list(inspect.signature(tick).parameters.values())
+    except (TypeError, ValueError):  # no signature to read (a builtin): pass both
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
 class ReadySink(Protocol):

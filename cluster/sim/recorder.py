@@ -58,6 +58,15 @@ class Recorder:
         hooks.remove(fn)
         self._hooks = tuple(hooks)
 
+    def close(self) -> None:
+        """Forget the hooks and callbacks: they are closures over the simulation's parts
+        (fault schedules, the system's per-event records), which hold this recorder.  The
+        trace stays readable."""
+        self._hooks = ()
+        self.on_event = None
+        self.node_records = None
+        self.node_record_kinds = None
+
     # --- records --------------------------------------------------------------------------------
 
     def emit(self, kind: str, data: dict[str, Any], *, hooks: bool = True) -> None:

@@ -79,6 +79,14 @@ class Scheduler:
         else:
             fn()
 
+    def clear(self) -> None:
+        """Drop every pending entry: the run is over.  Entries hold the parts that scheduled
+        them, which hold this scheduler; dropping them is what lets an ended simulation be
+        freed the moment its last user lets go, instead of at a full garbage collection."""
+        self._buckets.clear()
+        self._times.clear()
+        self._cancelled.clear()
+
     def pending(self) -> int:
         """Entries waiting (stale and cancelled ones included)."""
         return sum(len(b) for b in self._buckets.values())

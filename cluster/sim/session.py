@@ -3,13 +3,16 @@
 ``SimLauncher().open(spec)`` builds a :class:`~cluster.sim.world.Simulation` from the
 cluster spec (cores, clients and workload from its factories; the starting network; the
 per-event records) and yields a session the runner drives exactly as it drives the real
-engine.  Nothing is started outside this process, so leaving the context has nothing to
-stop; the shape is the same so that the runner never asks which engine it holds.
+engine.  Nothing is started outside this process, so leaving the context stops nothing; it
+closes the simulation (:meth:`~cluster.sim.world.Simulation.close`), which frees it as soon
+as the caller lets go.  The shape is the same so that the runner never asks which engine it
+holds.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -34,7 +37,11 @@ class SimLauncher:
 
     @contextmanager
     def open(self, spec: ClusterSpec) -> Iterator[SimSession]:
-        yield SimSession(spec, trace_messages=self.trace_messages)
+        session = SimSession(spec, trace_messages=self.trace_messages)
+        try:
+            yield session
+        finally:
+            session.sim.close()
 
 
 class SimSession:
@@ -62,12 +69,17 @@ class SimSession:
                     if a != b:
                         self.sim.set_link(a, b, **spec.network.degradation())
         self.sim.set_event_records(spec.on_event)
+        self._engine: Simulation = weakref.proxy(self.sim)
         self._wall_s = 0.0
         self._stopped_by_limit = False
 
     @property
     def engine(self) -> Simulation:
-        return self.sim
+        """The simulation as fault schedules see it: a weak proxy.  A schedule's callbacks
+        often refer to themselves (a fault that reschedules its next arrival), and what they
+        hold must not keep the simulation -- trace, history, every node's log -- alive past
+        its run (:meth:`Simulation.close`).  The session holds the simulation itself."""
+        return self._engine
 
     def run(self, duration_ms: int, *, deadline: float, progress: Progress | None = None) -> None:
         """Advance virtual time by ``duration_ms``; a run cut short by ``deadline`` is no

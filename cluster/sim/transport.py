@@ -26,6 +26,10 @@ DROP_NO_RECEIVER = "no-client"
 """Drop reason for a message to an address nobody is attached at (a retired client)."""
 
 
+def _nowhere(msg: Message, mid: int) -> None:
+    """A closed transport's arrival handler (its scheduler is cleared too, so never called)."""
+
+
 class Transport:
     """Sends through the network and delivers to attached receivers."""
 
@@ -50,6 +54,12 @@ class Transport:
 
     def detach(self, address: str) -> None:
         del self._receivers[address]
+
+    def close(self) -> None:
+        """Detach everyone and forget the bound arrival handler (a reference from this
+        transport to itself): the run is over, and nothing here may keep its parts alive."""
+        self._receivers.clear()
+        self._arrival = _nowhere
 
     def attached(self, address: str) -> bool:
         return address in self._receivers
