@@ -50,6 +50,7 @@ COMPILED: tuple[str, ...] = (
     "cluster/core/kv.py",
     "cluster/core/kv_txn.py",
     "cluster/core/client.py",
+    "cluster/core/storage.py",
     "cluster/clock.py",
     "cluster/driver.py",
     "cluster/sim/scheduler.py",

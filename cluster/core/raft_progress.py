@@ -13,18 +13,18 @@ to just after ``match``, which is how lost AppendEntries are sent again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 __all__ = ["ProgressTracker", "quorum_value"]
 
 
-def quorum_value(values: Iterable[int], quorum: int) -> int:
+def quorum_value(values: list[int], quorum: int) -> int:
     """The largest value that at least ``quorum`` of ``values`` reach (one per voter).
 
     With match indexes this is the highest index a majority stores; with acknowledged
-    heartbeat rounds, the newest round a majority has answered.
+    heartbeat rounds, the newest round a majority has answered.  ``values`` is a list the
+    caller built for the purpose: it is sorted in place (a leader asks on every ack).
     """
-    return sorted(values, reverse=True)[quorum - 1]
+    values.sort(reverse=True)
+    return values[quorum - 1]
 
 
 class ProgressTracker:
@@ -75,7 +75,9 @@ class ProgressTracker:
 
     def committed(self, own_last_index: int) -> int:
         """The highest index stored on a majority, counting the leader's own log."""
-        return quorum_value([own_last_index, *self._match.values()], self.quorum)
+        values = list(self._match.values())
+        values.append(own_last_index)
+        return quorum_value(values, self.quorum)
 
     def quorum_active(self, now: int, window: int) -> bool:
         """Whether a majority (counting us) was heard from within ``window`` before ``now``."""

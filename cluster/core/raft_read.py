@@ -107,7 +107,9 @@ class ReadOnly:
         """The newest heartbeat round that a majority (counting us) has acknowledged."""
         confirmed = self._confirmed
         if confirmed < 0:
-            confirmed = self._confirmed = quorum_value([self._round, *self._acked.values()], self._quorum)
+            values = list(self._acked.values())
+            values.append(self._round)
+            confirmed = self._confirmed = quorum_value(values, self._quorum)
         return confirmed
 
     def lease_holds(self, now: int, length: float) -> bool:

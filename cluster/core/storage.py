@@ -12,6 +12,8 @@ import random
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from mypy_extensions import mypyc_attr
+
 from cluster.core.types import PersistOp, Put, Splice
 
 
@@ -40,6 +42,7 @@ def apply_op(state: dict[str, Any], op: PersistOp) -> None:
         raise TypeError(f"unknown persist op {op!r}")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled (cluster.native): tests wrap it in a subclass
 class MemoryStorage:
     """Storage for the simulator: synced writes are durable, unsynced ones are pending.
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from analysis.history import History
+from cluster.core.storage import MemoryStorage
 from cluster.core.types import ClientRequest, CoreEvent
 from cluster.sim.workload import Op
 from cluster.spec import RecordsOn
@@ -234,15 +235,14 @@ def test_prefix_mode_keeps_a_seeded_prefix_of_unsynced_writes() -> None:
 
 def test_persist_happens_before_send_and_events_after() -> None:
     sim = make_sim(clients=1, workload=scripted({0: [("put", "x", 1)]}, 1), announce_put=True)
-    st = sim.storage["n1"]
-    orig = st.write
 
-    def write(ops: Any, sync: bool) -> None:
-        sim.trace.append({"t": sim.now_ms(), "kind": "test-write", "ops": len(ops)})
-        orig(ops, sync)
-        assert st.load() == {"x": 1}
+    class Recording(MemoryStorage):
+        def write(self, ops: Any, sync: bool) -> None:
+            sim.trace.append({"t": sim.now_ms(), "kind": "test-write", "ops": len(ops)})
+            super().write(ops, sync)
+            assert self.load() == {"x": 1}
 
-    st.write = write  # type: ignore[method-assign]
+    sim._nodes["n1"].storage = Recording()
     sim.run(100)
     kinds = [r["kind"] for r in sim.trace if r.get("node", r.get("src")) == "n1" or r["kind"] == "test-write"]
     w = kinds.index("test-write")
