@@ -23,6 +23,7 @@ when the run says which flaws were switched on, from the flaw -- never assumed.
 from __future__ import annotations
 
 import json
+import marshal
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,29 +76,101 @@ def _cmd_key(cmd: Any) -> str:
     return _ENCODE_KEY(cmd)
 
 
-def _same_command(a: Any, b: Any) -> bool:
-    """Whether ``_cmd_key(a) == _cmd_key(b)``, mostly without encoding either: equal values
-    with equal reprs have the same canonical JSON (repr tells ``1``, ``1.0`` and ``True``
-    apart, and lists from tuples, as the encoder's output does or does not), and every
-    node applying an index usually holds the same command."""
-    if a is b or (a == b and repr(a) == repr(b)):
+_LEAVES = frozenset((str, int, float, bool, type(None)))
+_CONTAINERS = frozenset((list, tuple, dict))
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is built only of the exact types JSON and marshal both treat as
+    themselves: ``None``, ``bool``, ``int``, ``float``, ``str``, ``list``, ``tuple`` and
+    ``dict`` with keys of the scalar ones.  Subclasses are not: ``json`` writes an ``IntEnum``
+    as its number, and buffers (``bytes``, ``bytearray``) or code objects go through
+    ``default=str``, where equal marshal bytes would not mean equal JSON."""
+    kind = type(value)
+    if kind in _LEAVES:
         return True
-    return _cmd_key(a) == _cmd_key(b)
+    if kind is dict:
+        if not _LEAVES.issuperset(map(type, value)):
+            return False
+        items: Iterable[Any] = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return False
+    for v in items:
+        kind = type(v)
+        if kind in _LEAVES or (kind in _CONTAINERS and _plain(v)):
+            continue
+        return False
+    return True
+
+
+def _signature(cmd: Any) -> bytes | None:
+    """A byte string that is equal for two commands only if their canonical JSON is equal,
+    or None when ``cmd`` has no such cheap signature (then only :func:`_cmd_key` can say).
+
+    marshal (format 2: no back-references, no interning flags, so sharing does not change
+    the bytes) writes each exact type with its own code -- ``1``, ``1.0`` and ``True`` apart,
+    ``-0.0`` apart from ``0.0``, a list apart from a tuple -- and a dict in its insertion
+    order: equal bytes mean equal types and values in the same order, so equal canonical
+    JSON.  Unequal bytes prove nothing (key order, list vs tuple), which the caller then
+    settles with :func:`_cmd_key`.  Only a :func:`_plain` command gets a signature: marshal
+    writes every buffer (``bytes``, ``bytearray``, ``memoryview``) alike."""
+    if not _plain(cmd):
+        return None
+    try:
+        return marshal.dumps(cmd, 2)
+    except (ValueError, RecursionError):  # nested deeper than marshal goes
+        return None
+
+
+class _AppliedCommands:
+    """The first command applied at each index, and whether a later one is the same command
+    (canonical JSON equal: :func:`_cmd_key`).
+
+    Every node applies every index, so this runs once per ``apply`` record: the first
+    command's signature is made once per index, each later command's once, and the JSON
+    encoder runs only when the signatures cannot tell."""
+
+    __slots__ = ("_signatures",)
+
+    def __init__(self) -> None:
+        self._signatures: dict[int, bytes | None] = {}
+
+    def same(self, index: int, first: Any, cmd: Any) -> bool:
+        if cmd is first:
+            return True
+        sigs = self._signatures
+        if index in sigs:
+            sig = sigs[index]
+        else:
+            sig = sigs[index] = _signature(first)
+        if sig is not None:
+            try:
+                if marshal.dumps(cmd, 2) == sig:
+                    return True
+            except ValueError:  # a type marshal does not write: the JSON says
+                pass
+        return _cmd_key(first) == _cmd_key(cmd)
 
 
 def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) -> dict[str, Any]:
     """Check the four properties on a trace; ``flaws`` (the run's switched-on flaws, if known)
     only sharpens the explanation of a cause the trace cannot show by itself."""
-    recs = list(records)
+    recs = records if isinstance(records, list) else list(records)
     flaws = tuple(flaws)
-    windows = fault_windows(recs)
+    # Only a violation quotes the faults, so a valid run never pays for the windows' pass.
+    windows: list[dict[str, Any]] | None = None
     violations: list[dict[str, Any]] = []
     tags: set[str] = set()
 
     def add(invariant: str, t: int, nodes: list[str], text: str, **extra: Any) -> None:
+        nonlocal windows
         tags.add(ANOMALY[invariant])
         if len(violations) >= MAX_VIOLATIONS:
             return
+        if windows is None:
+            windows = fault_windows(recs)
         faults = [w["description"] for w in active_at(windows, t)]
         v = {"invariant": invariant, "t": t, "nodes": nodes, "text": text, "faults_active": faults,
              "fault_context": fault_clause(windows, t, nodes=nodes)}
@@ -117,8 +190,69 @@ def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) ->
     max_committed = 0
     final_logs: dict[str, list[int]] = {}
     n_leader_logs = 0
+    same_command = _AppliedCommands().same
+    # ``apply`` and ``commit`` are most of a trace: they come first, and skip the int()/str()
+    # conversions when a field already has the exact type (the simulator's records, and JSON
+    # read back); any other value goes through the conversion as before.
     for r in recs:
         kind = r.get("kind")
+        if kind == "apply":
+            t = r.get("t", 0)
+            if type(t) is not int:
+                t = int(t)
+            idx = r["index"]
+            if type(idx) is not int:
+                idx = int(idx)
+            term = r.get("term", -1)
+            if type(term) is not int:
+                term = int(term)
+            cmd = r.get("command")
+            node = r["node"]
+            if type(node) is not str:
+                node = str(node)
+            by_node = applied_by.get(idx)
+            if by_node is None:
+                applied_by[idx] = {node: t}
+            elif node not in by_node:
+                by_node[node] = t
+            prev_a = applied.get(idx)
+            if prev_a is None:
+                applied[idx] = (term, cmd, node, t)
+                committed_terms[idx] = term
+            elif prev_a[0] != term or not same_command(idx, prev_a[1], cmd):
+                add(
+                    "state-machine-safety",
+                    t,
+                    [prev_a[2], node],
+                    f"{prev_a[2]} applied entry {idx} from term {prev_a[0]} ({_cmd_key(prev_a[1])}) at "
+                    f"{prev_a[3]} ms, but {node} applied a different entry {idx} from term {term} "
+                    f"({_cmd_key(cmd)}) at {t} ms: a committed entry was overwritten.",
+                    index=idx,
+                )
+            continue
+        if kind == "commit":
+            t = r.get("t", 0)
+            if type(t) is not int:
+                t = int(t)
+            idx = r.get("index", 0)
+            if type(idx) is not int:
+                idx = int(idx)
+            term = r.get("term", 0)
+            if type(term) is not int:
+                term = int(term)
+            if idx > max_committed:
+                for i in range(max_committed + 1, idx + 1):
+                    commit_term[i] = term
+                max_committed = idx
+            # Only a leader's commit index says what it counted; a follower's may rest on an
+            # older-term entry legitimately (it has not received the leader's newer ones yet).
+            node = r.get("node")
+            if type(node) is not str:
+                node = str(node)
+            role_now = roles.get(node)
+            if role_now is not None and role_now[1] == term and role_now[0] == "leader":
+                commit_records.append((idx, term, node, t))
+            continue
         if kind not in _KINDS:
             continue
         t = int(r.get("t", 0))
@@ -150,35 +284,6 @@ def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) ->
                     + _term_reused(term, [prev[0], node], votes.get(term, {}), lossy_crashes, t),
                     term=term,
                 )
-        elif kind == "apply":
-            idx = int(r["index"])
-            term = int(r.get("term", -1))
-            cmd = r.get("command")
-            node = str(r["node"])
-            applied_by.setdefault(idx, {}).setdefault(node, t)
-            prev_a = applied.get(idx)
-            if prev_a is None:
-                applied[idx] = (term, cmd, node, t)
-                committed_terms[idx] = term
-            elif prev_a[0] != term or not _same_command(prev_a[1], cmd):
-                add(
-                    "state-machine-safety",
-                    t,
-                    [prev_a[2], node],
-                    f"{prev_a[2]} applied entry {idx} from term {prev_a[0]} ({_cmd_key(prev_a[1])}) at "
-                    f"{prev_a[3]} ms, but {node} applied a different entry {idx} from term {term} "
-                    f"({_cmd_key(cmd)}) at {t} ms: a committed entry was overwritten.",
-                    index=idx,
-                )
-        elif kind == "commit":
-            idx = int(r.get("index", 0))
-            for i in range(max_committed + 1, idx + 1):
-                commit_term[i] = int(r.get("term", 0))
-            max_committed = max(max_committed, idx)
-            # Only a leader's commit index says what it counted; a follower's may rest on an
-            # older-term entry legitimately (it has not received the leader's newer ones yet).
-            if roles.get(str(r.get("node"))) == ("leader", int(r.get("term", 0))):
-                commit_records.append((idx, int(r.get("term", 0)), str(r.get("node")), t))
         elif kind == "leader-log":
             n_leader_logs += 1
             node = str(r["node"])
