@@ -9,19 +9,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+FAULT_KINDS = frozenset(("crash", "fault-start", "fault-end"))
+"""The record kinds fault windows are made of (a crash record tells how a crash landed)."""
+
 
 def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -> list[dict[str, Any]]:
     """``[{"id", "fault", "description", "targets", "start", "end"}]`` in start order.
 
     A fault that never healed gets ``end = end_t`` (or the last record's time).
     """
+    recs = records if isinstance(records, list) else list(records)
+    return windows_of([r for r in recs if r.get("kind") in FAULT_KINDS], recs, end_t)
+
+
+def windows_of(fault_records: Iterable[dict[str, Any]], records: Iterable[dict[str, Any]],
+               end_t: int | None = None) -> list[dict[str, Any]]:
+    """:func:`fault_windows` from the trace's records of :data:`FAULT_KINDS` (in trace order),
+    for a caller that picked them in a pass of its own; ``records`` is the whole trace, read
+    only for the last record's time when a fault never healed and ``end_t`` is not given.
+
+    A trace is mostly other records, so the windows cost a pass over the few fault records,
+    and the run's end is looked up only when it is needed."""
     open_: dict[Any, dict[str, Any] | None] = {}
     out: list[dict[str, Any]] = []
     late: dict[str, tuple[int, dict[str, Any]]] = {}  # node -> a crash that landed while it ran
-    last_t = 0
-    for r in records:
+    for r in fault_records:
         t = int(r.get("t", 0))
-        last_t = max(last_t, t)
         kind = r.get("kind")
         if kind == "crash" and r.get("landed") == "running":
             late[str(r.get("node"))] = (t, r)
@@ -31,7 +44,7 @@ def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -
                 "fault": r.get("fault"),
                 "description": r.get("description", r.get("fault", "fault")),
                 "targets": r.get("targets", []),
-                "start": int(r.get("t", 0)),
+                "start": t,
                 "end": None,
             }
             if r.get("fault") == "crash":
@@ -41,13 +54,18 @@ def fault_windows(records: Iterable[dict[str, Any]], end_t: int | None = None) -
         elif kind == "fault-end":
             ended = open_.pop(r.get("id"), None)
             if ended is not None:
-                ended["end"] = int(r.get("t", 0))
+                ended["end"] = t
     if any(w["end"] is None for w in out):  # a fault that never healed ends with the run
-        stop = end_t if end_t is not None else last_t
+        stop = end_t if end_t is not None else last_time(records)
         for w in out:
             if w["end"] is None:
                 w["end"] = stop
     return out
+
+
+def last_time(records: Iterable[dict[str, Any]]) -> int:
+    """The latest ``t`` of any record (0 for none, or if all are earlier)."""
+    return max(0, max((int(r.get("t", 0)) for r in records), default=0))
 
 
 _SAME_MOMENT_MS = 5

@@ -23,7 +23,8 @@ when the run says which flaws were switched on, from the flaw -- never assumed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import marshal
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from analysis.faultwindows import active_at, fault_clause, fault_windows
@@ -75,29 +76,225 @@ def _cmd_key(cmd: Any) -> str:
     return _ENCODE_KEY(cmd)
 
 
-def _same_command(a: Any, b: Any) -> bool:
-    """Whether ``_cmd_key(a) == _cmd_key(b)``, mostly without encoding either: equal values
-    with equal reprs have the same canonical JSON (repr tells ``1``, ``1.0`` and ``True``
-    apart, and lists from tuples, as the encoder's output does or does not), and every
-    node applying an index usually holds the same command."""
-    if a is b or (a == b and repr(a) == repr(b)):
+_LEAVES = frozenset((str, int, float, bool, type(None)))
+_CONTAINERS = frozenset((list, tuple, dict))
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is built only of the exact types JSON and marshal both treat as
+    themselves: ``None``, ``bool``, ``int``, ``float``, ``str``, ``list``, ``tuple`` and
+    ``dict`` with keys of the scalar ones.  Subclasses are not: ``json`` writes an ``IntEnum``
+    as its number, and buffers (``bytes``, ``bytearray``) or code objects go through
+    ``default=str``, where equal marshal bytes would not mean equal JSON."""
+    kind = type(value)
+    if kind in _LEAVES:
         return True
-    return _cmd_key(a) == _cmd_key(b)
+    if kind is dict:
+        if not _LEAVES.issuperset(map(type, value)):
+            return False
+        items: Iterable[Any] = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return False
+    for v in items:
+        kind = type(v)
+        if kind in _LEAVES or (kind in _CONTAINERS and _plain(v)):
+            continue
+        return False
+    return True
+
+
+def _signature(cmd: Any) -> bytes | None:
+    """A byte string that is equal for two commands only if their canonical JSON is equal,
+    or None when ``cmd`` has no such cheap signature (then only :func:`_cmd_key` can say).
+
+    marshal (format 2: no back-references, no interning flags, so sharing does not change
+    the bytes) writes each exact type with its own code -- ``1``, ``1.0`` and ``True`` apart,
+    ``-0.0`` apart from ``0.0``, a list apart from a tuple -- and a dict in its insertion
+    order: equal bytes mean equal types and values in the same order, so equal canonical
+    JSON.  Unequal bytes prove nothing (key order, list vs tuple), which the caller then
+    settles with :func:`_cmd_key`.  Only a :func:`_plain` command gets a signature: marshal
+    writes every buffer (``bytes``, ``bytearray``, ``memoryview``) alike."""
+    if not _plain(cmd):
+        return None
+    try:
+        return marshal.dumps(cmd, 2)
+    except (ValueError, RecursionError):  # nested deeper than marshal goes
+        return None
+
+
+class _AppliedCommands:
+    """The first command applied at each index, and whether a later one is the same command
+    (canonical JSON equal: :func:`_cmd_key`).
+
+    Every node applies every index, so this runs once per ``apply`` record: the first
+    command's signature is made once per index, each later command's once, and the JSON
+    encoder runs only when the signatures cannot tell."""
+
+    __slots__ = ("_signatures",)
+
+    def __init__(self) -> None:
+        self._signatures: dict[int, bytes | None] = {}
+
+    def same(self, index: int, first: Any, cmd: Any) -> bool:
+        if cmd is first:
+            return True
+        sigs = self._signatures
+        if index in sigs:
+            sig = sigs[index]
+        else:
+            sig = sigs[index] = _signature(first)
+        if sig is not None:
+            try:
+                if marshal.dumps(cmd, 2) == sig:
+                    return True
+            except ValueError:  # a type marshal does not write: the JSON says
+                pass
+        return _cmd_key(first) == _cmd_key(cmd)
 
 
 def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) -> dict[str, Any]:
     """Check the four properties on a trace; ``flaws`` (the run's switched-on flaws, if known)
-    only sharpens the explanation of a cause the trace cannot show by itself."""
-    recs = list(records)
-    flaws = tuple(flaws)
-    windows = fault_windows(recs)
+    only sharpens the explanation of a cause the trace cannot show by itself.
+
+    Most runs are valid, and proving that needs far less than explaining a violation (who
+    voted for whom, which node had applied what and when): :func:`_valid_counts` tries the
+    proof first, and any doubt hands the trace to :func:`_check_in_order`, which finds and
+    explains every violation."""
+    recs = records if isinstance(records, list) else list(records)
+    counts = _valid_counts(recs)
+    if counts is not None:
+        return _result([], set(), *counts)
+    return _check_in_order(recs, tuple(flaws))
+
+
+def _result(violations: list[dict[str, Any]], tags: set[str], terms_with_leader: int, applied_indexes: int,
+            leader_logs: int) -> dict[str, Any]:
+    if violations:
+        explanation = [v["text"] + " " + v["fault_context"] for v in violations[:5]]
+    else:
+        explanation = [
+            f"Raft safety held: {terms_with_leader} terms had a leader, each exactly one; "
+            f"{applied_indexes} log indexes applied, all nodes agreeing on each"
+            + (f"; {leader_logs} new leaders held every committed entry." if leader_logs else ".")
+        ]
+    return {
+        "checker": "raft-safety",
+        "verdict": "invalid" if violations else "valid",
+        "violations": violations,
+        "anomaly_tags": sorted(tags),
+        "explanation": explanation,
+        "stats": {"terms_with_leader": terms_with_leader, "applied_indexes": applied_indexes,
+                  "leader_logs": leader_logs},
+    }
+
+
+def _missing_committed(committed_terms: dict[int, int], commit_term: dict[int, int], terms: list[Any],
+                       lterm: int) -> list[tuple[int, int]]:
+    """``(index, entry term)`` of the entries committed before term ``lterm`` that a leader of
+    ``lterm`` with log ``terms`` lacks.  Leader completeness binds leaders of *later* terms
+    than the one in which an entry was committed; a node winning a stale, older term (say
+    after a long pause) is harmless and is not required to hold it."""
+    return [
+        (i, ct)
+        for i, ct in sorted(committed_terms.items())
+        if commit_term.get(i, ct) < lterm and (i > len(terms) or terms[i - 1] != ct)
+    ]
+
+
+def _log_mismatches(final_logs: dict[str, list[Any]]) -> Iterator[tuple[str, str, int, int]]:
+    """``(a, b, last_same, diff)`` for each pair of final logs that agree at position
+    ``last_same`` but differ at the earlier ``diff`` (0-based), in node order."""
+    nodes = sorted(final_logs)
+    for a_i, a in enumerate(nodes):
+        for b in nodes[a_i + 1 :]:
+            la, lb = final_logs[a], final_logs[b]
+            n = min(len(la), len(lb))
+            last_same = next((i for i in range(n - 1, -1, -1) if la[i] == lb[i]), None)
+            if last_same is None:
+                continue
+            diff = next((i for i in range(last_same) if la[i] != lb[i]), None)
+            if diff is not None:
+                yield a, b, last_same, diff
+
+
+def _valid_counts(recs: list[dict[str, Any]]) -> tuple[int, int, int] | None:
+    """``(terms with a leader, applied indexes, leader logs)`` if the trace holds no violation
+    of any of the four properties, else None (and None whenever it cannot be sure cheaply).
+
+    It decides each property exactly as :func:`_check_in_order` does, but keeps only what the
+    decision needs: one leader per term, each index's first applied entry (term and command),
+    the commit progress, and the final logs.  The votes, crashes, roles, apply times and nodes
+    that explain a violation are left to :func:`_check_in_order`, so fields only an
+    explanation reads are not validated here.  Each record is read once, while it is at
+    hand: on a trace of tens of thousands of records, a second visit costs as much as the
+    work.
+    """
+    leaders: dict[int, str] = {}
+    first_command: dict[int, Any] = {}  # index -> the command first applied there
+    same_command = _AppliedCommands().same
+    committed_terms: dict[int, int] = {}  # index -> the term of its first applied entry
+    commit_term: dict[int, int] = {}  # index -> the term in which it was first known committed
+    max_committed = 0
+    final_logs: dict[str, list[Any]] = {}
+    n_leader_logs = 0
+    for r in recs:
+        kind = r.get("kind")
+        if kind == "apply":
+            idx = r["index"]
+            if type(idx) is not int:
+                idx = int(idx)
+            term = r.get("term", -1)
+            if type(term) is not int:
+                term = int(term)
+            first_term = committed_terms.get(idx)
+            if first_term is None:
+                committed_terms[idx] = term
+                first_command[idx] = r.get("command")
+            elif first_term != term or not same_command(idx, first_command[idx], r.get("command")):
+                return None
+        elif kind == "commit":
+            idx = r.get("index", 0)
+            if type(idx) is not int:
+                idx = int(idx)
+            if idx > max_committed:
+                term = r.get("term", 0)
+                if type(term) is not int:
+                    term = int(term)
+                for i in range(max_committed + 1, idx + 1):
+                    commit_term[i] = term
+                max_committed = idx
+        elif kind == "role":
+            if r.get("role") == "leader":
+                node = str(r["node"])
+                if leaders.setdefault(int(r["term"]), node) != node:
+                    return None
+        elif kind == "leader-log":
+            n_leader_logs += 1
+            if _missing_committed(committed_terms, commit_term, list(r.get("terms", [])), int(r.get("term", 0))):
+                return None
+        elif kind == "final-log":
+            final_logs[str(r["node"])] = list(r.get("terms", []))
+    if next(_log_mismatches(final_logs), None) is not None:
+        return None
+    return len(leaders), len(committed_terms), n_leader_logs
+
+
+def _check_in_order(recs: list[dict[str, Any]], flaws: tuple[str, ...]) -> dict[str, Any]:
+    """The four properties, record by record, with every violation explained (see module doc)."""
+    # Only a violation quotes the faults, so a valid run never pays for the windows' pass.
+    windows: list[dict[str, Any]] | None = None
     violations: list[dict[str, Any]] = []
     tags: set[str] = set()
 
     def add(invariant: str, t: int, nodes: list[str], text: str, **extra: Any) -> None:
+        nonlocal windows
         tags.add(ANOMALY[invariant])
         if len(violations) >= MAX_VIOLATIONS:
             return
+        if windows is None:
+            windows = fault_windows(recs)
         faults = [w["description"] for w in active_at(windows, t)]
         v = {"invariant": invariant, "t": t, "nodes": nodes, "text": text, "faults_active": faults,
              "fault_context": fault_clause(windows, t, nodes=nodes)}
@@ -117,8 +314,69 @@ def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) ->
     max_committed = 0
     final_logs: dict[str, list[int]] = {}
     n_leader_logs = 0
+    same_command = _AppliedCommands().same
+    # ``apply`` and ``commit`` are most of a trace: they come first, and skip the int()/str()
+    # conversions when a field already has the exact type (the simulator's records, and JSON
+    # read back); any other value goes through the conversion as before.
     for r in recs:
         kind = r.get("kind")
+        if kind == "apply":
+            t = r.get("t", 0)
+            if type(t) is not int:
+                t = int(t)
+            idx = r["index"]
+            if type(idx) is not int:
+                idx = int(idx)
+            term = r.get("term", -1)
+            if type(term) is not int:
+                term = int(term)
+            cmd = r.get("command")
+            node = r["node"]
+            if type(node) is not str:
+                node = str(node)
+            by_node = applied_by.get(idx)
+            if by_node is None:
+                applied_by[idx] = {node: t}
+            elif node not in by_node:
+                by_node[node] = t
+            prev_a = applied.get(idx)
+            if prev_a is None:
+                applied[idx] = (term, cmd, node, t)
+                committed_terms[idx] = term
+            elif prev_a[0] != term or not same_command(idx, prev_a[1], cmd):
+                add(
+                    "state-machine-safety",
+                    t,
+                    [prev_a[2], node],
+                    f"{prev_a[2]} applied entry {idx} from term {prev_a[0]} ({_cmd_key(prev_a[1])}) at "
+                    f"{prev_a[3]} ms, but {node} applied a different entry {idx} from term {term} "
+                    f"({_cmd_key(cmd)}) at {t} ms: a committed entry was overwritten.",
+                    index=idx,
+                )
+            continue
+        if kind == "commit":
+            t = r.get("t", 0)
+            if type(t) is not int:
+                t = int(t)
+            idx = r.get("index", 0)
+            if type(idx) is not int:
+                idx = int(idx)
+            term = r.get("term", 0)
+            if type(term) is not int:
+                term = int(term)
+            if idx > max_committed:
+                for i in range(max_committed + 1, idx + 1):
+                    commit_term[i] = term
+                max_committed = idx
+            # Only a leader's commit index says what it counted; a follower's may rest on an
+            # older-term entry legitimately (it has not received the leader's newer ones yet).
+            node = r.get("node")
+            if type(node) is not str:
+                node = str(node)
+            role_now = roles.get(node)
+            if role_now is not None and role_now[1] == term and role_now[0] == "leader":
+                commit_records.append((idx, term, node, t))
+            continue
         if kind not in _KINDS:
             continue
         t = int(r.get("t", 0))
@@ -150,48 +408,12 @@ def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) ->
                     + _term_reused(term, [prev[0], node], votes.get(term, {}), lossy_crashes, t),
                     term=term,
                 )
-        elif kind == "apply":
-            idx = int(r["index"])
-            term = int(r.get("term", -1))
-            cmd = r.get("command")
-            node = str(r["node"])
-            applied_by.setdefault(idx, {}).setdefault(node, t)
-            prev_a = applied.get(idx)
-            if prev_a is None:
-                applied[idx] = (term, cmd, node, t)
-                committed_terms[idx] = term
-            elif prev_a[0] != term or not _same_command(prev_a[1], cmd):
-                add(
-                    "state-machine-safety",
-                    t,
-                    [prev_a[2], node],
-                    f"{prev_a[2]} applied entry {idx} from term {prev_a[0]} ({_cmd_key(prev_a[1])}) at "
-                    f"{prev_a[3]} ms, but {node} applied a different entry {idx} from term {term} "
-                    f"({_cmd_key(cmd)}) at {t} ms: a committed entry was overwritten.",
-                    index=idx,
-                )
-        elif kind == "commit":
-            idx = int(r.get("index", 0))
-            for i in range(max_committed + 1, idx + 1):
-                commit_term[i] = int(r.get("term", 0))
-            max_committed = max(max_committed, idx)
-            # Only a leader's commit index says what it counted; a follower's may rest on an
-            # older-term entry legitimately (it has not received the leader's newer ones yet).
-            if roles.get(str(r.get("node"))) == ("leader", int(r.get("term", 0))):
-                commit_records.append((idx, int(r.get("term", 0)), str(r.get("node")), t))
         elif kind == "leader-log":
             n_leader_logs += 1
             node = str(r["node"])
             terms = list(r.get("terms", []))
-            # Leader completeness binds leaders of *later* terms than the one in which an
-            # entry was committed; a node winning a stale, older term (say after a long
-            # pause) is harmless and is not required to hold it.
             lterm = int(r.get("term", 0))
-            missing = [
-                (i, ct)
-                for i, ct in sorted(committed_terms.items())
-                if commit_term.get(i, ct) < lterm and (i > len(terms) or terms[i - 1] != ct)
-            ]
+            missing = _missing_committed(committed_terms, commit_term, terms, lterm)
             if missing:
                 i, ct = missing[0]
                 have = f"term {terms[i - 1]}" if i <= len(terms) else "nothing"
@@ -215,41 +437,17 @@ def check_trace(records: Iterable[dict[str, Any]], flaws: Iterable[str] = ()) ->
                 )
         elif kind == "final-log":
             final_logs[str(r["node"])] = list(r.get("terms", []))
-    nodes = sorted(final_logs)
-    for a_i, a in enumerate(nodes):
-        for b in nodes[a_i + 1 :]:
-            la, lb = final_logs[a], final_logs[b]
-            n = min(len(la), len(lb))
-            last_same = next((i for i in range(n - 1, -1, -1) if la[i] == lb[i]), None)
-            if last_same is None:
-                continue
-            diff = next((i for i in range(last_same) if la[i] != lb[i]), None)
-            if diff is not None:
-                add(
-                    "log-matching",
-                    int(recs[-1].get("t", 0)) if recs else 0,
-                    [a, b],
-                    f"logs of {a} and {b} agree at index {last_same + 1} (term {la[last_same]}) but differ "
-                    f"earlier at index {diff + 1} (terms {la[diff]} vs {lb[diff]}).",
-                    index=diff + 1,
-                )
-    verdict = "invalid" if violations else "valid"
-    if violations:
-        explanation = [v["text"] + " " + v["fault_context"] for v in violations[:5]]
-    else:
-        explanation = [
-            f"Raft safety held: {len(leaders)} terms had a leader, each exactly one; "
-            f"{len(applied)} log indexes applied, all nodes agreeing on each"
-            + (f"; {n_leader_logs} new leaders held every committed entry." if n_leader_logs else ".")
-        ]
-    return {
-        "checker": "raft-safety",
-        "verdict": verdict,
-        "violations": violations,
-        "anomaly_tags": sorted(tags),
-        "explanation": explanation,
-        "stats": {"terms_with_leader": len(leaders), "applied_indexes": len(applied), "leader_logs": n_leader_logs},
-    }
+    for a, b, last_same, diff in _log_mismatches(final_logs):
+        la, lb = final_logs[a], final_logs[b]
+        add(
+            "log-matching",
+            int(recs[-1].get("t", 0)) if recs else 0,
+            [a, b],
+            f"logs of {a} and {b} agree at index {last_same + 1} (term {la[last_same]}) but differ "
+            f"earlier at index {diff + 1} (terms {la[diff]} vs {lb[diff]}).",
+            index=diff + 1,
+        )
+    return _result(violations, tags, len(leaders), len(applied), n_leader_logs)
 
 
 def _double_voters(term_votes: dict[str, list[tuple[str, int]]], crashes: dict[str, list[int]]) -> str:

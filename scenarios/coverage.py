@@ -14,18 +14,34 @@ from bisect import bisect_left, bisect_right
 from typing import Any
 
 from analysis import trace_kinds as K
-from analysis.faultwindows import fault_windows
+from analysis.faultwindows import FAULT_KINDS, windows_of
 from analysis.history import History
 
+COVERAGE_KINDS = frozenset((K.ELECTION, K.ROLE, K.READ, K.CONSUME, K.FAULT_START)) | FAULT_KINDS
+"""The record kinds the coverage reads: the fault windows' own, and what happened in them."""
 
-def window_stats(history: History, trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+
+def coverage_records(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of :data:`COVERAGE_KINDS`, in trace order: what :func:`window_stats` and
+    :func:`fault_coverage` read (and the runner's counts of leaders, elections and faults).
+
+    A trace is mostly other records (applies, commits, client events); a caller that needs
+    several of these readings picks the records once and hands them to each."""
+    return [r for r in trace if r.get("kind") in COVERAGE_KINDS]
+
+
+def window_stats(history: History, trace: list[dict[str, Any]],
+                 picked: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Per fault window: operations invoked in it (by outcome), elections started, new
     leaders (in trace order), lease reads served, and messages delivered and redelivered,
     all counted inclusively by ms.
 
     The records that matter are picked out of the trace once and counted per window by
-    bisection, so a run with many windows costs one pass, not one pass per window."""
-    windows = fault_windows(trace)
+    bisection, so a run with many windows costs one pass, not one pass per window.  ``picked``
+    is :func:`coverage_records` of ``trace`` if the caller has it already."""
+    if picked is None:
+        picked = coverage_records(trace)
+    windows = windows_of([r for r in picked if r.get("kind") in FAULT_KINDS], trace)
     if not windows:
         return []
     ops = sorted(
@@ -37,7 +53,7 @@ def window_stats(history: History, trace: list[dict[str, Any]]) -> list[dict[str
     leaders: list[tuple[int, str]] = []  # trace order: a window lists them as they happened
     delivered: list[int] = []
     redelivered: list[int] = []
-    for r in trace:
+    for r in picked:
         kind = r.get("kind")
         if kind == K.ELECTION:
             elections.append(r.get("t", -1))
@@ -75,12 +91,17 @@ def window_stats(history: History, trace: list[dict[str, Any]]) -> list[dict[str
     return out
 
 
-def fault_coverage(history: History, trace: list[dict[str, Any]]) -> list[str]:
-    stats = window_stats(history, trace)
+def fault_coverage(history: History, trace: list[dict[str, Any]],
+                   picked: list[dict[str, Any]] | None = None) -> list[str]:
+    """One line per fault window on what happened while it was active (``picked``: as for
+    :func:`window_stats`)."""
+    if picked is None:
+        picked = coverage_records(trace)
+    stats = window_stats(history, trace, picked)
     if not stats:
         return ["No faults were injected in this run."]
     leaders = any(r.get("kind") == K.ELECTION or (r.get("kind") == K.ROLE and r.get("role") in ("leader", "candidate"))
-                  for r in trace)
+                  for r in picked)
     lines = []
     for s in stats:
         head = f"{s['description']} ({s['start']}-{s['end']} ms)"

@@ -43,7 +43,7 @@ from cluster.spec import ClusterSpec, Workload
 from faults.engine import LinkSettings
 from faults.schedule import install
 from scenarios.checkers import get_checker
-from scenarios.coverage import fault_coverage
+from scenarios.coverage import coverage_records, fault_coverage
 from scenarios.plugins import by_value_modules
 from scenarios.script import ScriptWorkload, has_script, parse_script
 from scenarios.spec import Scenario, ScenarioError, for_engine
@@ -281,8 +281,9 @@ def run_scenario(
         history = History.from_events(got.events, source="history.jsonl")
         results = check_run(sc, history, got.trace, timeout_s=remaining)
         stats = got.stats
-        stats.update(_stats(history, got.trace))
-        coverage = fault_coverage(history, got.trace)
+        picked = coverage_records(got.trace)
+        stats.update(_stats(history, picked))
+        coverage = fault_coverage(history, got.trace, picked)
     cut = time_limit_result(sc, stats)
     if cut is not None:
         results.append(cut)
@@ -343,17 +344,28 @@ def check_run(sc: Scenario, events: History | list[Event], trace: list[dict[str,
 
 
 def _stats(history: History, trace: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's counts: operations by outcome, leader changes, elections and faults.  It reads
+    only ``role``, ``election`` and ``fault-start`` records, so ``trace`` may be the whole trace
+    or any part of it that keeps those (such as :func:`~scenarios.coverage.coverage_records`)."""
     counts = history.counts()
-    leaders = [(r["t"], r["term"], r["node"]) for r in trace
-               if r.get("kind") == K.ROLE and r.get("role") == "leader"]
-    elections = sum(1 for r in trace if r.get("kind") == K.ELECTION)
-    faults = [r.get("description", r.get("fault")) for r in trace if r.get("kind") == K.FAULT_START]
+    leaders = 0
+    elections = 0
+    faults = []
+    for r in trace:
+        kind = r.get("kind")
+        if kind == K.ROLE:
+            if r.get("role") == "leader":
+                leaders += 1
+        elif kind == K.ELECTION:
+            elections += 1
+        elif kind == K.FAULT_START:
+            faults.append(r.get("description", r.get("fault")))
     return {
         "operations": len(history.operations),
         "ok": counts["ok"],
         "fail": counts["fail"],
         "info": counts["info"],
-        "leader_changes": len(leaders),
+        "leader_changes": leaders,
         "elections": elections,
         "faults_applied": len(faults),
         "fault_descriptions": faults[:50],
