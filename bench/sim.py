@@ -6,7 +6,8 @@ faults (partitions, crashes, pauses, clock skew, bad links):
 * think 50-100 ms, 10 clients, 30 simulated seconds: x real time;
 * think 0-20 ms (saturating), 10 clients, 30 simulated seconds: x real time;
 * 30-simulated-second runs per minute, simulated *and* checked, as ``explore`` runs them
-  (5 clients, wire records off, a new seed each run).
+  (5 clients, wire records off, a new seed each run), and how much memory the process keeps
+  of each (a long explore runs thousands in one process: this must stay near zero).
 
 Each speed row is measured with wire records off (how ``explore`` and sweeps run) and on
 (how ``splitbrain run`` runs, writing trace.jsonl).  Speed is simulated time over the
@@ -80,13 +81,28 @@ def _one_repetition(runs: int) -> dict[str, Any]:
                       "cpu_s": cpu, "ops": ops, "trace_records": len(sim.trace)})
     checked = []
     sc30 = base.with_overrides(duration_ms=SIMULATED_MS)
+    rss0 = _rss_mb()
     for n in range(runs):
         w0, c0 = time.perf_counter(), time.process_time()
         out = run_scenario(sc30.with_overrides(seed=1000 + n), trace_messages=False)
         checked.append({"seed": 1000 + n, "wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0,
                         "simulate_s": out.stats["wall_s"], "check_s": out.stats["check_s"],
                         "verdict": out.verdict, "ops": out.stats["operations"]})
-    return {"speed": speed, "checked": checked, "native": _native_status()}
+    grown = _rss_mb() - rss0
+    return {"speed": speed, "checked": checked, "rss_grown_mb_per_run": grown / runs if runs else 0.0,
+            "native": _native_status()}
+
+
+def _rss_mb() -> float:
+    """This process's resident memory now (MB): what a long explore, running check after
+    check in one process, keeps of each run shows as growth over the checked runs."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # not Linux: the peak instead, which can only grow
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _native_status() -> dict[str, Any]:
@@ -141,7 +157,8 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
                "simulate_s_median": _median([c["simulate_s"] for c in runs]),
                "check_s_median": _median([c["check_s"] for c in runs]),
                "runs_per_minute_wall": 60 / per_run_wall, "runs_per_minute_cpu": 60 / per_run_cpu,
-               "verdicts": sorted({c["verdict"] for c in runs})}
+               "verdicts": sorted({c["verdict"] for c in runs}),
+               "rss_grown_mb_per_run_median": _median([r.get("rss_grown_mb_per_run", float("nan")) for r in reps])}
     modes = sorted({r["native"]["mode"] + (f" ({r['native']['reason']})" if r["native"]["reason"] else "")
                     for r in reps})
     return {"speed": rows, "checked": checked, "modes": modes}
@@ -170,7 +187,8 @@ def print_table(name: str, summary: dict[str, Any]) -> None:
     c = summary["checked"]
     print(f"  {'30-s runs per minute, simulated + checked':<48} {'off':>5} {'':>6} {c['per_run_wall_s_median']:>7.3f} "
           f"{c['runs_per_minute_wall']:>13.0f} {c['runs_per_minute_cpu']:>12.0f}   (per run: simulate "
-          f"{c['simulate_s_median']:.3f} s, check {c['check_s_median']:.3f} s; {c['runs']} runs, {'/'.join(c['verdicts'])})")
+          f"{c['simulate_s_median']:.3f} s, check {c['check_s_median']:.3f} s; {c['runs']} runs, {'/'.join(c['verdicts'])}; "
+          f"memory kept {c['rss_grown_mb_per_run_median']:.1f} MB a run)")
 
 
 def explore_flawed(budget_s: float, only: list[str] | None) -> list[dict[str, Any]]:
