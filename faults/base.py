@@ -344,14 +344,31 @@ class Ledger:
 
 _LEDGERS: dict[int, Ledger] = {}
 
+_LEDGER_ATTR = "_splitbrain_fault_ledger"
+
 
 def ledger_for(engine: Engine | BoundEngine) -> Ledger:
     """The ledger of the underlying engine (bound views share their engine's ledger).
 
-    Keyed by ``id`` because engines need not be hashable; a weakref finalizer drops the entry
-    when the engine is collected, so a recycled id never inherits stale counts.
+    The ledger is kept on the engine itself, so it lives and dies with it.  That holds for an
+    engine reached through a weak proxy too (the simulator hands fault schedules one): the
+    attribute lands on the engine behind it, while the proxy's own ``id`` -- all a table could
+    key it by, since a proxy is neither hashable nor weakly referenceable -- is reused by the
+    next run's proxy, which would inherit this run's counts.  An engine that takes no new
+    attributes (slots) falls back to a table keyed by ``id``, with a weakref finalizer that
+    drops the entry when the engine is collected.
     """
     base = unwrap(engine)
+    own = getattr(base, _LEDGER_ATTR, None)
+    if isinstance(own, Ledger):
+        return own
+    fresh = Ledger()
+    try:
+        setattr(base, _LEDGER_ATTR, fresh)
+    except (AttributeError, TypeError):
+        pass
+    else:
+        return fresh
     key = id(base)
     got = _LEDGERS.get(key)
     if got is None:
