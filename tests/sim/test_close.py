@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from analysis.log_history import gc_paused
 from cluster.sim.session import SimLauncher
 from scenarios.runner import execute
 from scenarios.spec import for_engine, load
@@ -23,14 +24,9 @@ from scenarios.spec import for_engine, load
 
 @pytest.fixture
 def no_cycle_collector() -> Iterator[None]:
-    was = gc.isenabled()
     gc.collect()
-    gc.disable()
-    try:
+    with gc_paused():
         yield
-    finally:
-        if was:
-            gc.enable()
 
 
 @pytest.mark.parametrize("name", ["raft-healthy-random", "raft-leader-partition", "quorum-healthy-random"])
