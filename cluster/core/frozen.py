@@ -11,8 +11,8 @@ comes out is the same (same fields, same equality, hash, repr and pickling, stil
 afterwards), built in well under half the time.
 
 Only for classes declared ``@dataclass(frozen=True, slots=True)`` with plain fields (no
-``__post_init__``, no ``init=False`` or keyword-only fields); anything else is refused at
-import time rather than built differently.  Modules that mypyc may compile use
+``__post_init__``, no ``init=False`` or keyword-only fields); anything else is refused
+when its module is imported, rather than built differently.  Modules that mypyc may compile use
 :func:`finish_records` instead of the decorator (see there).
 """
 
