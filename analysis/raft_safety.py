@@ -315,30 +315,15 @@ def _check_in_order(recs: list[dict[str, Any]], flaws: tuple[str, ...]) -> dict[
     final_logs: dict[str, list[int]] = {}
     n_leader_logs = 0
     same_command = _AppliedCommands().same
-    # ``apply`` and ``commit`` are most of a trace: they come first, and skip the int()/str()
-    # conversions when a field already has the exact type (the simulator's records, and JSON
-    # read back); any other value goes through the conversion as before.
     for r in recs:
         kind = r.get("kind")
         if kind == "apply":
-            t = r.get("t", 0)
-            if type(t) is not int:
-                t = int(t)
-            idx = r["index"]
-            if type(idx) is not int:
-                idx = int(idx)
-            term = r.get("term", -1)
-            if type(term) is not int:
-                term = int(term)
+            t = int(r.get("t", 0))
+            idx = int(r["index"])
+            term = int(r.get("term", -1))
             cmd = r.get("command")
-            node = r["node"]
-            if type(node) is not str:
-                node = str(node)
-            by_node = applied_by.get(idx)
-            if by_node is None:
-                applied_by[idx] = {node: t}
-            elif node not in by_node:
-                by_node[node] = t
+            node = str(r["node"])
+            applied_by.setdefault(idx, {}).setdefault(node, t)
             prev_a = applied.get(idx)
             if prev_a is None:
                 applied[idx] = (term, cmd, node, t)
@@ -355,26 +340,16 @@ def _check_in_order(recs: list[dict[str, Any]], flaws: tuple[str, ...]) -> dict[
                 )
             continue
         if kind == "commit":
-            t = r.get("t", 0)
-            if type(t) is not int:
-                t = int(t)
-            idx = r.get("index", 0)
-            if type(idx) is not int:
-                idx = int(idx)
-            term = r.get("term", 0)
-            if type(term) is not int:
-                term = int(term)
-            if idx > max_committed:
-                for i in range(max_committed + 1, idx + 1):
-                    commit_term[i] = term
-                max_committed = idx
+            t = int(r.get("t", 0))
+            idx = int(r.get("index", 0))
+            term = int(r.get("term", 0))
+            for i in range(max_committed + 1, idx + 1):
+                commit_term[i] = term
+            max_committed = max(max_committed, idx)
             # Only a leader's commit index says what it counted; a follower's may rest on an
             # older-term entry legitimately (it has not received the leader's newer ones yet).
-            node = r.get("node")
-            if type(node) is not str:
-                node = str(node)
-            role_now = roles.get(node)
-            if role_now is not None and role_now[1] == term and role_now[0] == "leader":
+            node = str(r.get("node"))
+            if roles.get(node) == ("leader", term):
                 commit_records.append((idx, term, node, t))
             continue
         if kind not in _KINDS:

@@ -38,8 +38,8 @@ def two_clock_tick(core: Core) -> TwoClockTick:
     if "tick" in getattr(core, "__dict__", ()):  # set on the instance: read it every time
         both = _takes_both(tick)
     else:
-        cached = _TAKES_BOTH.get(type(core))
-        both = _TAKES_BOTH[type(core)] = _takes_both(tick) if cached is None else cached
+        known = _TAKES_BOTH.get(type(core))
+        both = known if known is not None else _TAKES_BOTH.setdefault(type(core), _takes_both(tick))
     if both:
         return tick
 
